@@ -1,0 +1,94 @@
+# pop3d - a small POP3 server for mbox spools.
+#
+#   make            build pop3d and pop3passwd (optimised, no sanitizers)
+#   make check      build with ASan+UBSan and run every test
+#   make demo       run the server on a demo maildrop (installs build deps)
+#   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
+#   make clean
+
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+          -Wmissing-prototypes -Wpointer-arith -Wvla
+CSTD    = -std=c11 -D_GNU_SOURCE
+OPT     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypt libcrypto 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libcrypto 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+CFLAGS  ?=
+LDFLAGS ?=
+ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CFLAGS)
+
+# The server's modules, shared by the binary and the unit tests.
+LIB_SRCS = session.c netio.c auth.c mailbox.c lock.c log.c
+HDRS     = proto.h params.h
+
+SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \
+          -fno-sanitize-recover=all
+ASAN_DIR = build/asan
+
+.PHONY: all check unit e2e demo install uninstall clean deps
+
+all: pop3d pop3passwd
+
+pop3d: pop3d.c $(LIB_SRCS) $(HDRS)
+	$(CC) $(ALL_CFLAGS) -o $@ pop3d.c $(LIB_SRCS) $(LDFLAGS) $(DEPS_LIBS)
+
+pop3passwd: pop3passwd.c auth.c log.c $(HDRS)
+	$(CC) $(ALL_CFLAGS) -o $@ pop3passwd.c auth.c log.c $(LDFLAGS) $(DEPS_LIBS)
+
+# --- tests: everything under ASan and UBSan ---------------------------
+
+$(ASAN_DIR)/pop3d: pop3d.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3d.c $(LIB_SRCS) $(DEPS_LIBS)
+
+$(ASAN_DIR)/pop3passwd: pop3passwd.c auth.c log.c $(HDRS)
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3passwd.c auth.c log.c $(DEPS_LIBS)
+
+UNIT_SRCS = $(wildcard tests/check_*.c)
+
+$(ASAN_DIR)/unit: $(UNIT_SRCS) tests/unit.h $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(CSTD) $(WARN) -Wno-missing-prototypes -O1 -g $(SAN) -I. \
+	    $(DEPS_CFLAGS) $(CHECK_CFLAGS) -o $@ $(UNIT_SRCS) $(LIB_SRCS) \
+	    $(DEPS_LIBS) $(CHECK_LIBS)
+
+deps:
+	@sh tests/setup-deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory $(ASAN_DIR)/pop3d $(ASAN_DIR)/pop3passwd $(ASAN_DIR)/unit
+	@$(MAKE) --no-print-directory unit e2e
+
+unit:
+	CK_DEFAULT_TIMEOUT=60 ./$(ASAN_DIR)/unit
+
+e2e:
+	@bash tests/e2e.sh $(ASAN_DIR)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh demo/run-demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/xinetd.d
+	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
+	sed 's,@SBINDIR@,$(SBINDIR),g' xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/pop3d $(DESTDIR)$(SBINDIR)/pop3passwd \
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+
+clean:
+	rm -rf pop3d pop3passwd build demo/run

@@ -1,0 +1,418 @@
+/*
+ * auth.c - who may log in: the password file, crypt(3) verification with
+ * libxcrypt, and APOP shared secrets.
+ *
+ * Runs with the privileges pop3d was started with, before any switch to
+ * the user: it must treat every byte from the client as hostile and must
+ * not reveal, by answer or by timing, whether a user name exists.
+ */
+#include <crypt.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "proto.h"
+
+/*
+ * Hashed for unknown users and locked accounts when the password file has
+ * no usable entry to borrow a setting from: a yescrypt hash of a password
+ * nobody knows, so the work done equals a default pop3passwd entry.
+ */
+static const char dummy_hash[] =
+    "$y$j9T$F5Jx5fExrKuJdmBOQOuhA/$RT5Rqz7m4pRd0so/oOQ1jXSNgYYzA4TsUPgmK8MAjm4";
+
+/* Dovecot scheme tags whose value is a crypt(3) string. */
+static const char *const crypt_tags[] = {
+	"CRYPT", "DES-CRYPT", "MD5-CRYPT", "SHA256-CRYPT", "SHA512-CRYPT",
+	"BLF-CRYPT", "YESCRYPT", "SCRYPT", NULL
+};
+
+int auth_valid_username(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > MAX_USER_NAME)
+		return 0;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		/* '/' would let %u climb out of the spool directory. */
+		if (c <= 0x20 || c >= 0x7f || c == ':' || c == '/')
+			return 0;
+	}
+	return 1;
+}
+
+/* Parses a decimal id; empty is not accepted here.  Returns 0 or -1. */
+static int parse_id(const char *s, unsigned long *v_r)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		/* uid_t is 32 bits on Linux; (uid_t)-1 means "no change". */
+		if (v > (0xfffffffeUL - (unsigned long)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	*v_r = v;
+	return 0;
+}
+
+/* Strips a "{SCHEME}" tag.  Returns the crypt string, or NULL if the tag
+ * names a scheme that is not a crypt(3) string. */
+static const char *strip_scheme(const char *hash)
+{
+	const char *end;
+	size_t i, len;
+
+	if (hash[0] != '{')
+		return hash;
+	end = strchr(hash, '}');
+	if (!end)
+		return NULL;
+	len = (size_t)(end - hash - 1);
+	for (i = 0; crypt_tags[i]; i++)
+		if (strlen(crypt_tags[i]) == len &&
+		    !strncasecmp(hash + 1, crypt_tags[i], len))
+			return end + 1;
+	return NULL;
+}
+
+int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
+    const char **why_r)
+{
+	char *field[8] = { NULL };
+	char *p, *word, *save = NULL;
+	const char *hash;
+	size_t len = strlen(line), n;
+	unsigned long id;
+
+	memset(e_r, 0, sizeof(*e_r));
+	e_r->lineno = lineno;
+	*why_r = NULL;
+
+	p = (char *)line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	if (len >= sizeof(e_r->line)) {
+		*why_r = "line too long";
+		return -1;
+	}
+	memcpy(e_r->line, line, len + 1);
+
+	/* Seven fields split at ':'; the eighth (extra fields) is the rest. */
+	p = e_r->line;
+	for (n = 0; n < 8 && p; n++) {
+		field[n] = p;
+		if (n < 7) {
+			p = strchr(p, ':');
+			if (p)
+				*p++ = '\0';
+		}
+	}
+	if (!field[1]) {
+		*why_r = "no password field";
+		return -1;
+	}
+	if (!auth_valid_username(field[0])) {
+		*why_r = "invalid user name";
+		return -1;
+	}
+	e_r->name = field[0];
+	e_r->home = field[5] ? field[5] : "";
+
+	if ((field[2] && *field[2]) || (field[3] && *field[3])) {
+		if (!field[2] || !field[3] || parse_id(field[2], &id)) {
+			*why_r = "bad uid field";
+			return -1;
+		}
+		e_r->uid = (uid_t)id;
+		if (parse_id(field[3], &id)) {
+			*why_r = "bad gid field";
+			return -1;
+		}
+		e_r->gid = (gid_t)id;
+		e_r->has_ids = 1;
+	}
+
+	if (field[7]) {
+		for (word = strtok_r(field[7], " \t", &save); word;
+		    word = strtok_r(NULL, " \t", &save)) {
+			/* Dovecot writes userdb_ before userdb fields. */
+			if (!strncmp(word, "userdb_", 7))
+				word += 7;
+			if (!strncmp(word, "mail=", 5)) {
+				if (word[5] == '\0') {
+					*why_r = "empty mail= field";
+					return -1;
+				}
+				e_r->mail = word + 5;
+			}
+		}
+	}
+
+	hash = strip_scheme(field[1]);
+	if (!hash) {
+		/* Not malformed, just unusable here: lock, and say why. */
+		log_msg(LOG_WARNING, "password file line %u: unsupported "
+		    "password scheme, account locked", lineno);
+		e_r->hash = "";
+		e_r->locked = 1;
+		return 1;
+	}
+	e_r->hash = hash;
+	e_r->locked = hash[0] == '\0' || hash[0] == '*' || hash[0] == '!';
+	return 1;
+}
+
+int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
+    char *dummy_r, size_t dummy_size)
+{
+	/* One extra byte to tell a full-length line from an overlong one. */
+	char buf[MAX_PASSWD_LINE + 2];
+	struct pw_entry *tmp;
+	const char *why;
+	unsigned lineno = 0;
+	int found = 0, r, skipping = 0;
+	FILE *f;
+
+	dummy_r[0] = '\0';
+	f = fopen(file, "re");
+	if (!f) {
+		log_msg(LOG_ERR, "cannot open password file %s: %s", file,
+		    strerror(errno));
+		return -1;
+	}
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(buf, sizeof(buf), f)) {
+		size_t len = strlen(buf);
+		int complete = len > 0 && buf[len - 1] == '\n';
+
+		if (skipping) {
+			/* The tail of an overlong line: not a line itself. */
+			skipping = !complete;
+			continue;
+		}
+		lineno++;
+		if (complete)
+			buf[--len] = '\0';
+		else if (!feof(f)) {
+			log_msg(LOG_WARNING, "password file %s line %u: "
+			    "line too long, skipped", file, lineno);
+			skipping = 1;
+			continue;
+		}
+		r = passwd_parse_line(buf, lineno, tmp, &why);
+		if (r < 0) {
+			log_msg(LOG_WARNING, "password file %s line %u: %s, "
+			    "skipped", file, lineno, why);
+			continue;
+		}
+		if (r == 0)
+			continue;
+		if (!dummy_r[0] && !tmp->locked &&
+		    strlen(tmp->hash) < dummy_size)
+			strcpy(dummy_r, tmp->hash);
+		if (!found && !strcmp(tmp->name, user)) {
+			/* Parse again into the caller's entry, so its
+			 * pointers point into its own copy of the line. */
+			(void)passwd_parse_line(buf, lineno, e_r, &why);
+			found = 1;
+		}
+		if (found && dummy_r[0])
+			break;
+	}
+	if (ferror(f)) {
+		log_msg(LOG_ERR, "error reading password file %s", file);
+		found = -1;
+	}
+	explicit_bzero(tmp, sizeof(*tmp));
+	explicit_bzero(buf, sizeof(buf));
+	free(tmp);
+	fclose(f);
+	return found;
+}
+
+int auth_check_hash(const char *hash, const char *password)
+{
+	struct crypt_data *cd;
+	const char *out;
+	size_t len;
+	int ok = 0;
+
+	/* crypt_data is about 32 KiB: too big for a careful stack. */
+	cd = calloc(1, sizeof(*cd));
+	if (!cd)
+		return 0;
+	out = crypt_rn(password, hash, cd, sizeof(*cd));
+	if (out && out[0] != '*') {
+		len = strlen(hash);
+		if (strlen(out) == len && CRYPTO_memcmp(out, hash, len) == 0)
+			ok = 1;
+	}
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return ok;
+}
+
+int auth_login(const char *passwd_file, const char *user,
+    const char *password, struct pw_entry *e_r)
+{
+	char dummy[MAX_PASSWD_LINE];
+	int r;
+
+	r = passwd_lookup(passwd_file, user, e_r, dummy, sizeof(dummy));
+	if (r < 0)
+		return -1;
+	if (r == 0 || e_r->locked) {
+		/* Same hash work as a real check: no timing oracle. */
+		(void)auth_check_hash(dummy[0] ? dummy : dummy_hash, password);
+		return 0;
+	}
+	return auth_check_hash(e_r->hash, password);
+}
+
+/* ------------------------------------------------------------- APOP */
+
+int apop_check_file(const char *file)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_msg(LOG_ERR, "cannot open APOP secrets file %s: %s", file,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		log_msg(LOG_ERR, "APOP secrets file %s is not a regular file",
+		    file);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	/* Secrets are password equivalents (RFC 1939 section 13). */
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		log_msg(LOG_ERR, "APOP secrets file %s is accessible by group "
+		    "or others; refusing to use it (chmod 600)", file);
+		return -1;
+	}
+	return 0;
+}
+
+int apop_digest(const char *timestamp, const char *secret, char hex_r[33])
+{
+	static const char hexdigits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	ctx = EVP_MD_CTX_new();
+	if (!ctx)
+		return -1;
+	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
+	    EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) &&
+	    EVP_DigestUpdate(ctx, secret, strlen(secret)) &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -1;
+	for (i = 0; i < 16; i++) {
+		hex_r[2 * i] = hexdigits[md[i] >> 4];
+		hex_r[2 * i + 1] = hexdigits[md[i] & 15];
+	}
+	hex_r[32] = '\0';
+	explicit_bzero(md, sizeof(md));
+	return 0;
+}
+
+/* Finds user's secret.  Returns 1 (copied to secret_r), 0, or -1. */
+static int apop_secret(const char *file, const char *user, char *secret_r,
+    size_t size)
+{
+	char buf[MAX_PASSWD_LINE + 2];
+	size_t ulen = strlen(user);
+	int found = 0;
+	FILE *f;
+
+	if (apop_check_file(file))
+		return -1;
+	f = fopen(file, "re");
+	if (!f)
+		return -1;
+	while (!found && fgets(buf, sizeof(buf), f)) {
+		size_t len = strcspn(buf, "\r\n");
+
+		buf[len] = '\0';
+		if (buf[0] == '#' || strncmp(buf, user, ulen) ||
+		    buf[ulen] != ':')
+			continue;
+		if (len - ulen - 1 >= size || buf[ulen + 1] == '\0')
+			continue;
+		strcpy(secret_r, buf + ulen + 1);
+		found = 1;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	fclose(f);
+	return found;
+}
+
+int auth_apop(const char *apop_file, const char *passwd_file,
+    const char *user, const char *timestamp, const char *digest,
+    struct pw_entry *e_r)
+{
+	char secret[MAX_PASSWD_LINE], want[33], got[33], dummy[MAX_PASSWD_LINE];
+	size_t i;
+	int r, ok;
+
+	if (strlen(digest) != 32)
+		return 0;
+	for (i = 0; i < 32; i++)
+		got[i] = (char)tolower((unsigned char)digest[i]);
+	got[32] = '\0';
+
+	r = apop_secret(apop_file, user, secret, sizeof(secret));
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		strcpy(secret, "\001no such user\001");
+	ok = apop_digest(timestamp, secret, want) == 0 &&
+	    CRYPTO_memcmp(want, got, 32) == 0 && r == 1;
+	explicit_bzero(secret, sizeof(secret));
+	explicit_bzero(want, sizeof(want));
+	if (!ok)
+		return 0;
+
+	r = passwd_lookup(passwd_file, user, e_r, dummy, sizeof(dummy));
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		log_msg(LOG_WARNING, "APOP secret without a password file "
+		    "entry for this user");
+		return 0;
+	}
+	return e_r->locked ? 0 : 1;
+}

@@ -1,0 +1,869 @@
+/*
+ * mailbox.c - the mbox maildrop: scanning it into an index, streaming
+ * messages to the client, noticing a rewrite behind our back, and UPDATE.
+ *
+ * Runs with the user's privileges.  The mbox is read with pread(2), never
+ * mmap(2): another program may truncate the file while we read it, and a
+ * short read is an error we can handle where SIGBUS is not.
+ *
+ * Memory is O(messages): the index holds offsets, sizes and a hash per
+ * message; message text is only ever in a fixed-size block buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "proto.h"
+
+/* ------------------------------------------------------------ scanning */
+
+/*
+ * Header lines a mail reader rewrites (flags, counts).  They are left out
+ * of the wide UID hash, so marking a message read does not change its id.
+ */
+static const char *const volatile_headers[] = {
+	"Status:", "X-Status:", "X-Keywords:", "X-UID:", "X-IMAP:",
+	"X-IMAPbase:", "Content-Length:", "Lines:", "X-Mozilla-Status:",
+	"X-Mozilla-Status2:", NULL
+};
+
+struct scan {
+	int fd;
+	uint64_t limit;			/* bytes to scan */
+	unsigned char *buf;
+	size_t blen, bpos;		/* valid bytes, parse position */
+	uint64_t boff;			/* file offset of buf[0] */
+	int eof;			/* nothing more to read */
+
+	struct mbox_index *idx;
+	struct message cur;
+	int in_msg, in_header;
+	EVP_MD_CTX *fixed_ctx;		/* popa3d's UID hash */
+	EVP_MD_CTX *wide_ctx;		/* our fallback UID hash */
+	int fixed_any;			/* some bytes went into fixed_ctx */
+	int received;			/* popa3d: a Received: line was seen */
+	int line_fixed, line_wide;	/* the current header line's class */
+	int wide_body;			/* hashing the body (no fixed lines) */
+	unsigned pending_blanks;	/* blank body lines not hashed yet */
+	uint64_t bare_lf;		/* LF without CR in this message */
+
+	int prev_blank;			/* the previous line was empty */
+	uint64_t prev_blank_off;	/* where it started */
+	unsigned prev_blank_len;	/* 1 ("\n") or 2 ("\r\n") */
+	unsigned char last_byte;	/* last byte of the previous fragment */
+	int in_from_line;		/* inside an overlong From_ line */
+};
+
+/* Case-insensitive prefix test: does the line start with name? */
+static int line_is(const unsigned char *p, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	return len >= n && strncasecmp((const char *)p, name, n) == 0;
+}
+
+/* Reads more of the file, keeping bytes from bpos on.  Returns 0 or -1. */
+static int scan_fill(struct scan *s)
+{
+	size_t keep = s->blen - s->bpos;
+	uint64_t off;
+	size_t want;
+	ssize_t n;
+
+	if (s->bpos > 0) {
+		memmove(s->buf, s->buf + s->bpos, keep);
+		s->boff += s->bpos;
+		s->blen = keep;
+		s->bpos = 0;
+	}
+	off = s->boff + s->blen;
+	want = MBOX_BLOCK_SIZE - s->blen;
+	if (s->limit - off < want)
+		want = (size_t)(s->limit - off);
+	if (want == 0) {
+		s->eof = 1;
+		return 0;
+	}
+	do
+		n = pread(s->fd, s->buf + s->blen, want, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		s->eof = 1;
+	s->blen += (size_t)n;
+	return 0;
+}
+
+static int index_add(struct mbox_index *idx, const struct message *m)
+{
+	if (idx->count == idx->alloc) {
+		size_t n = idx->alloc ? idx->alloc * 2 : 64;
+		struct message *p;
+
+		if (n > MAX_MAILBOX_MESSAGES)
+			n = MAX_MAILBOX_MESSAGES;
+		if (idx->count >= n) {
+			errno = EFBIG;
+			return -1;
+		}
+		p = realloc(idx->msgs, n * sizeof(*p));
+		if (!p)
+			return -1;
+		idx->msgs = p;
+		idx->alloc = n;
+	}
+	idx->msgs[idx->count++] = *m;
+	return 0;
+}
+
+/* Ends the current message at file offset end.  Returns 0 or -1. */
+static int finish_message(struct scan *s, uint64_t end, int drop_blank)
+{
+	struct message *m = &s->cur;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+
+	if (!s->in_msg)
+		return 0;
+	/* The empty line before the next From_ line separates messages;
+	 * it is not part of the message. */
+	if (drop_blank && s->prev_blank && s->prev_blank_off >= m->data_off) {
+		end = s->prev_blank_off;
+		if (s->prev_blank_len == 1)
+			s->bare_lf--;
+	}
+	m->data_len = end - m->data_off;
+	m->size = m->data_len + s->bare_lf +
+	    ((m->flags & MSG_NO_FINAL_NL) ? 2 : 0);
+	if (s->fixed_any) {
+		if (!EVP_DigestFinal_ex(s->fixed_ctx, md, &mdlen))
+			return -1;
+	} else {
+		/* Nothing popa3d would hash: every such message would get
+		 * the MD5 of nothing.  Use the wide hash instead. */
+		if (!EVP_DigestFinal_ex(s->wide_ctx, md, &mdlen))
+			return -1;
+		m->flags |= MSG_WIDE_UID;
+	}
+	memcpy(m->hash, md, sizeof(m->hash));
+	s->in_msg = 0;
+	return index_add(s->idx, m);
+}
+
+static int start_message(struct scan *s, uint64_t from_off)
+{
+	memset(&s->cur, 0, sizeof(s->cur));
+	s->cur.from_off = from_off;
+	s->in_msg = 1;
+	s->in_header = 1;
+	s->fixed_any = s->received = 0;
+	s->line_fixed = s->line_wide = 0;
+	s->wide_body = 0;
+	s->pending_blanks = 0;
+	s->bare_lf = 0;
+	if (!EVP_DigestInit_ex(s->fixed_ctx, EVP_md5(), NULL) ||
+	    !EVP_DigestInit_ex(s->wide_ctx, EVP_md5(), NULL))
+		return -1;
+	return 0;
+}
+
+/*
+ * Classifies a header line the way popa3d 1.0.3 does for its UIDs: the
+ * first Received: line, Date: and Message-ID: before it, Delivered-To:
+ * and X-Delivery-ID: are hashed, continuation lines inherit.  Keeping
+ * this byte-compatible means no re-downloads for sites leaving popa3d.
+ */
+static void classify_header(struct scan *s, const unsigned char *p,
+    size_t len)
+{
+	size_t i;
+
+	switch (p[0]) {
+	case ' ':
+	case '\t':
+		return;		/* a continuation inherits its line's class */
+	case 'R':
+	case 'r':
+		/* One Received: line, the local MTA's, is the stable one. */
+		if (s->received)
+			s->line_fixed = 0;
+		else
+			s->line_fixed = s->received =
+			    line_is(p, len, "Received:");
+		break;
+	case 'D':
+	case 'd':
+		s->line_fixed = line_is(p, len, "Delivered-To:") ||
+		    (!s->received && line_is(p, len, "Date:"));
+		break;
+	case 'M':
+	case 'm':
+		s->line_fixed = !s->received && line_is(p, len, "Message-ID:");
+		break;
+	case 'X':	/* upper case only, as popa3d */
+		s->line_fixed = line_is(p, len, "X-Delivery-ID:");
+		break;
+	default:
+		s->line_fixed = 0;
+		break;
+	}
+	s->line_wide = 1;
+	for (i = 0; volatile_headers[i]; i++)
+		if (line_is(p, len, volatile_headers[i])) {
+			s->line_wide = 0;
+			break;
+		}
+}
+
+/*
+ * Handles one fragment of a line: p[0..len), where start says whether it
+ * begins the line and end whether it holds the line's LF (as its last
+ * byte).  A line longer than the block buffer arrives in several
+ * fragments; every line start comes with at least MBOX_LINE_PEEK bytes or
+ * the whole line, enough to classify it.
+ */
+static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
+    uint64_t off, int start, int end)
+{
+	int blank = 0;
+
+	if (s->in_from_line) {
+		s->cur.data_off = off + len;
+		s->last_byte = p[len - 1];
+		s->in_from_line = !end;
+		return 0;
+	}
+	if (start) {
+		blank = (len == 1 && p[0] == '\n') ||
+		    (len == 2 && p[0] == '\r' && p[1] == '\n');
+		if ((off == 0 || s->prev_blank) && len >= 5 &&
+		    memcmp(p, "From ", 5) == 0) {
+			if (finish_message(s, off, 1) || start_message(s, off))
+				return -1;
+			s->prev_blank = 0;
+			/* The From_ line is not part of the message. */
+			s->cur.data_off = off + len;
+			s->last_byte = p[len - 1];
+			s->in_from_line = !end;
+			return 0;
+		}
+		if (off == 0) {
+			errno = 0;
+			return -2;	/* not an mbox */
+		}
+		s->prev_blank = blank;
+		if (blank) {
+			s->prev_blank_off = off;
+			s->prev_blank_len = (unsigned)len;
+		}
+		if (s->in_header) {
+			if (blank) {
+				s->in_header = 0;
+				s->wide_body = !s->fixed_any;
+			} else {
+				classify_header(s, p, len);
+			}
+		}
+	}
+
+	if (end && (len >= 2 ? p[len - 2] : s->last_byte) != '\r')
+		s->bare_lf++;
+	s->last_byte = p[len - 1];
+
+	if (s->in_header && !blank) {
+		if (s->line_fixed) {
+			if (!EVP_DigestUpdate(s->fixed_ctx, p, len))
+				return -1;
+			s->fixed_any = 1;
+		}
+		if (s->line_wide && !EVP_DigestUpdate(s->wide_ctx, p, len))
+			return -1;
+	} else if (s->wide_body && s->in_msg) {
+		/* Blank lines are hashed only once something follows them,
+		 * so the separator before the next message (or its absence
+		 * at the end of the file) never changes the hash. */
+		if (start && blank) {
+			s->pending_blanks++;
+		} else {
+			for (; s->pending_blanks; s->pending_blanks--)
+				if (!EVP_DigestUpdate(s->wide_ctx, "\n", 1))
+					return -1;
+			if (!EVP_DigestUpdate(s->wide_ctx, p, len))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Orders message indices by printed UID, then by position in the file. */
+static int uid_cmp(const void *a, const void *b, void *base)
+{
+	const struct message *x = (const struct message *)base +
+	    *(const size_t *)a;
+	const struct message *y = (const struct message *)base +
+	    *(const size_t *)b;
+	size_t xi = *(const size_t *)a, yi = *(const size_t *)b;
+	int wx = !!(x->flags & MSG_WIDE_UID), wy = !!(y->flags & MSG_WIDE_UID);
+	int r;
+
+	if (wx != wy)
+		return wx - wy;
+	/* popa3d prints only the first 8 bytes; compare what is printed. */
+	r = memcmp(x->hash, y->hash, wx ? 16 : 8);
+	if (r)
+		return r;
+	return xi < yi ? -1 : xi > yi;
+}
+
+/* Gives messages with equal UIDs the suffixes -2, -3, ... in file order:
+ * RFC 1939 wants UIDs unique, and identical copies do happen. */
+static int assign_dup_suffixes(struct mbox_index *idx)
+{
+	size_t *order, i, j;
+
+	if (idx->count < 2)
+		return 0;
+	order = calloc(idx->count, sizeof(*order));
+	if (!order)
+		return -1;
+	for (i = 0; i < idx->count; i++)
+		order[i] = i;
+	qsort_r(order, idx->count, sizeof(*order), uid_cmp, idx->msgs);
+	for (i = 0; i < idx->count; i = j) {
+		uint32_t n = 1;
+
+		for (j = i + 1; j < idx->count; j++) {
+			const struct message *a = &idx->msgs[order[i]];
+			const struct message *b = &idx->msgs[order[j]];
+
+			if ((a->flags & MSG_WIDE_UID) !=
+			    (b->flags & MSG_WIDE_UID) ||
+			    memcmp(a->hash, b->hash,
+			    (a->flags & MSG_WIDE_UID) ? 16 : 8))
+				break;
+			idx->msgs[order[j]].dup = ++n;
+		}
+	}
+	free(order);
+	return 0;
+}
+
+int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
+{
+	struct scan s;
+	int r = MBOX_ERROR;
+
+	memset(&s, 0, sizeof(s));
+	memset(idx, 0, sizeof(*idx));
+	s.fd = fd;
+	s.limit = limit;
+	s.idx = idx;
+	s.buf = malloc(MBOX_BLOCK_SIZE);
+	s.fixed_ctx = EVP_MD_CTX_new();
+	s.wide_ctx = EVP_MD_CTX_new();
+	if (!s.buf || !s.fixed_ctx || !s.wide_ctx)
+		goto out;
+
+	for (;;) {
+		unsigned char *p, *nl;
+		size_t avail, len;
+		uint64_t off;
+		int rr;
+
+		/* A line start needs enough bytes to be classified. */
+		if (!s.eof && s.blen - s.bpos < MBOX_LINE_PEEK &&
+		    scan_fill(&s))
+			goto out;
+		avail = s.blen - s.bpos;
+		if (avail == 0)
+			break;
+		p = s.buf + s.bpos;
+		off = s.boff + s.bpos;
+		nl = memchr(p, '\n', avail);
+		if (nl) {
+			len = (size_t)(nl - p) + 1;
+			rr = scan_fragment(&s, p, len, off, 1, 1);
+			s.bpos += len;
+		} else if (s.eof) {
+			len = avail;
+			rr = scan_fragment(&s, p, len, off, 1, 0);
+			s.bpos += len;
+		} else {
+			/* A line longer than what we hold: take it in
+			 * fragments until its LF shows up. */
+			int first = 1;
+
+			for (;;) {
+				p = s.buf + s.bpos;
+				avail = s.blen - s.bpos;
+				off = s.boff + s.bpos;
+				nl = memchr(p, '\n', avail);
+				len = nl ? (size_t)(nl - p) + 1 : avail;
+				rr = scan_fragment(&s, p, len, off, first,
+				    nl != NULL);
+				s.bpos += len;
+				first = 0;
+				if (rr < 0 || nl)
+					break;
+				if (scan_fill(&s))
+					goto out;
+				if (s.blen == s.bpos)
+					break;	/* EOF inside the line */
+			}
+		}
+		if (rr == -2) {
+			r = MBOX_NOT_MBOX;
+			goto out;
+		}
+		if (rr < 0)
+			goto out;
+	}
+
+	idx->scanned = s.boff + s.blen;
+	if (limit != UINT64_MAX && idx->scanned != limit) {
+		r = MBOX_CHANGED;	/* the file shrank under us */
+		goto out;
+	}
+	if (s.in_msg && s.cur.data_off < idx->scanned && s.last_byte != '\n')
+		s.cur.flags |= MSG_NO_FINAL_NL;
+	if (finish_message(&s, idx->scanned, 1) || assign_dup_suffixes(idx))
+		goto out;
+	r = MBOX_OK;
+out:
+	if (r != MBOX_OK)
+		mbox_index_free(idx);
+	EVP_MD_CTX_free(s.fixed_ctx);
+	EVP_MD_CTX_free(s.wide_ctx);
+	free(s.buf);
+	return r;
+}
+
+void mbox_index_free(struct mbox_index *idx)
+{
+	free(idx->msgs);
+	memset(idx, 0, sizeof(*idx));
+}
+
+void mbox_uid(const struct message *m, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	/* popa3d prints the first 8 bytes as two little-endian words. */
+	static const int popa3d_order[8] = { 3, 2, 1, 0, 7, 6, 5, 4 };
+	size_t i, o = 0;
+
+	if (m->flags & MSG_WIDE_UID) {
+		for (i = 0; i < 16; i++) {
+			buf[o++] = hex[m->hash[i] >> 4];
+			buf[o++] = hex[m->hash[i] & 15];
+		}
+	} else {
+		for (i = 0; i < 8; i++) {
+			unsigned char b = m->hash[popa3d_order[i]];
+
+			buf[o++] = hex[b >> 4];
+			buf[o++] = hex[b & 15];
+		}
+	}
+	if (m->dup)
+		snprintf(buf + o, MAX_UID_LEN + 1 - o, "-%u", (unsigned)m->dup);
+	else
+		buf[o] = '\0';
+}
+
+/* ------------------------------------------------------ open and check */
+
+static void count_live(struct mailbox *mb)
+{
+	size_t i;
+
+	mb->live_count = 0;
+	mb->live_size = 0;
+	for (i = 0; i < mb->idx.count; i++)
+		if (!(mb->idx.msgs[i].flags & MSG_DELETED)) {
+			mb->live_count++;
+			mb->live_size += mb->idx.msgs[i].size;
+		}
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
+{
+	struct mbox_lock lk;
+	struct stat st;
+	int r, flags;
+
+	memset(mb, 0, sizeof(*mb));
+	mb->fd = -1;
+	if (strlen(path) >= sizeof(mb->path))
+		return MBOX_BAD_FILE;
+	strcpy(mb->path, path);
+
+	/* O_NOFOLLOW: a symlink planted in the spool must not lead us to
+	 * another file.  O_NONBLOCK: a FIFO must not hang the open. */
+	mb->fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (mb->fd < 0) {
+		if (errno == ENOENT)
+			return MBOX_OK;	/* no mail yet: never created here */
+		log_msg(LOG_ERR, "cannot open maildrop %s: %s", path,
+		    strerror(errno));
+		return errno == ELOOP || errno == EACCES || errno == EPERM ||
+		    errno == ENXIO ? MBOX_BAD_FILE : MBOX_ERROR;
+	}
+	if (fstat(mb->fd, &st) < 0)
+		goto io_error;
+	if (!S_ISREG(st.st_mode) || st.st_uid != owner) {
+		log_msg(LOG_ERR, "maildrop %s is not a regular file owned by "
+		    "uid %lu", path, (unsigned long)owner);
+		close(mb->fd);
+		mb->fd = -1;
+		return MBOX_BAD_FILE;
+	}
+	flags = fcntl(mb->fd, F_GETFL);
+	if (flags < 0 || fcntl(mb->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+		goto io_error;
+	mb->buf = malloc(MBOX_BLOCK_SIZE);
+	if (!mb->buf)
+		goto io_error;
+
+	r = lock_mbox(&lk, path, mb->fd, F_WRLCK);
+	if (r != MBOX_OK) {
+		close(mb->fd);
+		mb->fd = -1;
+		return r;
+	}
+	/* Under the lock the size is stable: scan exactly that much. */
+	if (fstat(mb->fd, &st) < 0)
+		r = MBOX_ERROR;
+	else
+		r = mbox_scan(mb->fd, (uint64_t)st.st_size, &mb->idx);
+	unlock_mbox(&lk);
+	if (r != MBOX_OK) {
+		if (r == MBOX_NOT_MBOX)
+			log_msg(LOG_ERR, "maildrop %s does not start with a "
+			    "\"From \" line: not an mbox, not touched", path);
+		else
+			log_msg(LOG_ERR, "cannot read maildrop %s: %s", path,
+			    strerror(errno));
+		mbox_close(mb);
+		return r;
+	}
+	mb->dev = st.st_dev;
+	mb->ino = st.st_ino;
+	mb->seen_size = (uint64_t)st.st_size;
+	mb->seen_mtime_ns = mtime_ns(&st);
+	count_live(mb);
+	return MBOX_OK;
+
+io_error:
+	log_msg(LOG_ERR, "maildrop %s: %s", path, strerror(errno));
+	mbox_close(mb);
+	return MBOX_ERROR;
+}
+
+/* Compares two indexes of the same bytes, ignoring session flags. */
+static int same_index(const struct mbox_index *a, const struct mbox_index *b)
+{
+	size_t i;
+
+	if (a->count != b->count || a->scanned != b->scanned)
+		return 0;
+	for (i = 0; i < a->count; i++) {
+		const struct message *x = &a->msgs[i], *y = &b->msgs[i];
+
+		if (x->from_off != y->from_off || x->data_off != y->data_off ||
+		    x->data_len != y->data_len || x->size != y->size ||
+		    memcmp(x->hash, y->hash, sizeof(x->hash)) ||
+		    ((x->flags ^ y->flags) & ~MSG_DELETED))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Is the indexed part of the file still what we indexed?  Appending is
+ * allowed (that is how mail arrives); anything else is a rewrite.  The
+ * cheap test is the size and the nanosecond mtime; when those moved we
+ * scan the indexed bytes again and compare boundaries, sizes and hashes.
+ * locked says whether the caller holds the mbox locks already.
+ */
+static int check_unchanged(struct mailbox *mb, int locked)
+{
+	struct mbox_index fresh;
+	struct stat st, pst;
+	struct flock fl;
+	int r;
+
+	if (mb->fd < 0) {
+		/* An empty maildrop stays valid whatever arrives. */
+		return MBOX_OK;
+	}
+	if (fstat(mb->fd, &st) < 0)
+		return MBOX_ERROR;
+	/* Renamed over or removed: ours is no longer the maildrop. */
+	if (stat(mb->path, &pst) < 0 || pst.st_dev != mb->dev ||
+	    pst.st_ino != mb->ino)
+		return MBOX_CHANGED;
+	if ((uint64_t)st.st_size < mb->idx.scanned)
+		return MBOX_CHANGED;
+	if ((uint64_t)st.st_size == mb->seen_size &&
+	    mtime_ns(&st) == mb->seen_mtime_ns)
+		return MBOX_OK;
+
+	if (!locked) {
+		/* A shared lock keeps a writer from changing it mid-scan. */
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		while (fcntl(mb->fd, F_SETLKW, &fl) < 0)
+			if (errno != EINTR)
+				return MBOX_ERROR;
+	}
+	r = mbox_scan(mb->fd, mb->idx.scanned, &fresh);
+	if (!locked) {
+		fl.l_type = F_UNLCK;
+		(void)fcntl(mb->fd, F_SETLK, &fl);
+	}
+	if (r == MBOX_OK) {
+		if (!same_index(&mb->idx, &fresh))
+			r = MBOX_CHANGED;
+		mbox_index_free(&fresh);
+	} else if (r == MBOX_NOT_MBOX) {
+		r = MBOX_CHANGED;
+	}
+	if (r == MBOX_OK) {
+		mb->seen_size = (uint64_t)st.st_size;
+		mb->seen_mtime_ns = mtime_ns(&st);
+	}
+	return r;
+}
+
+int mbox_check(struct mailbox *mb)
+{
+	return check_unchanged(mb, 0);
+}
+
+void mbox_mark(struct mailbox *mb, size_t n, int deleted)
+{
+	struct message *m = &mb->idx.msgs[n];
+
+	if (deleted)
+		m->flags |= MSG_DELETED;
+	else
+		m->flags &= ~(uint32_t)MSG_DELETED;
+	count_live(mb);
+}
+
+/* ------------------------------------------------------------ sending */
+
+/*
+ * Streams one message with CRLF line ends and byte-stuffing.  For TOP,
+ * body_lines >= 0 limits the body; the header and the blank line after it
+ * are always sent.
+ */
+int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
+{
+	const struct message *m = &mb->idx.msgs[n];
+	uint64_t off = m->data_off, left = m->data_len;
+	int at_start = 1, in_header = 1, prev_cr = 0;
+	long sent_body = 0;
+	int r;
+
+	while (left > 0) {
+		size_t want = left < MBOX_BLOCK_SIZE ? (size_t)left :
+		    MBOX_BLOCK_SIZE;
+		unsigned char *p = mb->buf, *end, *nl, *run;
+		ssize_t got;
+
+		do
+			got = pread(mb->fd, mb->buf, want, (off_t)off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0) {
+			/* Shorter than indexed: truncated under us. */
+			log_msg(LOG_ERR, "maildrop %s shrank while a message "
+			    "was being sent", mb->path);
+			return got < 0 ? MBOX_ERROR : MBOX_CHANGED;
+		}
+		off += (uint64_t)got;
+		left -= (uint64_t)got;
+		end = p + got;
+		run = p;
+		while (p < end) {
+			if (at_start) {
+				int blank = p[0] == '\n' ||
+				    (p[0] == '\r' && p + 1 < end &&
+				    p[1] == '\n');
+
+				if (!in_header && body_lines >= 0 &&
+				    sent_body++ >= body_lines) {
+					left = 0;
+					end = p;
+					break;
+				}
+				if (in_header && blank)
+					in_header = 0;
+				if (p[0] == '.') {
+					/* RFC 1939 byte-stuffing. */
+					if (io_write(io, run, (size_t)(p - run))
+					    || io_write(io, ".", 1))
+						return MBOX_NET;
+					run = p;
+				}
+			}
+			nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl) {
+				prev_cr = end[-1] == '\r';
+				at_start = 0;
+				p = end;
+				break;
+			}
+			if (!(nl > p ? nl[-1] == '\r' : prev_cr)) {
+				/* Bare LF goes out as CRLF. */
+				if (io_write(io, run, (size_t)(nl - run)) ||
+				    io_write(io, "\r\n", 2))
+					return MBOX_NET;
+				run = nl + 1;
+			}
+			prev_cr = 0;
+			p = nl + 1;
+			at_start = 1;
+		}
+		if (io_write(io, run, (size_t)(end - run)))
+			return MBOX_NET;
+	}
+	/* Only a last line without its newline ends mid-line here. */
+	if (!at_start && io_write(io, "\r\n", 2))
+		return MBOX_NET;
+
+	/* Only a verified message gets its terminator: if the file was
+	 * rewritten while we sent it, the client sees a cut response. */
+	r = check_unchanged(mb, 0);
+	if (r != MBOX_OK)
+		return r;
+	return io_write(io, ".\r\n", 3) ? MBOX_NET : MBOX_OK;
+}
+
+/* ------------------------------------------------------------- UPDATE */
+
+/* Copies len bytes from src to dst (dst < src) within the file. */
+static int move_down(struct mailbox *mb, uint64_t dst, uint64_t src,
+    uint64_t len)
+{
+	while (len > 0) {
+		size_t want = len < MBOX_BLOCK_SIZE ? (size_t)len :
+		    MBOX_BLOCK_SIZE;
+		ssize_t got, put;
+		size_t done = 0;
+
+		do
+			got = pread(mb->fd, mb->buf, want, (off_t)src);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0)
+			return -1;
+		while (done < (size_t)got) {
+			put = pwrite(mb->fd, mb->buf + done, (size_t)got - done,
+			    (off_t)(dst + done));
+			if (put < 0 && errno == EINTR)
+				continue;
+			if (put <= 0)
+				return -1;
+			done += (size_t)put;
+		}
+		src += (uint64_t)got;
+		dst += (uint64_t)got;
+		len -= (uint64_t)got;
+	}
+	return 0;
+}
+
+/* Removes the deleted messages in place.  Called with the locks held and
+ * the indexed bytes verified. */
+static int compact(struct mailbox *mb, uint64_t file_size)
+{
+	const struct mbox_index *idx = &mb->idx;
+	uint64_t w = UINT64_MAX;	/* write position once we shift */
+	size_t i;
+
+	for (i = 0; i < idx->count; i++) {
+		const struct message *m = &idx->msgs[i];
+		uint64_t end = i + 1 < idx->count ?
+		    idx->msgs[i + 1].from_off : idx->scanned;
+
+		if (m->flags & MSG_DELETED) {
+			if (w == UINT64_MAX)
+				w = m->from_off;
+			continue;
+		}
+		if (w == UINT64_MAX)
+			continue;	/* nothing removed before it yet */
+		if (move_down(mb, w, m->from_off, end - m->from_off))
+			return -1;
+		w += end - m->from_off;
+	}
+	if (w == UINT64_MAX)
+		return 0;
+	/* Mail delivered during the session follows the indexed part. */
+	if (file_size > idx->scanned) {
+		if (move_down(mb, w, idx->scanned, file_size - idx->scanned))
+			return -1;
+		w += file_size - idx->scanned;
+	}
+	if (ftruncate(mb->fd, (off_t)w) < 0)
+		return -1;
+	return 0;
+}
+
+int mbox_update(struct mailbox *mb)
+{
+	struct mbox_lock lk;
+	sigset_t all, old;
+	struct stat st;
+	int r;
+
+	if (mb->fd < 0 || mb->live_count == mb->idx.count)
+		return MBOX_OK;	/* nothing deleted: never write */
+
+	r = lock_mbox(&lk, mb->path, mb->fd, F_WRLCK);
+	if (r != MBOX_OK)
+		return r;
+	r = check_unchanged(mb, 1);
+	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
+		r = MBOX_ERROR;
+	if (r == MBOX_OK) {
+		/* A signal now would leave a half-moved file. */
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, &old);
+		if (compact(mb, (uint64_t)st.st_size) || fsync(mb->fd) < 0) {
+			log_msg(LOG_ERR, "UPDATE of %s failed: %s", mb->path,
+			    strerror(errno));
+			r = MBOX_ERROR;
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	unlock_mbox(&lk);
+	return r;
+}
+
+void mbox_close(struct mailbox *mb)
+{
+	if (mb->fd >= 0)
+		close(mb->fd);
+	mb->fd = -1;
+	mbox_index_free(&mb->idx);
+	free(mb->buf);
+	mb->buf = NULL;
+}

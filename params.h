@@ -1,0 +1,65 @@
+/*
+ * params.h - every limit, default path and timeout of pop3d, with the
+ * reason for its value.  Nothing else in the tree should carry a magic
+ * number that a reader might want to tune.
+ */
+#ifndef POP3D_PARAMS_H
+#define POP3D_PARAMS_H
+
+#define POP3D_VERSION "0.1.0"
+
+/* Defaults for the command line (SPEC section 2). */
+#define DEFAULT_PASSWD_FILE "/etc/pop3d/passwd"
+#define DEFAULT_MAILBOX_TEMPLATE "/var/mail/%u"
+/* RFC 1939 section 3: an autologout timer must be at least 10 minutes. */
+#define DEFAULT_TIMEOUT 600
+/* Upper bound for -t: a day; longer is a configuration mistake. */
+#define MAX_TIMEOUT 86400
+
+/*
+ * RFC 2449 section 4: a command line is at most 255 octets including the
+ * CRLF.  We accept exactly that and no more.
+ */
+#define MAX_COMMAND_LINE 255
+/* RFC 2449 section 4: a response line is at most 512 octets with CRLF. */
+#define MAX_RESPONSE_LINE 512
+/* RFC 1939 allows 40 characters an argument; user names stay far below. */
+#define MAX_USER_NAME 64
+/* Room for a long passphrase, still bounded by the command line. */
+#define MAX_PASSWORD (MAX_COMMAND_LINE)
+/* Bad commands in a row before we decide the peer is not a POP3 client. */
+#define MAX_BAD_COMMANDS 10
+/* Failed logins in one session; then the connection is closed. */
+#define MAX_AUTH_FAILURES 3
+/* Delay after a failed login, in milliseconds (slows online guessing). */
+#define AUTH_FAIL_DELAY_MS 1000
+
+/* Buffered I/O.  Large output writes amortise system calls on RETR. */
+#define INPUT_BUFFER_SIZE 4096
+#define OUTPUT_BUFFER_SIZE 65536
+
+/*
+ * Mailbox scanning reads the file in large blocks: memchr over big blocks
+ * is far cheaper than per-line reads.  A line longer than the block is
+ * handled in fragments, so no line length limit is imposed on mail.
+ */
+#define MBOX_BLOCK_SIZE (1024 * 1024)
+/* Bytes of a line we must see before classifying it (header names). */
+#define MBOX_LINE_PEEK 64
+/* Enough for any mailbox a POP3 client will ever page through. */
+#define MAX_MAILBOX_MESSAGES 10000000
+
+/* Password and secrets files: a line longer than this is malformed. */
+#define MAX_PASSWD_LINE 4096
+/* Paths built from the mailbox template. */
+#define MAX_PATH_LEN 4096
+
+/* Dot-lock and fcntl lock waits (bounded, then [IN-USE]/[SYS/TEMP]). */
+#define LOCK_WAIT_SECONDS 20
+/* A dot-lock not touched for this long is stale (Postfix uses 500 s). */
+#define DOTLOCK_STALE_SECONDS 300
+
+/* Greeting host name is truncated to keep the greeting under 512 bytes. */
+#define MAX_HOSTNAME 200
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * pop3d.c - entry point: the command line, the environment a session
+ * starts in (signals, client address, logging), then one session on
+ * standard input and output.
+ *
+ * Started by a super-server (often as root) or from a shell pipe.  Option
+ * errors are reported on standard error with exit status 2 before a byte
+ * goes to the client.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+static const char usage_text[] =
+    "Usage: pop3d [options]\n"
+    "POP3 server for mbox maildrops; speaks POP3 on standard input and "
+    "output.\n"
+    "\n"
+    "  -p, --passwd FILE       password file (default "
+    DEFAULT_PASSWD_FILE ")\n"
+    "  -m, --mailbox TEMPLATE  maildrop path; %u user name, %h home "
+    "directory,\n"
+    "                          %% a percent sign (default "
+    DEFAULT_MAILBOX_TEMPLATE ")\n"
+    "  -t, --timeout SECONDS   idle autologout (default 600, at least 1)\n"
+    "  -a, --apop FILE         APOP secrets file (user:secret lines, mode "
+    "0600);\n"
+    "                          APOP is offered only with it\n"
+    "  -n, --hostname NAME     name in the greeting (default: "
+    "gethostname)\n"
+    "  -s, --stderr            log to standard error instead of syslog\n"
+    "  -h, --help              show this help and exit\n"
+    "  -V, --version           show the version and exit\n";
+
+/* Reports a command-line mistake: "pop3d: WHAT 'ARG'", exit status 2. */
+static void usage_error(const char *what, const char *arg)
+{
+	if (arg)
+		fprintf(stderr, "pop3d: %s '%s'\n", what, arg);
+	else
+		fprintf(stderr, "pop3d: %s\n", what);
+	fprintf(stderr, "Try 'pop3d --help' for more information.\n");
+	exit(2);
+}
+
+/* The client's address: the socket peer, or what the launcher tells. */
+static void find_client(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[INET6_ADDRSTRLEN] = "";
+	const char *env;
+
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET,
+			    &((struct sockaddr_in *)&ss)->sin_addr, addr,
+			    sizeof(addr));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, addr,
+			    sizeof(addr));
+		else if (ss.ss_family == AF_UNIX)
+			strcpy(addr, "local");
+		if (addr[0]) {
+			log_set_client(addr);
+			return;
+		}
+	}
+	env = getenv("REMOTE_HOST");
+	if (!env || !*env)
+		env = getenv("TCPREMOTEIP");
+	log_set_client(env && *env ? env : "pipe");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "passwd", required_argument, NULL, 'p' },
+		{ "mailbox", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "apop", required_argument, NULL, 'a' },
+		{ "hostname", required_argument, NULL, 'n' },
+		{ "stderr", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config cfg = {
+		.passwd_file = DEFAULT_PASSWD_FILE,
+		.mailbox_template = DEFAULT_MAILBOX_TEMPLATE,
+		.timeout = DEFAULT_TIMEOUT,
+	};
+	char host[MAX_HOSTNAME + 1];
+	char *end;
+	long v;
+	int c, use_stderr = 0;
+
+	opterr = 0;	/* our own messages, with exit status 2 */
+	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:shV", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!*optarg)
+				usage_error("empty password file name", NULL);
+			cfg.passwd_file = optarg;
+			break;
+		case 'm':
+			if (!*optarg)
+				usage_error("empty mailbox template", NULL);
+			cfg.mailbox_template = optarg;
+			break;
+		case 't':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 ||
+			    v > MAX_TIMEOUT || optarg[0] == '+' ||
+			    optarg[0] == ' ')
+				usage_error("invalid timeout (1 to 86400 "
+				    "seconds):", optarg);
+			cfg.timeout = (int)v;
+			break;
+		case 'a':
+			if (!*optarg)
+				usage_error("empty APOP file name", NULL);
+			cfg.apop_file = optarg;
+			break;
+		case 'n':
+			if (!*optarg || strlen(optarg) > MAX_HOSTNAME ||
+			    strpbrk(optarg, " <>\r\n\t"))
+				usage_error("invalid host name", optarg);
+			cfg.hostname = optarg;
+			break;
+		case 's':
+			use_stderr = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("pop3d %s\n", POP3D_VERSION);
+			return 0;
+		case ':':
+			usage_error("option needs a value:",
+			    argv[optind - 1]);
+			break;
+		default:
+			usage_error("unknown option", argv[optind - 1]);
+			break;
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument", argv[optind]);
+	if (strchr(cfg.mailbox_template, '%')) {
+		const char *p;
+
+		for (p = strchr(cfg.mailbox_template, '%'); p;
+		    p = strchr(p + 2, '%'))
+			if (p[1] != 'u' && p[1] != 'h' && p[1] != '%')
+				usage_error("mailbox template may use only %u, "
+				    "%h and %%:", cfg.mailbox_template);
+	}
+
+	if (!cfg.hostname) {
+		if (gethostname(host, sizeof(host)) < 0 || !host[0])
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		cfg.hostname = host;
+	}
+
+	log_init(use_stderr);
+	find_client();
+	/* A vanished client must show up as a write error, not a kill. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cfg.apop_file && apop_check_file(cfg.apop_file) < 0) {
+		fprintf(stderr, "pop3d: unusable APOP secrets file %s\n",
+		    cfg.apop_file);
+		return 1;
+	}
+	return session_run(&cfg, STDIN_FILENO, STDOUT_FILENO);
+}

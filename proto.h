@@ -1,0 +1,287 @@
+/*
+ * proto.h - the declarations pop3d's modules share.
+ *
+ * Module map:
+ *   pop3d.c    entry point, command line, privilege checks
+ *   session.c  the POP3 state machine and its command tables
+ *   netio.c    buffered, time-limited line input and buffered output
+ *   auth.c     password file, crypt(3) verification, APOP secrets
+ *   mailbox.c  mbox scanning, message streaming, UPDATE
+ *   lock.c     dot-lock and fcntl locking of the mbox
+ *   log.c      syslog/stderr logging with escaping of untrusted text
+ */
+#ifndef POP3D_PROTO_H
+#define POP3D_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "params.h"
+
+#define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---------------------------------------------------------------- log.c */
+
+/* Selects the log destination: syslog (LOG_MAIL) or standard error. */
+void log_init(int use_stderr);
+
+/* Sets the client address shown in every later log line ("pipe" if
+ * unknown).  The string is copied and escaped. */
+void log_set_client(const char *addr);
+
+/* Logs one line at a syslog priority.  Never pass a password. */
+void log_msg(int prio, const char *fmt, ...) ATTR_PRINTF(2, 3);
+
+/*
+ * Copies at most srclen bytes of untrusted text into dst (of dstsize
+ * bytes, at least 1), replacing control characters, 8-bit bytes and '%'
+ * with '?', and truncating with "..." when it does not fit.  The result is
+ * always NUL-terminated and safe for logs and response lines.
+ */
+void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen);
+
+/* -------------------------------------------------------------- netio.c */
+
+enum io_status {
+	IO_LINE,	/* a complete line is in the caller's buffer */
+	IO_EOF,		/* the client closed its side */
+	IO_TIMEOUT,	/* no complete line within the idle timeout */
+	IO_TOOLONG,	/* the line exceeded the limit; it was discarded */
+	IO_ERROR	/* read or write failure */
+};
+
+struct netio {
+	int in_fd, out_fd;
+	int timeout;			/* seconds; 0 means none */
+	unsigned char in[INPUT_BUFFER_SIZE];
+	size_t in_start, in_end;	/* unread input is in[in_start..in_end) */
+	unsigned char *out;		/* OUTPUT_BUFFER_SIZE bytes */
+	size_t out_len;
+	int failed;			/* a write failed: stop writing */
+};
+
+/* Prepares buffered I/O on two descriptors.  Returns 0, or -1 (ENOMEM). */
+int io_init(struct netio *io, int in_fd, int out_fd, int timeout);
+void io_free(struct netio *io);
+
+/*
+ * Reads one line ended by LF (a CR before it is removed) into line, which
+ * has room for size bytes; on IO_LINE the result is NUL-terminated and its
+ * length is in *len_r.  A line that does not fit is read to its end and
+ * thrown away (IO_TOOLONG).  Pending output is flushed before the call
+ * blocks, so pipelined commands are answered in one batch.
+ */
+enum io_status io_read_line(struct netio *io, char *line, size_t size,
+    size_t *len_r);
+
+/* Returns non-zero if input is already buffered (pipelined commands). */
+int io_input_pending(const struct netio *io);
+
+/* Discards buffered input (used before a TLS upgrade in later work). */
+void io_discard_input(struct netio *io);
+
+/* Queues output; returns 0, or -1 once any write has failed. */
+int io_write(struct netio *io, const void *data, size_t len);
+int io_printf(struct netio *io, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* Writes all queued output; returns 0 or -1. */
+int io_flush(struct netio *io);
+
+/* --------------------------------------------------------------- auth.c */
+
+/* One parsed password-file entry.  The strings point into line[]. */
+struct pw_entry {
+	char line[MAX_PASSWD_LINE];
+	const char *name;
+	const char *hash;	/* crypt(3) string, scheme tag removed */
+	int locked;		/* empty, '*' or '!' hash, or unusable scheme */
+	int has_ids;		/* uid and gid fields were given */
+	uid_t uid;
+	gid_t gid;
+	const char *home;	/* "" when absent */
+	const char *mail;	/* mail= extra field, or NULL */
+	unsigned lineno;
+};
+
+/*
+ * Parses one line of a password file (without its newline) into e_r.
+ * Returns 1 for an entry, 0 for a comment or blank line, -1 for a
+ * malformed line (the reason is stored in *why_r).
+ */
+int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
+    const char **why_r);
+
+/*
+ * Looks up user in the password file.  Returns 1 if found (entry in e_r),
+ * 0 if not found, -1 if the file cannot be read (logged).  Malformed lines
+ * are skipped and logged with their line numbers.  dummy_r (at least
+ * MAX_PASSWD_LINE bytes) receives the hash of the first usable entry,
+ * which callers use to spend the same crypt(3) work on unknown users.
+ */
+int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
+    char *dummy_r, size_t dummy_size);
+
+/*
+ * Checks password against hash with crypt_rn and a constant-time compare.
+ * Returns 1 on a match, 0 otherwise.  Always does the hash work.
+ */
+int auth_check_hash(const char *hash, const char *password);
+
+/*
+ * The whole USER/PASS decision: looks the user up, verifies the password,
+ * and spends the same hash work on unknown users and locked accounts.
+ * Returns 1 (entry in e_r), 0 (bad credentials), -1 (system error).
+ */
+int auth_login(const char *passwd_file, const char *user,
+    const char *password, struct pw_entry *e_r);
+
+/* Checks that the APOP secrets file exists, is a regular file and is not
+ * readable by group or others.  Returns 0, or -1 with a message logged. */
+int apop_check_file(const char *file);
+
+/*
+ * Verifies an APOP digest: MD5(timestamp secret) in lower-case hex, the
+ * secret read from the secrets file.  Then fetches the passwd entry.
+ * Returns 1 (entry in e_r), 0 (bad credentials), -1 (system error).
+ */
+int auth_apop(const char *apop_file, const char *passwd_file,
+    const char *user, const char *timestamp, const char *digest,
+    struct pw_entry *e_r);
+
+/* Computes the 32-hex-digit APOP digest into hex_r[33].  Returns 0/-1. */
+int apop_digest(const char *timestamp, const char *secret, char hex_r[33]);
+
+/* Returns non-zero if a user name is acceptable: 1..MAX_USER_NAME
+ * printable characters, no '/', ':' or space, not "." or "..". */
+int auth_valid_username(const char *name);
+
+/* ------------------------------------------------------------ mailbox.c */
+
+#define MSG_DELETED	0x01
+#define MSG_WIDE_UID	0x02	/* no popa3d header: 32-digit UID */
+#define MSG_NO_FINAL_NL	0x04	/* last line lacks a newline */
+
+/* Longest UID we print: 32 hex digits, '-', a decimal suffix. */
+#define MAX_UID_LEN 48
+
+struct message {
+	uint64_t from_off;	/* offset of the From_ line */
+	uint64_t data_off;	/* first byte after the From_ line */
+	uint64_t data_len;	/* stored bytes of the message */
+	uint64_t size;		/* octets RETR sends, CRLF line ends */
+	unsigned char hash[16];	/* MD5 for the UID */
+	uint32_t dup;		/* 0, or n for the suffix "-n" (n >= 2) */
+	uint32_t flags;
+};
+
+struct mbox_index {
+	struct message *msgs;
+	size_t count, alloc;
+	uint64_t scanned;	/* bytes covered by the index */
+};
+
+/*
+ * Scans an mbox from offset 0 up to limit bytes (or to EOF if limit is
+ * UINT64_MAX) and builds the index.  Returns MBOX_OK, MBOX_NOT_MBOX (does
+ * not start with "From "), MBOX_CHANGED (fewer bytes than limit), or
+ * MBOX_ERROR (I/O or memory; errno set).
+ */
+int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx);
+void mbox_index_free(struct mbox_index *idx);
+
+/* Formats a message's UID into buf (MAX_UID_LEN + 1 bytes). */
+void mbox_uid(const struct message *m, char *buf);
+
+enum mbox_status {
+	MBOX_OK = 0,
+	MBOX_ERROR,	/* I/O or memory failure: [SYS/TEMP] */
+	MBOX_NOT_MBOX,	/* not an mbox: [SYS/PERM] */
+	MBOX_BAD_FILE,	/* link, not regular, wrong owner: [SYS/PERM] */
+	MBOX_LOCKED,	/* another program holds the lock: [IN-USE] */
+	MBOX_CHANGED,	/* rewritten behind our back: [SYS/TEMP] */
+	MBOX_NET	/* the client connection failed */
+};
+
+struct mailbox {
+	char path[MAX_PATH_LEN];
+	int fd;			/* -1 for a missing (empty) maildrop */
+	struct mbox_index idx;
+	dev_t dev;
+	ino_t ino;
+	uint64_t seen_size;	/* size at the last successful check */
+	int64_t seen_mtime_ns;	/* mtime at the last successful check */
+	unsigned char *buf;	/* MBOX_BLOCK_SIZE bytes for reading */
+	size_t live_count;	/* messages not marked deleted */
+	uint64_t live_size;	/* their total size */
+};
+
+/* Opens the maildrop (no symlinks; a regular file owned by owner) and
+ * indexes it under the locks.  A missing file is an empty maildrop. */
+int mbox_open(struct mailbox *mb, const char *path, uid_t owner);
+
+/*
+ * Sends message n (0-based) to the client as a byte-stuffed multi-line
+ * body with its terminator; the caller has sent the "+OK" line.  lines < 0
+ * sends the whole message; otherwise the header, the blank line and that
+ * many body lines (TOP).  The terminator is sent only if the mailbox is
+ * verified unchanged after the body went out, so a client never accepts
+ * data from a mailbox rewritten under it.  Returns MBOX_OK, MBOX_CHANGED
+ * (the response was cut short), MBOX_ERROR or MBOX_NET.
+ */
+int mbox_send(struct mailbox *mb, size_t n, long lines, struct netio *io);
+
+/* Verifies that the indexed bytes are unchanged (MBOX_OK/MBOX_CHANGED). */
+int mbox_check(struct mailbox *mb);
+
+void mbox_mark(struct mailbox *mb, size_t n, int deleted);
+
+/* Removes the messages marked deleted, keeping everything else and any
+ * mail appended since the scan.  Returns an mbox_status. */
+int mbox_update(struct mailbox *mb);
+
+void mbox_close(struct mailbox *mb);
+
+/* --------------------------------------------------------------- lock.c */
+
+struct mbox_lock {
+	char dotlock[MAX_PATH_LEN];
+	int have_dotlock;
+	int fd;			/* fcntl-locked descriptor, or -1 */
+};
+
+/*
+ * Takes the dot-lock PATH.lock and an fcntl lock of the given type
+ * (F_RDLCK or F_WRLCK) on fd, each waited for at most LOCK_WAIT_SECONDS.
+ * fd may be -1 (no file yet).  Returns MBOX_OK, MBOX_LOCKED or MBOX_ERROR.
+ */
+int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type);
+void unlock_mbox(struct mbox_lock *lk);
+
+/* ------------------------------------------------------------ session.c */
+
+struct config {
+	const char *passwd_file;
+	const char *mailbox_template;
+	const char *apop_file;		/* NULL: APOP not offered */
+	const char *hostname;
+	int timeout;
+};
+
+/*
+ * Expands the mailbox template for an entry (%u, %h, %%) into buf.
+ * Returns 0, or -1 if the result is empty, too long or needs a missing
+ * home directory.
+ */
+int expand_mailbox(const char *template, const struct pw_entry *e,
+    char *buf, size_t size);
+
+/*
+ * Parses a message number argument: plain decimal, 1..count.  Returns the
+ * 0-based index, or -1 with the client-visible reason in *why_r.
+ */
+long parse_msgnum(const char *arg, size_t count, const char **why_r);
+
+/* Runs one POP3 session on in_fd/out_fd.  Returns the exit status. */
+int session_run(const struct config *cfg, int in_fd, int out_fd);
+
+#endif

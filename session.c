@@ -1,0 +1,752 @@
+/*
+ * session.c - one POP3 session: the AUTHORIZATION and TRANSACTION states
+ * of RFC 1939, their command tables, and every text the client can see.
+ *
+ * Starts with the privileges pop3d was given.  After a successful login
+ * it switches to the user's ids (when started as root) before it touches
+ * the maildrop, and never serves mail as uid 0.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+/* Every response text in one place.  Codes per RFC 2449 and RFC 3206. */
+#define R_GREETING	"+OK POP3 server ready"
+#define R_BYE		"+OK pop3d signing off"
+#define R_USER_OK	"+OK send PASS"
+#define R_AUTH_FAIL	"-ERR [AUTH] authentication failed"
+#define R_AUTH_LIMIT	"-ERR [AUTH] too many failures, closing connection"
+#define R_NEED_USER	"-ERR give USER first"
+#define R_NO_APOP	"-ERR APOP not available"
+#define R_IN_USE	"-ERR [IN-USE] maildrop is locked by another program"
+#define R_SYS_PERM	"-ERR [SYS/PERM] maildrop cannot be served; " \
+			"contact the administrator"
+#define R_SYS_TEMP	"-ERR [SYS/TEMP] temporary failure, try again later"
+#define R_CHANGED	"-ERR [SYS/TEMP] maildrop changed by another " \
+			"program; closing, nothing deleted"
+#define R_UPDATE_FAIL	"-ERR [SYS/TEMP] deleted messages not removed"
+#define R_UNKNOWN	"-ERR unknown command"
+#define R_WRONG_STATE	"-ERR command not valid in this state"
+#define R_SYNTAX	"-ERR syntax error"
+#define R_TOO_LONG	"-ERR line too long"
+#define R_TOO_MANY_BAD	"-ERR too many bad commands, closing connection"
+#define R_DELETED	"-ERR message already deleted"
+#define R_BAD_LINES	"-ERR invalid line count"
+#define R_NOOP		"+OK"
+
+enum state { ST_AUTH, ST_TRANS };
+
+/* What a handler tells the loop. */
+enum outcome {
+	GO_ON,		/* command handled (success or -ERR) */
+	BAD,		/* a bad command: counts toward the limit */
+	END_OK,		/* end the session, exit status 0 */
+	END_FAIL	/* end the session, exit status 1 */
+};
+
+struct session {
+	const struct config *cfg;
+	struct netio io;
+	enum state state;
+	char user[MAX_USER_NAME + 1];
+	int have_user;		/* a USER was accepted and PASS may follow */
+	int user_valid;		/* the USER name passed auth_valid_username */
+	char timestamp[MAX_HOSTNAME + 64];	/* APOP, "" when off */
+	int auth_failures;
+	int dropped_privileges;
+	struct pw_entry pw;
+	struct mailbox mb;
+	unsigned retrieved;
+};
+
+struct command {
+	const char *name;
+	int min_args, max_args;
+	enum outcome (*handler)(struct session *s, int argc, char **argv);
+};
+
+static int reply(struct session *s, const char *text)
+{
+	return io_printf(&s->io, "%s\r\n", text);
+}
+
+/* ------------------------------------------------------- small parsers */
+
+long parse_msgnum(const char *arg, size_t count, const char **why_r)
+{
+	unsigned long long v = 0;
+	const char *p;
+
+	if (*arg == '\0') {
+		*why_r = "-ERR message number required";
+		return -1;
+	}
+	for (p = arg; *p; p++) {
+		if (*p < '0' || *p > '9') {
+			*why_r = "-ERR invalid message number";
+			return -1;
+		}
+		/* Stop before it can wrap into a valid-looking number. */
+		if (v > (unsigned long long)MAX_MAILBOX_MESSAGES) {
+			*why_r = "-ERR no such message";
+			return -1;
+		}
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (v == 0) {
+		*why_r = "-ERR messages are counted from 1";
+		return -1;
+	}
+	if (v > count) {
+		*why_r = "-ERR no such message";
+		return -1;
+	}
+	return (long)(v - 1);
+}
+
+/* A non-negative decimal line count for TOP; huge values mean "all". */
+static int parse_lines(const char *arg, long *lines_r)
+{
+	long v = 0;
+
+	if (*arg == '\0')
+		return -1;
+	for (; *arg; arg++) {
+		if (*arg < '0' || *arg > '9')
+			return -1;
+		if (v < 1000000000L)
+			v = v * 10 + (*arg - '0');
+	}
+	*lines_r = v;
+	return 0;
+}
+
+int expand_mailbox(const char *template, const struct pw_entry *e,
+    char *buf, size_t size)
+{
+	size_t o = 0;
+	const char *p, *add;
+
+	for (p = template; *p; p++) {
+		char one[2] = { *p, '\0' };
+
+		add = one;
+		if (*p == '%') {
+			switch (p[1]) {
+			case 'u':
+				add = e->name;
+				break;
+			case 'h':
+				if (!e->home[0])
+					return -1;
+				add = e->home;
+				break;
+			case '%':
+				add = "%";
+				break;
+			default:
+				return -1;	/* unknown escape: a config bug */
+			}
+			p++;
+		}
+		if (strlen(add) >= size - o)
+			return -1;
+		memcpy(buf + o, add, strlen(add));
+		o += strlen(add);
+	}
+	if (o == 0)
+		return -1;
+	buf[o] = '\0';
+	return 0;
+}
+
+/* Looks up a message argument that must name a live message. */
+static long live_msg(struct session *s, const char *arg)
+{
+	const char *why;
+	long n = parse_msgnum(arg, s->mb.idx.count, &why);
+
+	if (n < 0) {
+		reply(s, why);
+		return -1;
+	}
+	if (s->mb.idx.msgs[n].flags & MSG_DELETED) {
+		reply(s, R_DELETED);
+		return -1;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------- login */
+
+static void fail_delay(void)
+{
+	struct timespec ts = { AUTH_FAIL_DELAY_MS / 1000,
+	    (AUTH_FAIL_DELAY_MS % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Counts a failed login.  Returns END_OK once the limit is reached. */
+static enum outcome auth_failed(struct session *s, const char *how)
+{
+	char name[MAX_USER_NAME + 4];
+
+	log_escape(name, sizeof(name), s->user, strlen(s->user));
+	log_msg(LOG_NOTICE, "%s failed for user=%s", how, name);
+	fail_delay();
+	if (++s->auth_failures >= MAX_AUTH_FAILURES) {
+		reply(s, R_AUTH_LIMIT);
+		return END_OK;
+	}
+	reply(s, R_AUTH_FAIL);
+	return GO_ON;
+}
+
+/* Switches to the entry's ids when we run as root.  Returns 0 or -1. */
+static int become_user(struct session *s)
+{
+	const struct pw_entry *e = &s->pw;
+
+	if (geteuid() != 0) {
+		/* Not root: we serve as whoever started us, and an entry
+		 * that names other ids cannot be honoured. */
+		if (e->has_ids && (e->uid != geteuid() || e->gid != getegid())) {
+			log_msg(LOG_ERR, "user %s needs uid %lu but pop3d runs "
+			    "as uid %lu", e->name, (unsigned long)e->uid,
+			    (unsigned long)geteuid());
+			return -1;
+		}
+		return 0;
+	}
+	if (!e->has_ids) {
+		log_msg(LOG_ERR, "user %s has no uid/gid in the password file;"
+		    " refusing to serve mail as root", e->name);
+		return -1;
+	}
+	if (e->uid == 0) {
+		log_msg(LOG_ERR, "user %s maps to uid 0; refused", e->name);
+		return -1;
+	}
+	s->dropped_privileges = 1;
+	/* Supplementary groups first, while we still may change them. */
+	if (setgroups(1, &e->gid) < 0 || setgid(e->gid) < 0 ||
+	    setuid(e->uid) < 0) {
+		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
+		    (unsigned long)e->uid, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0) {
+		log_msg(LOG_CRIT, "privileges could be regained; aborting");
+		return -1;
+	}
+	return 0;
+}
+
+/* Opens the maildrop after a successful authentication. */
+static enum outcome start_transaction(struct session *s)
+{
+	char path[MAX_PATH_LEN], name[MAX_USER_NAME + 4];
+	const char *template = s->pw.mail ? s->pw.mail :
+	    s->cfg->mailbox_template;
+	int r;
+
+	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
+	if (become_user(s) < 0) {
+		reply(s, R_SYS_PERM);
+		return END_FAIL;
+	}
+	if (expand_mailbox(template, &s->pw, path, sizeof(path)) < 0) {
+		log_msg(LOG_ERR, "bad mailbox path template for user %s",
+		    name);
+		reply(s, R_SYS_PERM);
+		return s->dropped_privileges ? END_FAIL : GO_ON;
+	}
+	r = mbox_open(&s->mb, path, geteuid());
+	switch (r) {
+	case MBOX_OK:
+		break;
+	case MBOX_LOCKED:
+		reply(s, R_IN_USE);
+		break;
+	case MBOX_BAD_FILE:
+	case MBOX_NOT_MBOX:
+		reply(s, R_SYS_PERM);
+		break;
+	default:
+		reply(s, R_SYS_TEMP);
+		break;
+	}
+	if (r != MBOX_OK) {
+		log_msg(LOG_NOTICE, "login of user=%s refused: maildrop %s "
+		    "unavailable", name, path);
+		/* RFC 1939 lets us stay in AUTHORIZATION, but not after we
+		 * gave up root for this user. */
+		return s->dropped_privileges ? END_FAIL : GO_ON;
+	}
+	s->state = ST_TRANS;
+	log_msg(LOG_INFO, "login: user=%s messages=%zu octets=%llu", name,
+	    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	io_printf(&s->io, "+OK maildrop has %zu messages (%llu octets)\r\n",
+	    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	return GO_ON;
+}
+
+static enum outcome cmd_user(struct session *s, int argc, char **argv)
+{
+	size_t len = strlen(argv[1]);
+
+	(void)argc;
+	/* Too long or odd names get the same +OK; PASS fails for them,
+	 * so USER never tells which names exist. */
+	s->user_valid = len <= MAX_USER_NAME && auth_valid_username(argv[1]);
+	if (len > MAX_USER_NAME)
+		len = MAX_USER_NAME;
+	memcpy(s->user, argv[1], len);
+	s->user[len] = '\0';
+	s->have_user = 1;
+	reply(s, R_USER_OK);
+	return GO_ON;
+}
+
+static enum outcome cmd_pass(struct session *s, int argc, char **argv)
+{
+	int r;
+
+	(void)argc;
+	if (!s->have_user) {
+		reply(s, R_NEED_USER);
+		return BAD;
+	}
+	s->have_user = 0;
+	if (s->user_valid)
+		r = auth_login(s->cfg->passwd_file, s->user, argv[1], &s->pw);
+	else	/* same work, same answer as an unknown user */
+		r = auth_login(s->cfg->passwd_file, "", argv[1], &s->pw);
+	explicit_bzero(argv[1], strlen(argv[1]));
+	if (r < 0) {
+		reply(s, R_SYS_TEMP);
+		return GO_ON;
+	}
+	if (r == 0)
+		return auth_failed(s, "PASS");
+	return start_transaction(s);
+}
+
+static enum outcome cmd_apop(struct session *s, int argc, char **argv)
+{
+	size_t len = strlen(argv[1]);
+	int r;
+
+	(void)argc;
+	if (!s->timestamp[0]) {
+		reply(s, R_NO_APOP);
+		return BAD;
+	}
+	s->have_user = 0;
+	if (len > MAX_USER_NAME)
+		len = MAX_USER_NAME;
+	memcpy(s->user, argv[1], len);
+	s->user[len] = '\0';
+	if (!auth_valid_username(argv[1]))
+		r = 0;
+	else
+		r = auth_apop(s->cfg->apop_file, s->cfg->passwd_file, argv[1],
+		    s->timestamp, argv[2], &s->pw);
+	if (r < 0) {
+		reply(s, R_SYS_TEMP);
+		return GO_ON;
+	}
+	if (r == 0)
+		return auth_failed(s, "APOP");
+	return start_transaction(s);
+}
+
+/* --------------------------------------------------------- both states */
+
+static enum outcome cmd_capa(struct session *s, int argc, char **argv)
+{
+	static const char *const caps[] = {
+		"TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE",
+		"PIPELINING", "EXPIRE NEVER", NULL
+	};
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	reply(s, "+OK capability list follows");
+	for (i = 0; caps[i]; i++)
+		reply(s, caps[i]);
+	/* Name the software only to users who logged in. */
+	if (s->state == ST_TRANS)
+		reply(s, "IMPLEMENTATION pop3d-" POP3D_VERSION);
+	reply(s, ".");
+	return GO_ON;
+}
+
+static enum outcome cmd_quit(struct session *s, int argc, char **argv)
+{
+	char name[MAX_USER_NAME + 4];
+	size_t deleted;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	if (s->state == ST_AUTH) {
+		reply(s, R_BYE);
+		return END_OK;
+	}
+	deleted = s->mb.idx.count - s->mb.live_count;
+	r = mbox_update(&s->mb);
+	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
+	if (r != MBOX_OK) {
+		log_msg(LOG_ERR, "logout: user=%s UPDATE failed, nothing "
+		    "deleted", name);
+		reply(s, r == MBOX_LOCKED ? "-ERR [IN-USE] maildrop locked, "
+		    "deleted messages not removed" : R_UPDATE_FAIL);
+		return END_FAIL;
+	}
+	log_msg(LOG_INFO, "logout: user=%s retrieved=%u deleted=%zu left=%zu",
+	    name, s->retrieved, deleted, s->mb.live_count);
+	io_printf(&s->io, "%s (%zu messages left)\r\n", R_BYE,
+	    s->mb.live_count);
+	return END_OK;
+}
+
+/* ------------------------------------------------------- TRANSACTION */
+
+static enum outcome cmd_stat(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	io_printf(&s->io, "+OK %zu %llu\r\n", s->mb.live_count,
+	    (unsigned long long)s->mb.live_size);
+	return GO_ON;
+}
+
+static void print_listing_line(struct session *s, size_t i, int uidl,
+    const char *prefix)
+{
+	char uid[MAX_UID_LEN + 1];
+
+	if (uidl) {
+		mbox_uid(&s->mb.idx.msgs[i], uid);
+		io_printf(&s->io, "%s%zu %s\r\n", prefix, i + 1, uid);
+	} else {
+		io_printf(&s->io, "%s%zu %llu\r\n", prefix, i + 1,
+		    (unsigned long long)s->mb.idx.msgs[i].size);
+	}
+}
+
+static enum outcome list_or_uidl(struct session *s, int argc, char **argv,
+    int uidl)
+{
+	size_t i;
+	long n;
+
+	if (argc == 2) {
+		n = live_msg(s, argv[1]);
+		if (n >= 0)
+			print_listing_line(s, (size_t)n, uidl, "+OK ");
+		return GO_ON;
+	}
+	if (uidl)
+		reply(s, "+OK unique-id listing follows");
+	else
+		io_printf(&s->io, "+OK %zu messages (%llu octets)\r\n",
+		    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	for (i = 0; i < s->mb.idx.count; i++)
+		if (!(s->mb.idx.msgs[i].flags & MSG_DELETED))
+			print_listing_line(s, i, uidl, "");
+	reply(s, ".");
+	return GO_ON;
+}
+
+static enum outcome cmd_list(struct session *s, int argc, char **argv)
+{
+	return list_or_uidl(s, argc, argv, 0);
+}
+
+static enum outcome cmd_uidl(struct session *s, int argc, char **argv)
+{
+	return list_or_uidl(s, argc, argv, 1);
+}
+
+/* RETR and TOP: check, answer, stream, verify. */
+static enum outcome send_message(struct session *s, long n, long lines)
+{
+	char name[MAX_USER_NAME + 4];
+	int r;
+
+	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
+	r = mbox_check(&s->mb);
+	if (r != MBOX_OK) {
+		log_msg(LOG_ERR, "user=%s: maildrop changed by another program "
+		    "during the session; ending it, nothing deleted", name);
+		reply(s, r == MBOX_CHANGED ? R_CHANGED : R_SYS_TEMP);
+		return END_FAIL;
+	}
+	io_printf(&s->io, "+OK %llu octets\r\n",
+	    (unsigned long long)s->mb.idx.msgs[n].size);
+	r = mbox_send(&s->mb, (size_t)n, lines, &s->io);
+	if (r == MBOX_OK) {
+		if (lines < 0)
+			s->retrieved++;
+		return GO_ON;
+	}
+	if (r != MBOX_NET)
+		log_msg(LOG_ERR, "user=%s: maildrop changed while message %ld "
+		    "was sent; response cut, session ended", name, n + 1);
+	/* The terminator was not sent: the client must not take what it
+	 * got as a message.  Nothing more can be said on this stream. */
+	return END_FAIL;
+}
+
+static enum outcome cmd_retr(struct session *s, int argc, char **argv)
+{
+	long n;
+
+	(void)argc;
+	n = live_msg(s, argv[1]);
+	return n < 0 ? GO_ON : send_message(s, n, -1);
+}
+
+static enum outcome cmd_top(struct session *s, int argc, char **argv)
+{
+	long n, lines;
+
+	(void)argc;
+	n = live_msg(s, argv[1]);
+	if (n < 0)
+		return GO_ON;
+	if (parse_lines(argv[2], &lines) < 0) {
+		reply(s, R_BAD_LINES);
+		return GO_ON;
+	}
+	return send_message(s, n, lines);
+}
+
+static enum outcome cmd_dele(struct session *s, int argc, char **argv)
+{
+	long n;
+
+	(void)argc;
+	n = live_msg(s, argv[1]);
+	if (n >= 0) {
+		mbox_mark(&s->mb, (size_t)n, 1);
+		io_printf(&s->io, "+OK message %ld deleted\r\n", n + 1);
+	}
+	return GO_ON;
+}
+
+static enum outcome cmd_noop(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	reply(s, R_NOOP);
+	return GO_ON;
+}
+
+static enum outcome cmd_rset(struct session *s, int argc, char **argv)
+{
+	size_t i;
+
+	(void)argc;
+	(void)argv;
+	for (i = 0; i < s->mb.idx.count; i++)
+		s->mb.idx.msgs[i].flags &= ~(uint32_t)MSG_DELETED;
+	mbox_mark(&s->mb, 0, 0);
+	io_printf(&s->io, "+OK maildrop has %zu messages (%llu octets)\r\n",
+	    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	return GO_ON;
+}
+
+/* ------------------------------------------------------------ tables */
+
+/* Arguments counted with the command word; PASS takes the rest of the
+ * line as one argument (passwords may contain spaces). */
+static const struct command auth_commands[] = {
+	{ "USER", 2, 2, cmd_user },
+	{ "PASS", 2, 2, cmd_pass },
+	{ "APOP", 3, 3, cmd_apop },
+	{ "CAPA", 1, 1, cmd_capa },
+	{ "QUIT", 1, 1, cmd_quit },
+	{ NULL, 0, 0, NULL }
+};
+
+static const struct command trans_commands[] = {
+	{ "STAT", 1, 1, cmd_stat },
+	{ "LIST", 1, 2, cmd_list },
+	{ "RETR", 2, 2, cmd_retr },
+	{ "DELE", 2, 2, cmd_dele },
+	{ "NOOP", 1, 1, cmd_noop },
+	{ "RSET", 1, 1, cmd_rset },
+	{ "TOP", 3, 3, cmd_top },
+	{ "UIDL", 1, 2, cmd_uidl },
+	{ "CAPA", 1, 1, cmd_capa },
+	{ "QUIT", 1, 1, cmd_quit },
+	{ NULL, 0, 0, NULL }
+};
+
+static const struct command *find_command(const struct command *table,
+    const char *word)
+{
+	for (; table->name; table++)
+		if (!strcasecmp(table->name, word))
+			return table;
+	return NULL;
+}
+
+#define MAX_ARGS 4
+
+/* Splits, checks and dispatches one command line. */
+static enum outcome dispatch(struct session *s, char *line, size_t len)
+{
+	const struct command *table = s->state == ST_AUTH ?
+	    auth_commands : trans_commands;
+	const struct command *cmd;
+	char *argv[MAX_ARGS + 1];
+	int argc = 0;
+	char *p = line;
+
+	/* A NUL inside the line would make the parsers see less than the
+	 * client sent. */
+	if (strlen(line) != len) {
+		reply(s, R_SYNTAX);
+		return BAD;
+	}
+	argv[argc++] = strsep(&p, " ");
+	cmd = find_command(table, argv[0]);
+	if (!cmd) {
+		const struct command *other = s->state == ST_AUTH ?
+		    trans_commands : auth_commands;
+
+		reply(s, find_command(other, argv[0]) ? R_WRONG_STATE :
+		    R_UNKNOWN);
+		return BAD;
+	}
+	if (cmd->handler == cmd_pass) {
+		/* Everything after "PASS " is the password. */
+		if (p && *p)
+			argv[argc++] = p;
+	} else {
+		while (p && argc <= MAX_ARGS) {
+			char *word = strsep(&p, " ");
+
+			if (*word)	/* tolerate repeated spaces */
+				argv[argc++] = word;
+		}
+		if (p)
+			argc = MAX_ARGS + 1;	/* far too many */
+	}
+	if (argc < cmd->min_args || argc > cmd->max_args) {
+		reply(s, R_SYNTAX);
+		return BAD;
+	}
+	argv[argc] = NULL;
+	return cmd->handler(s, argc, argv);
+}
+
+static void make_timestamp(struct session *s)
+{
+	unsigned int rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
+		rnd = (unsigned int)clock();
+	/* RFC 1939 section 7: msg-id syntax, different every time. */
+	snprintf(s->timestamp, sizeof(s->timestamp), "<%ld.%u.%ld@%s>",
+	    (long)getpid(), rnd, (long)time(NULL), s->cfg->hostname);
+}
+
+int session_run(const struct config *cfg, int in_fd, int out_fd)
+{
+	struct session *s;
+	char line[MAX_COMMAND_LINE + 1];
+	int bad = 0, status = 0, done = 0;
+
+	s = calloc(1, sizeof(*s));
+	if (!s || io_init(&s->io, in_fd, out_fd, cfg->timeout) < 0) {
+		log_msg(LOG_ERR, "out of memory");
+		free(s);
+		return 1;
+	}
+	s->cfg = cfg;
+	s->mb.fd = -1;
+	s->state = ST_AUTH;
+	if (cfg->apop_file) {
+		make_timestamp(s);
+		io_printf(&s->io, "%s %s\r\n", R_GREETING, s->timestamp);
+	} else {
+		reply(s, R_GREETING);
+	}
+
+	while (!done) {
+		size_t len;
+		enum outcome o;
+
+		switch (io_read_line(&s->io, line, sizeof(line), &len)) {
+		case IO_LINE:
+			o = dispatch(s, line, len);
+			break;
+		case IO_TOOLONG:
+			reply(s, R_TOO_LONG);
+			o = BAD;
+			break;
+		case IO_TIMEOUT:
+			/* RFC 1939 section 3: close without a response and
+			 * without UPDATE. */
+			log_msg(LOG_NOTICE, "idle timeout, session closed");
+			o = END_OK;
+			break;
+		case IO_EOF:
+			if (s->state == ST_TRANS)
+				log_msg(LOG_NOTICE, "client left without QUIT;"
+				    " nothing deleted");
+			o = END_OK;
+			break;
+		default:
+			log_msg(LOG_NOTICE, "connection error: %s",
+			    strerror(errno));
+			o = END_OK;
+			break;
+		}
+		explicit_bzero(line, sizeof(line));
+
+		switch (o) {
+		case GO_ON:
+			bad = 0;
+			break;
+		case BAD:
+			if (++bad >= MAX_BAD_COMMANDS) {
+				reply(s, R_TOO_MANY_BAD);
+				log_msg(LOG_NOTICE, "too many bad commands");
+				done = 1;
+			}
+			break;
+		case END_OK:
+			done = 1;
+			break;
+		case END_FAIL:
+			status = 1;
+			done = 1;
+			break;
+		}
+	}
+	if (io_flush(&s->io) < 0 && status == 0 && s->io.failed)
+		log_msg(LOG_NOTICE, "client connection lost");
+	mbox_close(&s->mb);
+	io_free(&s->io);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+	return status;
+}
