@@ -15,6 +15,21 @@ T=$(mktemp -d /tmp/pop3d-e2e.XXXXXX)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 
+# When the tests run as root (as CI does), pop3d runs as "nobody": a
+# session in pipe mode keeps the identity it was started with, and root
+# itself is never served.  Files a session must own go through own().
+RUNAS=()
+TEST_USER=$(id -un)
+if [ "$(id -u)" = 0 ]; then
+	RUNAS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	TEST_USER=nobody
+	chown nobody:nogroup "$T"
+fi
+own() { if [ "$(id -u)" = 0 ]; then chown nobody:nogroup "$@"; fi; }
+
+# run_pop3d ARGS...: the binary under test, as the session user.
+run_pop3d() { "${RUNAS[@]}" "$POP3D" "$@"; }
+
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 
@@ -27,8 +42,9 @@ check() {
 # Writes CRLF-terminated lines: crlf 'USER a' 'PASS b'
 crlf() { local l; for l in "$@"; do printf '%s\r\n' "$l"; done; }
 
-# A yescrypt hash of a password, made with libxcrypt through Perl's crypt()
-# (Debian's perl uses libcrypt), falling back to python3.
+# mkhash PASSWORD [SETTING]: a crypt(3) hash made by libxcrypt through
+# Perl's crypt() (Debian's perl links libcrypt).  The default setting is
+# sha512-crypt with a fixed salt; pass '$y$j9T$...' etc. for others.
 mkhash() {
 	perl -e 'print crypt($ARGV[0], $ARGV[1] // q{$6$saltsalt$})' "$1" "${2:-\$6\$saltsalt\$}"
 }
