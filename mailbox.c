@@ -542,8 +542,7 @@ int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 
 	r = lock_mbox(&lk, path, mb->fd, F_WRLCK);
 	if (r != MBOX_OK) {
-		close(mb->fd);
-		mb->fd = -1;
+		mbox_close(mb);
 		return r;
 	}
 	/* Under the lock the size is stable: scan exactly that much. */

@@ -151,10 +151,22 @@ int main(int argc, char **argv)
 			printf("pop3d %s\n", POP3D_VERSION);
 			return 0;
 		case ':':
+			if (optopt && strncmp(argv[optind - 1], "--", 2)) {
+				char opt[3] = { '-', (char)optopt, '\0' };
+
+				usage_error("option needs a value:", opt);
+			}
 			usage_error("option needs a value:",
 			    argv[optind - 1]);
 			break;
 		default:
+			/* optopt names a short option inside a cluster such
+			 * as -Zq, where argv[optind - 1] would be wrong. */
+			if (optopt && strncmp(argv[optind - 1], "--", 2)) {
+				char opt[3] = { '-', (char)optopt, '\0' };
+
+				usage_error("unknown option", opt);
+			}
 			usage_error("unknown option", argv[optind - 1]);
 			break;
 		}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs what pop3d needs to build and test, from Debian's packages,
+# only when something is missing.  Used by `make check` and `make demo`.
+set -eu
+
+# Build: compiler, pkg-config, libxcrypt, OpenSSL's libcrypto, Check.
+# Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time.
+PKGS="gcc make pkg-config libcrypt-dev libssl-dev check libsubunit-dev \
+perl util-linux procps time"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "pop3d: installing missing packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "pop3d: please install as root: apt-get install$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
+	$SUDO apt-get update -q >/dev/null
+	$SUDO apt-get install -y -q $missing >/dev/null
+}
