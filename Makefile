@@ -81,13 +81,16 @@ demo: deps
 	@sh demo/run-demo.sh
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/xinetd.d
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/xinetd.d \
+	    $(DESTDIR)$(MANDIR)/man8
 	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
+	install -m 644 pop3d.8 pop3passwd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's,@SBINDIR@,$(SBINDIR),g' xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pop3d $(DESTDIR)$(SBINDIR)/pop3passwd \
+	    $(DESTDIR)$(MANDIR)/man8/pop3d.8 $(DESTDIR)$(MANDIR)/man8/pop3passwd.8 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
 
 clean:

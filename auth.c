@@ -182,6 +182,34 @@ int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
 	return 1;
 }
 
+/*
+ * Reads the next line of an administrator's file into buf (LF or CRLF
+ * removed).  Returns 1 for a line, 0 at the end, -1 for a line too long
+ * for buf: that line is consumed whole and must be skipped, so its tail is
+ * never mistaken for a line of its own.
+ */
+static int next_line(FILE *f, char *buf, size_t size)
+{
+	size_t len;
+	int c;
+
+	if (!fgets(buf, (int)size, f))
+		return 0;
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == '\n') {
+		buf[--len] = '\0';
+		/* Files edited on other systems may end lines in CRLF. */
+		if (len > 0 && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+		return 1;
+	}
+	if (feof(f))
+		return 1;	/* a last line without its newline */
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+	return -1;
+}
+
 int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
     char *dummy_r, size_t dummy_size)
 {
@@ -190,7 +218,7 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 	struct pw_entry *tmp;
 	const char *why;
 	unsigned lineno = 0;
-	int found = 0, r, skipping = 0;
+	int found = 0, r;
 	FILE *f;
 
 	dummy_r[0] = '\0';
@@ -205,22 +233,11 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 		fclose(f);
 		return -1;
 	}
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t len = strlen(buf);
-		int complete = len > 0 && buf[len - 1] == '\n';
-
-		if (skipping) {
-			/* The tail of an overlong line: not a line itself. */
-			skipping = !complete;
-			continue;
-		}
+	while ((r = next_line(f, buf, sizeof(buf))) != 0) {
 		lineno++;
-		if (complete)
-			buf[--len] = '\0';
-		else if (!feof(f)) {
+		if (r < 0) {
 			log_msg(LOG_WARNING, "password file %s line %u: "
 			    "line too long, skipped", file, lineno);
-			skipping = 1;
 			continue;
 		}
 		r = passwd_parse_line(buf, lineno, tmp, &why);
@@ -354,8 +371,8 @@ static int apop_secret(const char *file, const char *user, char *secret_r,
     size_t size)
 {
 	char buf[MAX_PASSWD_LINE + 2];
-	size_t ulen = strlen(user);
-	int found = 0;
+	size_t ulen = strlen(user), len;
+	int found = 0, r;
 	FILE *f;
 
 	if (apop_check_file(file))
@@ -363,10 +380,10 @@ static int apop_secret(const char *file, const char *user, char *secret_r,
 	f = fopen(file, "re");
 	if (!f)
 		return -1;
-	while (!found && fgets(buf, sizeof(buf), f)) {
-		size_t len = strcspn(buf, "\r\n");
-
-		buf[len] = '\0';
+	while (!found && (r = next_line(f, buf, sizeof(buf))) != 0) {
+		if (r < 0)
+			continue;	/* overlong: not a usable line */
+		len = strlen(buf);
 		if (buf[0] == '#' || strncmp(buf, user, ulen) ||
 		    buf[ulen] != ':')
 			continue;

@@ -656,14 +656,18 @@ int mbox_check(struct mailbox *mb)
 	return check_unchanged(mb, 0);
 }
 
-void mbox_mark(struct mailbox *mb, size_t n, int deleted)
+void mbox_mark_deleted(struct mailbox *mb, size_t n)
 {
-	struct message *m = &mb->idx.msgs[n];
+	mb->idx.msgs[n].flags |= MSG_DELETED;
+	count_live(mb);
+}
 
-	if (deleted)
-		m->flags |= MSG_DELETED;
-	else
-		m->flags &= ~(uint32_t)MSG_DELETED;
+void mbox_unmark_all(struct mailbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->idx.count; i++)
+		mb->idx.msgs[i].flags &= ~(uint32_t)MSG_DELETED;
 	count_live(mb);
 }
 
@@ -679,6 +683,7 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 	const struct message *m = &mb->idx.msgs[n];
 	uint64_t off = m->data_off, left = m->data_len;
 	int at_start = 1, in_header = 1, prev_cr = 0;
+	int cr_at_start = 0;	/* a line start "\r" ended the last block */
 	long sent_body = 0;
 	int r;
 
@@ -701,6 +706,13 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 		left -= (uint64_t)got;
 		end = p + got;
 		run = p;
+		if (cr_at_start) {
+			/* The "\r" was the start of the "\r\n" blank line
+			 * that ends the header. */
+			if (in_header && p[0] == '\n')
+				in_header = 0;
+			cr_at_start = 0;
+		}
 		while (p < end) {
 			if (at_start) {
 				int blank = p[0] == '\n' ||
@@ -715,6 +727,7 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 				}
 				if (in_header && blank)
 					in_header = 0;
+				cr_at_start = p[0] == '\r' && p + 1 == end;
 				if (p[0] == '.') {
 					/* RFC 1939 byte-stuffing. */
 					if (io_write(io, run, (size_t)(p - run))

@@ -233,7 +233,9 @@ int mbox_send(struct mailbox *mb, size_t n, long lines, struct netio *io);
 /* Verifies that the indexed bytes are unchanged (MBOX_OK/MBOX_CHANGED). */
 int mbox_check(struct mailbox *mb);
 
-void mbox_mark(struct mailbox *mb, size_t n, int deleted);
+/* DELE marks a message; RSET unmarks them all. */
+void mbox_mark_deleted(struct mailbox *mb, size_t n);
+void mbox_unmark_all(struct mailbox *mb);
 
 /* Removes the messages marked deleted, keeping everything else and any
  * mail appended since the scan.  Returns an mbox_status. */

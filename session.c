@@ -543,7 +543,7 @@ static enum outcome cmd_dele(struct session *s, int argc, char **argv)
 	(void)argc;
 	n = live_msg(s, argv[1]);
 	if (n >= 0) {
-		mbox_mark(&s->mb, (size_t)n, 1);
+		mbox_mark_deleted(&s->mb, (size_t)n);
 		io_printf(&s->io, "+OK message %ld deleted\r\n", n + 1);
 	}
 	return GO_ON;
@@ -559,13 +559,9 @@ static enum outcome cmd_noop(struct session *s, int argc, char **argv)
 
 static enum outcome cmd_rset(struct session *s, int argc, char **argv)
 {
-	size_t i;
-
 	(void)argc;
 	(void)argv;
-	for (i = 0; i < s->mb.idx.count; i++)
-		s->mb.idx.msgs[i].flags &= ~(uint32_t)MSG_DELETED;
-	mbox_mark(&s->mb, 0, 0);
+	mbox_unmark_all(&s->mb);
 	io_printf(&s->io, "+OK maildrop has %zu messages (%llu octets)\r\n",
 	    s->mb.live_count, (unsigned long long)s->mb.live_size);
 	return GO_ON;
