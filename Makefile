@@ -42,8 +42,8 @@ all: pop3d pop3passwd
 pop3d: pop3d.c $(LIB_SRCS) $(HDRS)
 	$(CC) $(ALL_CFLAGS) -o $@ pop3d.c $(LIB_SRCS) $(LDFLAGS) $(DEPS_LIBS)
 
-pop3passwd: pop3passwd.c auth.c log.c $(HDRS)
-	$(CC) $(ALL_CFLAGS) -o $@ pop3passwd.c auth.c log.c $(LDFLAGS) $(DEPS_LIBS)
+pop3passwd: pop3passwd.c params.h
+	$(CC) $(ALL_CFLAGS) -o $@ pop3passwd.c $(LDFLAGS) $(DEPS_LIBS)
 
 # --- tests: everything under ASan and UBSan ---------------------------
 
@@ -51,9 +51,9 @@ $(ASAN_DIR)/pop3d: pop3d.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(ASAN_DIR)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3d.c $(LIB_SRCS) $(DEPS_LIBS)
 
-$(ASAN_DIR)/pop3passwd: pop3passwd.c auth.c log.c $(HDRS)
+$(ASAN_DIR)/pop3passwd: pop3passwd.c params.h
 	@mkdir -p $(ASAN_DIR)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3passwd.c auth.c log.c $(DEPS_LIBS)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3passwd.c $(DEPS_LIBS)
 
 UNIT_SRCS = $(wildcard tests/check_*.c)
 

@@ -522,7 +522,7 @@ int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 		log_msg(LOG_ERR, "cannot open maildrop %s: %s", path,
 		    strerror(errno));
 		return errno == ELOOP || errno == EACCES || errno == EPERM ||
-		    errno == ENXIO ? MBOX_BAD_FILE : MBOX_ERROR;
+		    errno == ENXIO || errno == EISDIR ? MBOX_BAD_FILE : MBOX_ERROR;
 	}
 	if (fstat(mb->fd, &st) < 0)
 		goto io_error;

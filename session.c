@@ -41,7 +41,7 @@
 #define R_TOO_MANY_BAD	"-ERR too many bad commands, closing connection"
 #define R_DELETED	"-ERR message already deleted"
 #define R_BAD_LINES	"-ERR invalid line count"
-#define R_NOOP		"+OK"
+#define R_NOOP		"+OK nothing done"
 
 enum state { ST_AUTH, ST_TRANS };
 

@@ -574,7 +574,7 @@ START_TEST(session_full_transaction)
 	/* RSET, STAT, NOOP, QUIT */
 	want_add("+OK maildrop has 2 messages (%llu octets)\r\n", s1 + s2);
 	want_add("+OK 2 %llu\r\n", s1 + s2);
-	want_add("+OK\r\n");
+	want_add("+OK nothing done\r\n");
 	want_add("+OK pop3d signing off (2 messages left)\r\n");
 	expect_session(&s, LOGIN "STAT\r\nLIST\r\nLIST 2\r\nUIDL\r\n"
 	    "UIDL 1\r\nRETR 1\r\nRETR 2\r\nDELE 1\r\nSTAT\r\nLIST\r\n"

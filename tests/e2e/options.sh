@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# tests/e2e/options.sh - the command line: --help and --version, every kind
+# of bad option (exit status 2, a message on stderr, nothing at all for the
+# client on stdout), -n in the APOP greeting, and -a's refusal of a secrets
+# file others can read (exit status 1, nothing on stdout).
+. "$(dirname "$0")/../lib.sh"
+
+# ------------------------------------------------------------- helpers
+
+SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
+
+# pop NAME ARGS...: one pop3d run reading the caller's stdin; stdout in
+# $T/NAME.out, stderr in $T/NAME.err, exit status in $T/NAME.rc.
+pop() {
+	local name=$1; shift
+	run_pop3d "$@" >"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+}
+
+# sanitizer_ok NAME: no sanitizer exit status (98/99) or report on stderr.
+sanitizer_ok() {
+	local rc
+	rc=$(cat "$T/$1.rc")
+	[ "$rc" != 98 ] && [ "$rc" != 99 ] && ! grep -qE "$SAN_RE" "$T/$1.err"
+}
+
+# exited NAME [STATUS]: the run ended with STATUS (default 0) and without
+# any sanitizer report.
+exited() {
+	local name=$1 want=${2:-0} rc
+	rc=$(cat "$T/$name.rc")
+	if ! sanitizer_ok "$name"; then
+		fail "$name-exit" "sanitizer report (exit status $rc): $(grep -m1 -E "$SAN_RE" "$T/$name.err")"
+	elif [ "$rc" != "$want" ]; then
+		fail "$name-exit" "exit status $rc, expected $want; stderr: $(head -n 2 "$T/$name.err" | tr '\n' ' ')"
+	else
+		pass "$name-exit"
+	fi
+}
+
+# show FILE: the first bytes of a file, on one line, escaped.
+show() { head -c 200 "$1" | perl -0777 -pe 's/([^\x20-\x7e])/sprintf("\\x%02x", ord $1)/ge'; }
+
+# client input for every run: a server that wrongly started would answer.
+client() { crlf CAPA QUIT; }
+
+# usage_error NAME ARGS...: pop3d refuses ARGS with exit status 2, a
+# "pop3d: ..." message on stderr and not one byte on stdout.
+usage_error() {
+	local name=$1 rc; shift
+	client | pop "$name" "$@"
+	rc=$(cat "$T/$name.rc")
+	if ! sanitizer_ok "$name"; then
+		fail "$name" "sanitizer report (exit status $rc): $(grep -m1 -E "$SAN_RE" "$T/$name.err")"
+	elif [ "$rc" != 2 ]; then
+		fail "$name" "exit status $rc, expected 2 for: $*"
+	elif [ -s "$T/$name.out" ]; then
+		fail "$name" "wrote to stdout: $(show "$T/$name.out")"
+	elif ! grep -q '^pop3d: ' "$T/$name.err"; then
+		fail "$name" "no 'pop3d: ...' message on stderr: $(show "$T/$name.err")"
+	else
+		pass "$name"
+	fi
+}
+
+H=$(mkhash secret)
+printf 'alice:%s\n' "$H" >"$T/passwd"
+mkdir "$T/mail"
+own "$T/passwd" "$T/mail"
+POP=(-s -p "$T/passwd" -m "$T/mail/%u")
+
+# ------------------------------------------------------ help and version
+
+for opt in --help -h; do
+	pop "help$opt" "$opt" </dev/null
+	exited "help$opt"
+	missing=
+	for o in '-p, --passwd' '-m, --mailbox' '-t, --timeout' '-a, --apop' \
+		'-n, --hostname' '-s, --stderr' '-h, --help' '-V, --version'; do
+		grep -qF -- "$o" "$T/help$opt.out" || missing="$missing '$o'"
+	done
+	if [ -n "$missing" ]; then fail "help$opt-lists-options" "not listed:$missing"
+	elif [ -s "$T/help$opt.err" ]; then fail "help$opt-lists-options" "stderr: $(show "$T/help$opt.err")"
+	else pass "help$opt-lists-options"; fi
+done
+if cmp -s "$T/help--help.out" "$T/help-h.out"; then pass help-short-equals-long
+else fail help-short-equals-long "-h and --help print different texts"; fi
+
+for opt in --version -V; do
+	pop "version$opt" "$opt" </dev/null
+	exited "version$opt"
+	if [ "$(wc -l <"$T/version$opt.out")" = 1 ] &&
+		grep -qE '^pop3d [0-9]+\.[0-9]+\.[0-9]+$' "$T/version$opt.out" &&
+		[ ! -s "$T/version$opt.err" ]; then
+		pass "version$opt-text"
+	else
+		fail "version$opt-text" "stdout '$(show "$T/version$opt.out")' stderr '$(show "$T/version$opt.err")'"
+	fi
+done
+
+# ------------------------------------------------------------ bad usage
+
+usage_error unknown-long "${POP[@]}" --bogus
+usage_error unknown-short "${POP[@]}" -x
+usage_error unknown-after-valid -s -x
+usage_error help-with-value --help=yes
+usage_error missing-value-p -p
+usage_error missing-value-passwd --passwd
+usage_error missing-value-m "${POP[@]}" -m
+usage_error missing-value-t "${POP[@]}" -t
+usage_error missing-value-timeout "${POP[@]}" --timeout
+usage_error missing-value-a "${POP[@]}" -a
+usage_error missing-value-n "${POP[@]}" -n
+usage_error timeout-0 "${POP[@]}" -t 0
+usage_error timeout-minus-1 "${POP[@]}" -t -1
+usage_error timeout-abc "${POP[@]}" -t abc
+usage_error timeout-99999999 "${POP[@]}" -t 99999999
+usage_error timeout-86401 "${POP[@]}" -t 86401
+usage_error timeout-overflow "${POP[@]}" -t 99999999999999999999999
+usage_error timeout-empty "${POP[@]}" -t ''
+usage_error timeout-trailing-junk "${POP[@]}" -t 10s
+usage_error timeout-plus "${POP[@]}" -t +10
+usage_error timeout-space "${POP[@]}" -t ' 10'
+usage_error timeout-long-eq-0 "${POP[@]}" --timeout=0
+usage_error unexpected-argument "${POP[@]}" extra
+usage_error unexpected-argument-first extra "${POP[@]}"
+usage_error empty-passwd "${POP[@]}" -p ''
+usage_error empty-mailbox "${POP[@]}" -m ''
+usage_error mailbox-bad-escape "${POP[@]}" -m "$T/mail/%x"
+usage_error mailbox-trailing-percent "${POP[@]}" -m "$T/mail/%u%"
+usage_error hostname-empty "${POP[@]}" -n ''
+usage_error hostname-space "${POP[@]}" -n 'a b'
+usage_error hostname-angle "${POP[@]}" -n 'a>b'
+usage_error hostname-too-long "${POP[@]}" -n "$(printf 'h%.0s' $(seq 300))"
+usage_error empty-apop "${POP[@]}" -a ''
+
+# Values at the edges of what is allowed are accepted.
+for t in 1 86400; do
+	client | pop "timeout-$t" "${POP[@]}" -t "$t"
+	exited "timeout-$t"
+	if cmp -s "$T/timeout-$t.out" <(crlf '+OK POP3 server ready' '+OK capability list follows' \
+		TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' . '+OK pop3d signing off'); then
+		pass "timeout-$t-session"
+	else
+		fail "timeout-$t-session" "output: $(show "$T/timeout-$t.out")"
+	fi
+done
+client | pop long-forms --stderr --passwd="$T/passwd" --mailbox="$T/mail/%u" \
+	--timeout=30 --hostname=long.example.org
+exited long-forms
+if head -n 1 "$T/long-forms.out" | grep -q $'^+OK POP3 server ready\r$'; then pass long-forms-greeting
+else fail long-forms-greeting "output: $(show "$T/long-forms.out")"; fi
+
+# ------------------------------------------------------------- -n / -a
+
+printf 'alice:apop-secret\n' >"$T/apop"; chmod 600 "$T/apop"; own "$T/apop"
+TS_RE='^\+OK [ -~]*<[0-9]+\.[0-9]+\.[0-9]+@mail\.example\.org>'$'\r''$'
+for i in 1 2; do
+	client | pop "apop-greeting-$i" "${POP[@]}" -a "$T/apop" -n mail.example.org
+	exited "apop-greeting-$i"
+done
+if head -n 1 "$T/apop-greeting-1.out" | grep -qE "$TS_RE"; then pass greeting-timestamp-hostname
+else fail greeting-timestamp-hostname "greeting: $(head -n 1 "$T/apop-greeting-1.out" | show /dev/stdin)"; fi
+if [ "$(head -n 1 "$T/apop-greeting-1.out")" != "$(head -n 1 "$T/apop-greeting-2.out")" ]; then
+	pass greeting-timestamp-differs
+else
+	fail greeting-timestamp-differs "two greetings are identical: $(head -n 1 "$T/apop-greeting-1.out")"
+fi
+client | pop apop-greeting-long "${POP[@]}" --apop "$T/apop" --hostname pop.example.net
+exited apop-greeting-long
+if head -n 1 "$T/apop-greeting-long.out" | grep -qE '<[0-9.]+@pop\.example\.net>'$'\r''$'; then
+	pass greeting-timestamp-long-hostname
+else
+	fail greeting-timestamp-long-hostname "greeting: $(head -n 1 "$T/apop-greeting-long.out" | show /dev/stdin)"
+fi
+# Without -a the greeting has no timestamp (RFC 2449: clients look for it).
+client | pop no-apop-greeting "${POP[@]}" -n mail.example.org
+exited no-apop-greeting
+if [ "$(head -n 1 "$T/no-apop-greeting.out")" = $'+OK POP3 server ready\r' ]; then pass greeting-without-apop
+else fail greeting-without-apop "greeting: $(head -n 1 "$T/no-apop-greeting.out" | show /dev/stdin)"; fi
+
+# apop_refused NAME FILE: pop3d refuses the secrets file: exit status 1, a
+# message on stderr, nothing on stdout.
+apop_refused() {
+	local name=$1 rc; shift
+	client | pop "$name" "${POP[@]}" -a "$1"
+	rc=$(cat "$T/$name.rc")
+	if ! sanitizer_ok "$name"; then
+		fail "$name" "sanitizer report (exit status $rc): $(grep -m1 -E "$SAN_RE" "$T/$name.err")"
+	elif [ "$rc" != 1 ]; then fail "$name" "exit status $rc, expected 1"
+	elif [ -s "$T/$name.out" ]; then fail "$name" "wrote to stdout: $(show "$T/$name.out")"
+	elif [ ! -s "$T/$name.err" ]; then fail "$name" "no message on stderr"
+	else pass "$name"; fi
+}
+for mode in 640 604 660 620; do
+	cp "$T/apop" "$T/apop-$mode"; chmod "$mode" "$T/apop-$mode"; own "$T/apop-$mode"
+	apop_refused "apop-mode-$mode" "$T/apop-$mode"
+done
+apop_refused apop-missing "$T/no-such-apop-file"
+mkdir "$T/apop-dir"; chmod 700 "$T/apop-dir"; own "$T/apop-dir"
+apop_refused apop-directory "$T/apop-dir"
+ln -s "$T/apop" "$T/apop-link"
+apop_refused apop-symlink "$T/apop-link"
