@@ -29,6 +29,55 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* ----------------------------------------------- the privileged group */
+
+/*
+ * On a stock Debian spool (/var/mail root:mail 2775) a user cannot create
+ * PATH.lock; MDAs and mail readers use the "mail" group for that.  Like
+ * Dovecot's mail_privileged_group, a root-started pop3d keeps that group
+ * as its saved set-group-ID and turns it on only around the creation and
+ * removal of lock and journal files, and only when the spool directory
+ * is not writable without it.
+ */
+static gid_t priv_gid = (gid_t)-1;
+static int priv_needed;
+
+void spool_set_group(gid_t gid)
+{
+	priv_gid = gid;
+}
+
+void spool_check_dir(const char *mbox)
+{
+	char dir[MAX_PATH_LEN];
+	const char *slash = strrchr(mbox, '/');
+	size_t len = slash ? (size_t)(slash - mbox) : 0;
+
+	priv_needed = 0;
+	if (priv_gid == (gid_t)-1 || len >= sizeof(dir))
+		return;
+	if (slash == mbox)
+		len = 1;	/* "/mbox": the root directory */
+	memcpy(dir, slash ? mbox : ".", slash ? len : 1);
+	dir[slash ? len : 1] = '\0';
+	/* AT_EACCESS: the effective ids, which are the user's. */
+	priv_needed = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0;
+}
+
+int spool_privileged(int on)
+{
+	if (!priv_needed)
+		return 0;
+	if (setegid(on ? priv_gid : getgid()) < 0) {
+		log_msg(LOG_ERR, "cannot switch to the mail group: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ dot-lock */
+
 /* Breaks PATH.lock if its holder is dead or it is old.  Returns 1 if it
  * was removed (try again at once), 0 otherwise. */
 static int break_stale_dotlock(const char *lockpath)
@@ -37,12 +86,14 @@ static int break_stale_dotlock(const char *lockpath)
 	struct stat st;
 	ssize_t n;
 	long pid = 0;
-	int fd, stale = 0;
+	int fd, stale = 0, r;
 
 	fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT;
-	if (fstat(fd, &st) == 0) {
+	/* Anything but a small regular file is not a lock we understand:
+	 * wait for it to go away, never remove it. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 64) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		if (n > 0) {
 			buf[n] = '\0';
@@ -50,15 +101,18 @@ static int break_stale_dotlock(const char *lockpath)
 		}
 		if (time(NULL) - st.st_mtime > DOTLOCK_STALE_SECONDS)
 			stale = 1;
-		/* A pid is meaningful only on this host; the lock was made
-		 * on this host if we could read it right after its link. */
+		/* A pid names a process of this host only; locks made over
+		 * NFS from other hosts go stale by age alone. */
 		else if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
 			stale = 1;
 	}
 	close(fd);
 	if (!stale)
 		return 0;
-	if (unlink(lockpath) == 0 || errno == ENOENT) {
+	spool_privileged(1);
+	r = unlink(lockpath);
+	spool_privileged(0);
+	if (r == 0 || errno == ENOENT) {
 		log_msg(LOG_NOTICE, "removed stale lock %s (pid %ld)",
 		    lockpath, pid);
 		return 1;
@@ -66,15 +120,56 @@ static int break_stale_dotlock(const char *lockpath)
 	return 0;
 }
 
+/* One attempt at PATH.lock: a unique file linked to the lock name.
+ * Returns 1 locked, 0 busy, -1 error (errno set). */
+static int try_dotlock(struct mbox_lock *lk, const char *tmp)
+{
+	char pidbuf[32];
+	struct stat st;
+	int fd, n, len, r, saved;
+
+	spool_privileged(1);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd < 0) {
+		saved = errno;
+		spool_privileged(0);
+		errno = saved;
+		return -1;
+	}
+	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	n = (int)write(fd, pidbuf, (size_t)len);
+	if (close(fd) < 0 || n != len) {
+		(void)unlink(tmp);
+		spool_privileged(0);
+		errno = EIO;
+		return -1;
+	}
+	/* link() is atomic even over NFS; when its reply is lost, the link
+	 * count of our unique file still tells whether it worked. */
+	r = link(tmp, lk->dotlock);
+	saved = errno;
+	if (r < 0 && stat(tmp, &st) == 0 && st.st_nlink == 2)
+		r = 0;
+	(void)unlink(tmp);
+	spool_privileged(0);
+	if (r == 0) {
+		lk->have_dotlock = 1;
+		return 1;
+	}
+	errno = saved;
+	return saved == EEXIST ? 0 : -1;
+}
+
 /* Returns MBOX_OK, MBOX_LOCKED, or MBOX_ERROR; *no_access_r is set when
- * the directory is not writable for us. */
+ * the directory is not writable for us even with the mail group. */
 static int take_dotlock(struct mbox_lock *lk, const char *path,
     const struct timespec *deadline, int *no_access_r)
 {
-	char tmp[MAX_PATH_LEN], pidbuf[32];
+	char tmp[MAX_PATH_LEN];
 	struct timespec now;
-	struct stat st;
-	int fd, n, len;
+	int r;
 
 	*no_access_r = 0;
 	if ((size_t)snprintf(lk->dotlock, sizeof(lk->dotlock), "%s.lock",
@@ -84,46 +179,30 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 	    (long)getpid(), (long)time(NULL)) >= sizeof(tmp))
 		return MBOX_ERROR;
 
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd < 0) {
-		if (errno == EACCES || errno == EPERM || errno == EROFS) {
-			*no_access_r = 1;
-			return MBOX_OK;
-		}
-		log_msg(LOG_ERR, "cannot create %s: %s", tmp, strerror(errno));
-		return MBOX_ERROR;
-	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	n = (int)write(fd, pidbuf, (size_t)len);
-	if (close(fd) || n != len) {
-		(void)unlink(tmp);
-		return MBOX_ERROR;
-	}
-
 	for (long wait = 50;; wait = wait < 1000 ? wait * 2 : 1000) {
-		if (link(tmp, lk->dotlock) == 0 ||
-		    (stat(tmp, &st) == 0 && st.st_nlink == 2)) {
-			(void)unlink(tmp);
-			lk->have_dotlock = 1;
+		r = try_dotlock(lk, tmp);
+		if (r > 0)
 			return MBOX_OK;
-		}
-		if (errno != EEXIST) {
-			log_msg(LOG_ERR, "cannot link %s: %s", lk->dotlock,
+		if (r < 0) {
+			if (errno == EACCES || errno == EPERM ||
+			    errno == EROFS) {
+				*no_access_r = 1;
+				return MBOX_OK;
+			}
+			log_msg(LOG_ERR, "cannot create %s: %s", lk->dotlock,
 			    strerror(errno));
-			(void)unlink(tmp);
 			return MBOX_ERROR;
 		}
 		if (break_stale_dotlock(lk->dotlock))
 			continue;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec >= deadline->tv_sec)
-			break;
+			return MBOX_LOCKED;
+		/* Holding nothing now: a signal may end us while we wait. */
+		sigprocmask(SIG_SETMASK, &lk->old_mask, NULL);
 		sleep_ms(wait);
+		sigprocmask(SIG_BLOCK, &lk->block_mask, NULL);
 	}
-	(void)unlink(tmp);
-	return MBOX_LOCKED;
 }
 
 static int take_fcntl(int fd, int type, const struct timespec *deadline)
@@ -155,12 +234,27 @@ int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
 
 	memset(lk, 0, sizeof(*lk));
 	lk->fd = -1;
+	/* Signals that would end the process wait until the locks are
+	 * released again, so no exit path leaves a lock behind. */
+	sigemptyset(&lk->block_mask);
+	sigaddset(&lk->block_mask, SIGTERM);
+	sigaddset(&lk->block_mask, SIGINT);
+	sigaddset(&lk->block_mask, SIGHUP);
+	sigaddset(&lk->block_mask, SIGQUIT);
+	sigaddset(&lk->block_mask, SIGALRM);
+	sigaddset(&lk->block_mask, SIGUSR1);
+	sigaddset(&lk->block_mask, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &lk->block_mask, &lk->old_mask);
+	lk->blocked = 1;
+
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += LOCK_WAIT_SECONDS;
 
 	r = take_dotlock(lk, path, &deadline, &no_access);
-	if (r != MBOX_OK)
+	if (r != MBOX_OK) {
+		unlock_mbox(lk);
 		return r;
+	}
 	if (no_access)
 		log_msg(LOG_WARNING, "no write access to the directory of %s: "
 		    "relying on the fcntl lock alone", path);
@@ -178,6 +272,7 @@ int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
 void unlock_mbox(struct mbox_lock *lk)
 {
 	struct flock fl;
+	int r;
 
 	if (lk->fd >= 0) {
 		memset(&fl, 0, sizeof(fl));
@@ -187,9 +282,16 @@ void unlock_mbox(struct mbox_lock *lk)
 		lk->fd = -1;
 	}
 	if (lk->have_dotlock) {
-		if (unlink(lk->dotlock) < 0 && errno != ENOENT)
+		spool_privileged(1);
+		r = unlink(lk->dotlock);
+		spool_privileged(0);
+		if (r < 0 && errno != ENOENT)
 			log_msg(LOG_ERR, "cannot remove %s: %s", lk->dotlock,
 			    strerror(errno));
 		lk->have_dotlock = 0;
+	}
+	if (lk->blocked) {
+		sigprocmask(SIG_SETMASK, &lk->old_mask, NULL);
+		lk->blocked = 0;
 	}
 }

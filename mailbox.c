@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -536,6 +537,21 @@ int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 	flags = fcntl(mb->fd, F_GETFL);
 	if (flags < 0 || fcntl(mb->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
 		goto io_error;
+	/*
+	 * One POP3 session per maildrop.  flock(2) is separate from the
+	 * fcntl(2) locks that Postfix, procmail, mutt and Dovecot take on
+	 * Linux, so holding it for the whole session never blocks delivery,
+	 * and it vanishes with the process: no stale session lock.
+	 */
+	if (flock(mb->fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? MBOX_IN_USE : MBOX_ERROR;
+		if (r == MBOX_IN_USE)
+			log_msg(LOG_NOTICE, "maildrop %s is in use by another "
+			    "POP3 session", path);
+		mbox_close(mb);
+		return r;
+	}
+	spool_check_dir(path);
 	mb->buf = malloc(MBOX_BLOCK_SIZE);
 	if (!mb->buf)
 		goto io_error;
@@ -545,17 +561,19 @@ int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 		mbox_close(mb);
 		return r;
 	}
+	/* An UPDATE a crash cut short is finished first. */
+	r = journal_recover(path, mb->fd, mb->buf);
 	/* Under the lock the size is stable: scan exactly that much. */
-	if (fstat(mb->fd, &st) < 0)
+	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
-	else
+	if (r == MBOX_OK)
 		r = mbox_scan(mb->fd, (uint64_t)st.st_size, &mb->idx);
 	unlock_mbox(&lk);
 	if (r != MBOX_OK) {
 		if (r == MBOX_NOT_MBOX)
 			log_msg(LOG_ERR, "maildrop %s does not start with a "
 			    "\"From \" line: not an mbox, not touched", path);
-		else
+		else if (r != MBOX_JOURNAL)
 			log_msg(LOG_ERR, "cannot read maildrop %s: %s", path,
 			    strerror(errno));
 		mbox_close(mb);
@@ -771,79 +789,58 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 
 /* ------------------------------------------------------------- UPDATE */
 
-/* Copies len bytes from src to dst (dst < src) within the file. */
-static int move_down(struct mailbox *mb, uint64_t dst, uint64_t src,
-    uint64_t len)
-{
-	while (len > 0) {
-		size_t want = len < MBOX_BLOCK_SIZE ? (size_t)len :
-		    MBOX_BLOCK_SIZE;
-		ssize_t got, put;
-		size_t done = 0;
-
-		do
-			got = pread(mb->fd, mb->buf, want, (off_t)src);
-		while (got < 0 && errno == EINTR);
-		if (got <= 0)
-			return -1;
-		while (done < (size_t)got) {
-			put = pwrite(mb->fd, mb->buf + done, (size_t)got - done,
-			    (off_t)(dst + done));
-			if (put < 0 && errno == EINTR)
-				continue;
-			if (put <= 0)
-				return -1;
-			done += (size_t)put;
-		}
-		src += (uint64_t)got;
-		dst += (uint64_t)got;
-		len -= (uint64_t)got;
-	}
-	return 0;
-}
-
-/* Removes the deleted messages in place.  Called with the locks held and
- * the indexed bytes verified. */
-static int compact(struct mailbox *mb, uint64_t file_size)
+/*
+ * Plans the rewrite: from the first deleted message on, the kept messages
+ * (adjacent ones merged into one piece) and then the mail appended since
+ * the scan.  Returns the number of pieces, or -1 (ENOMEM).
+ */
+static long plan_rewrite(const struct mailbox *mb, uint64_t file_size,
+    uint64_t *w0_r, struct jsource **src_r)
 {
 	const struct mbox_index *idx = &mb->idx;
-	uint64_t w = UINT64_MAX;	/* write position once we shift */
-	size_t i;
+	struct jsource *src;
+	size_t i, first, n = 0;
 
-	for (i = 0; i < idx->count; i++) {
+	for (first = 0; first < idx->count; first++)
+		if (idx->msgs[first].flags & MSG_DELETED)
+			break;
+	*w0_r = idx->msgs[first].from_off;
+	src = calloc(idx->count - first + 1, sizeof(*src));
+	if (!src)
+		return -1;
+	for (i = first; i < idx->count; i++) {
 		const struct message *m = &idx->msgs[i];
 		uint64_t end = i + 1 < idx->count ?
 		    idx->msgs[i + 1].from_off : idx->scanned;
 
-		if (m->flags & MSG_DELETED) {
-			if (w == UINT64_MAX)
-				w = m->from_off;
+		if (m->flags & MSG_DELETED)
+			continue;
+		if (n > 0 && src[n - 1].off + src[n - 1].len == m->from_off) {
+			src[n - 1].len += end - m->from_off;
 			continue;
 		}
-		if (w == UINT64_MAX)
-			continue;	/* nothing removed before it yet */
-		if (move_down(mb, w, m->from_off, end - m->from_off))
-			return -1;
-		w += end - m->from_off;
+		src[n].fd = mb->fd;
+		src[n].off = m->from_off;
+		src[n].len = end - m->from_off;
+		n++;
 	}
-	if (w == UINT64_MAX)
-		return 0;
-	/* Mail delivered during the session follows the indexed part. */
 	if (file_size > idx->scanned) {
-		if (move_down(mb, w, idx->scanned, file_size - idx->scanned))
-			return -1;
-		w += file_size - idx->scanned;
+		src[n].fd = mb->fd;
+		src[n].off = idx->scanned;
+		src[n].len = file_size - idx->scanned;
+		n++;
 	}
-	if (ftruncate(mb->fd, (off_t)w) < 0)
-		return -1;
-	return 0;
+	*src_r = src;
+	return (long)n;
 }
 
 int mbox_update(struct mailbox *mb)
 {
 	struct mbox_lock lk;
-	sigset_t all, old;
+	struct jsource *src = NULL;
 	struct stat st;
+	uint64_t w0;
+	long n;
 	int r;
 
 	if (mb->fd < 0 || mb->live_count == mb->idx.count)
@@ -852,19 +849,22 @@ int mbox_update(struct mailbox *mb)
 	r = lock_mbox(&lk, mb->path, mb->fd, F_WRLCK);
 	if (r != MBOX_OK)
 		return r;
-	r = check_unchanged(mb, 1);
+	/* Our own session lock keeps other pop3d UPDATEs away, so this
+	 * finds nothing unless something is badly wrong. */
+	r = journal_recover(mb->path, mb->fd, mb->buf);
+	if (r == MBOX_OK)
+		r = check_unchanged(mb, 1);
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
 	if (r == MBOX_OK) {
-		/* A signal now would leave a half-moved file. */
-		sigfillset(&all);
-		sigprocmask(SIG_BLOCK, &all, &old);
-		if (compact(mb, (uint64_t)st.st_size) || fsync(mb->fd) < 0) {
+		n = plan_rewrite(mb, (uint64_t)st.st_size, &w0, &src);
+		if (n < 0 || journal_rewrite(mb->path, mb->fd, w0,
+		    (uint64_t)st.st_size, src, (size_t)n, mb->buf) < 0) {
 			log_msg(LOG_ERR, "UPDATE of %s failed: %s", mb->path,
 			    strerror(errno));
 			r = MBOX_ERROR;
 		}
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		free(src);
 	}
 	unlock_mbox(&lk);
 	return r;

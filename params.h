@@ -11,6 +11,8 @@
 /* Defaults for the command line (SPEC section 2). */
 #define DEFAULT_PASSWD_FILE "/etc/pop3d/passwd"
 #define DEFAULT_MAILBOX_TEMPLATE "/var/mail/%u"
+/* Debian's spool /var/mail is root:mail 2775: lock files need "mail". */
+#define DEFAULT_MAIL_GROUP "mail"
 /* RFC 1939 section 3: an autologout timer must be at least 10 minutes. */
 #define DEFAULT_TIMEOUT 600
 /* Upper bound for -t: a day; longer is a configuration mistake. */

@@ -38,6 +38,10 @@ static const char usage_text[] =
     "                          APOP is offered only with it\n"
     "  -n, --hostname NAME     name in the greeting (default: "
     "gethostname)\n"
+    "  -g, --mail-group GROUP  group kept (as root) for lock files in a "
+    "group-writable\n"
+    "                          spool (default " DEFAULT_MAIL_GROUP
+    "; \"none\" disables)\n"
     "  -s, --stderr            log to standard error instead of syslog\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n";
@@ -91,6 +95,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "apop", required_argument, NULL, 'a' },
 		{ "hostname", required_argument, NULL, 'n' },
+		{ "mail-group", required_argument, NULL, 'g' },
 		{ "stderr", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -100,6 +105,7 @@ int main(int argc, char **argv)
 		.passwd_file = DEFAULT_PASSWD_FILE,
 		.mailbox_template = DEFAULT_MAILBOX_TEMPLATE,
 		.timeout = DEFAULT_TIMEOUT,
+		.mail_group = DEFAULT_MAIL_GROUP,
 	};
 	char host[MAX_HOSTNAME + 1];
 	char *end;
@@ -107,7 +113,7 @@ int main(int argc, char **argv)
 	int c, use_stderr = 0;
 
 	opterr = 0;	/* our own messages, with exit status 2 */
-	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:shV", longopts,
+	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:g:shV", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -140,6 +146,10 @@ int main(int argc, char **argv)
 			    strpbrk(optarg, " <>\r\n\t"))
 				usage_error("invalid host name", optarg);
 			cfg.hostname = optarg;
+			break;
+		case 'g':
+			/* "" or "none": never use a privileged group. */
+			cfg.mail_group = strcmp(optarg, "none") ? optarg : "";
 			break;
 		case 's':
 			use_stderr = 1;

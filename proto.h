@@ -7,7 +7,8 @@
  *   netio.c    buffered, time-limited line input and buffered output
  *   auth.c     password file, crypt(3) verification, APOP secrets
  *   mailbox.c  mbox scanning, message streaming, UPDATE
- *   lock.c     dot-lock and fcntl locking of the mbox
+ *   lock.c     dot-lock and fcntl locking of the mbox, the mail group
+ *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
  *   log.c      syslog/stderr logging with escaping of untrusted text
  */
 #ifndef POP3D_PROTO_H
@@ -15,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "params.h"
@@ -199,6 +201,8 @@ enum mbox_status {
 	MBOX_BAD_FILE,	/* link, not regular, wrong owner: [SYS/PERM] */
 	MBOX_LOCKED,	/* another program holds the lock: [IN-USE] */
 	MBOX_CHANGED,	/* rewritten behind our back: [SYS/TEMP] */
+	MBOX_IN_USE,	/* another POP3 session has it: [IN-USE] */
+	MBOX_JOURNAL,	/* damaged or foreign journal: [SYS/PERM] */
 	MBOX_NET	/* the client connection failed */
 };
 
@@ -249,6 +253,8 @@ struct mbox_lock {
 	char dotlock[MAX_PATH_LEN];
 	int have_dotlock;
 	int fd;			/* fcntl-locked descriptor, or -1 */
+	int blocked;		/* termination signals are blocked */
+	sigset_t block_mask, old_mask;
 };
 
 /*
@@ -257,7 +263,45 @@ struct mbox_lock {
  * fd may be -1 (no file yet).  Returns MBOX_OK, MBOX_LOCKED or MBOX_ERROR.
  */
 int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type);
+/* Releases both locks and lets blocked signals through again. */
 void unlock_mbox(struct mbox_lock *lk);
+
+/*
+ * The privileged group (Debian's "mail"): set once by a root-started
+ * pop3d, which keeps it as saved set-group-ID.  spool_check_dir() decides
+ * whether the mbox directory needs it; spool_privileged(1/0) turns it on
+ * and off around creating and removing lock and journal files.
+ */
+void spool_set_group(gid_t gid);
+void spool_check_dir(const char *mbox);
+int spool_privileged(int on);
+
+/* ------------------------------------------------------------ journal.c */
+
+/* A piece of the rewritten region: len bytes of fd at off. */
+struct jsource {
+	int fd;
+	uint64_t off, len;
+};
+
+/*
+ * Crash-safe rewrite of the mbox from offset w0 on: the file (of size
+ * s_orig) becomes [0, w0) followed by the sources, in order.  Goes through
+ * the journal MBOX.pop3d-journal (see docs/update-journal.md).  Called
+ * with the locks held.  buf has MBOX_BLOCK_SIZE bytes.  Returns 0 or -1;
+ * after -1 the mbox is in the state before or, via the journal at the
+ * next open, after the rewrite.
+ */
+int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
+    const struct jsource *src, size_t nsrc, unsigned char *buf);
+
+/*
+ * Finishes an UPDATE a crash interrupted, keeping mail appended since.
+ * Called at open, with the locks held.  Returns MBOX_OK (nothing to do,
+ * or recovered), MBOX_JOURNAL (damaged or foreign journal: nothing
+ * touched, administrator needed) or MBOX_ERROR.
+ */
+int journal_recover(const char *mbox, int mfd, unsigned char *buf);
 
 /* ------------------------------------------------------------ session.c */
 
@@ -266,6 +310,7 @@ struct config {
 	const char *mailbox_template;
 	const char *apop_file;		/* NULL: APOP not offered */
 	const char *hostname;
+	const char *mail_group;		/* privileged group; "" for none */
 	int timeout;
 };
 

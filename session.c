@@ -28,6 +28,8 @@
 #define R_NEED_USER	"-ERR give USER first"
 #define R_NO_APOP	"-ERR APOP not available"
 #define R_IN_USE	"-ERR [IN-USE] maildrop is locked by another program"
+#define R_SESSION_BUSY	"-ERR [IN-USE] another POP3 session is using " \
+			"this maildrop"
 #define R_SYS_PERM	"-ERR [SYS/PERM] maildrop cannot be served; " \
 			"contact the administrator"
 #define R_SYS_TEMP	"-ERR [SYS/TEMP] temporary failure, try again later"
@@ -213,10 +215,29 @@ static enum outcome auth_failed(struct session *s, const char *how)
 	return GO_ON;
 }
 
+/* The gid of the configured mail group, or -1 for none (or if it is the
+ * user's own group anyway). */
+static gid_t privileged_group(const struct config *cfg, gid_t user_gid)
+{
+	struct group *gr;
+
+	if (!cfg->mail_group || !*cfg->mail_group)
+		return (gid_t)-1;
+	gr = getgrnam(cfg->mail_group);
+	if (!gr) {
+		log_msg(LOG_WARNING, "mail group %s does not exist; lock files "
+		    "in a group-writable spool cannot be created",
+		    cfg->mail_group);
+		return (gid_t)-1;
+	}
+	return gr->gr_gid == user_gid ? (gid_t)-1 : gr->gr_gid;
+}
+
 /* Switches to the entry's ids when we run as root.  Returns 0 or -1. */
 static int become_user(struct session *s)
 {
 	const struct pw_entry *e = &s->pw;
+	gid_t priv;
 
 	if (geteuid() != 0) {
 		/* Not root: we serve as whoever started us, and an entry
@@ -239,13 +260,17 @@ static int become_user(struct session *s)
 		return -1;
 	}
 	s->dropped_privileges = 1;
-	/* Supplementary groups first, while we still may change them. */
-	if (setgroups(1, &e->gid) < 0 || setgid(e->gid) < 0 ||
-	    setuid(e->uid) < 0) {
+	/* The privileged group stays only as the saved set-group-ID, to
+	 * be switched on around lock-file work (lock.c). */
+	priv = privileged_group(s->cfg, e->gid);
+	if (setgroups(1, &e->gid) < 0 ||
+	    setresgid(e->gid, e->gid, priv == (gid_t)-1 ? e->gid : priv) < 0 ||
+	    setresuid(e->uid, e->uid, e->uid) < 0) {
 		log_msg(LOG_ERR, "cannot switch to uid %lu: %s",
 		    (unsigned long)e->uid, strerror(errno));
 		return -1;
 	}
+	spool_set_group(priv);
 	if (setuid(0) == 0 || geteuid() == 0) {
 		log_msg(LOG_CRIT, "privileges could be regained; aborting");
 		return -1;
@@ -279,8 +304,12 @@ static enum outcome start_transaction(struct session *s)
 	case MBOX_LOCKED:
 		reply(s, R_IN_USE);
 		break;
+	case MBOX_IN_USE:
+		reply(s, R_SESSION_BUSY);
+		break;
 	case MBOX_BAD_FILE:
 	case MBOX_NOT_MBOX:
+	case MBOX_JOURNAL:
 		reply(s, R_SYS_PERM);
 		break;
 	default:

@@ -1015,7 +1015,6 @@ START_TEST(session_retr_after_rewrite_ends_session)
 }
 END_TEST
 
-#if 0 /* enabled with the session lock (issue 3) */
 START_TEST(session_second_concurrent_login_gets_in_use)
 {
 	struct sess s;
@@ -1038,7 +1037,6 @@ START_TEST(session_second_concurrent_login_gets_in_use)
 	ck_assert_int_eq(status, 0);
 }
 END_TEST
-#endif
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -1110,6 +1108,7 @@ Suite *session_suite(void)
 	tcase_add_test(tc, session_mail_delivered_during_session_survives_quit);
 	tcase_add_test(tc, session_quit_after_rewrite_deletes_nothing);
 	tcase_add_test(tc, session_retr_after_rewrite_ends_session);
+	tcase_add_test(tc, session_second_concurrent_login_gets_in_use);
 	suite_add_tcase(s, tc);
 	return s;
 }
