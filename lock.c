@@ -269,16 +269,31 @@ int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
 	return MBOX_OK;
 }
 
-void unlock_mbox(struct mbox_lock *lk)
+int lock_fcntl(int fd, int type)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += LOCK_WAIT_SECONDS;
+	return take_fcntl(fd, type, &deadline);
+}
+
+void unlock_fcntl(int fd)
 {
 	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	(void)fcntl(fd, F_SETLK, &fl);
+}
+
+void unlock_mbox(struct mbox_lock *lk)
+{
 	int r;
 
 	if (lk->fd >= 0) {
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_UNLCK;
-		fl.l_whence = SEEK_SET;
-		(void)fcntl(lk->fd, F_SETLK, &fl);
+		unlock_fcntl(lk->fd);
 		lk->fd = -1;
 	}
 	if (lk->have_dotlock) {

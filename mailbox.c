@@ -622,7 +622,6 @@ static int check_unchanged(struct mailbox *mb, int locked)
 {
 	struct mbox_index fresh;
 	struct stat st, pst;
-	struct flock fl;
 	int r;
 
 	if (mb->fd < 0) {
@@ -643,18 +642,13 @@ static int check_unchanged(struct mailbox *mb, int locked)
 
 	if (!locked) {
 		/* A shared lock keeps a writer from changing it mid-scan. */
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_RDLCK;
-		fl.l_whence = SEEK_SET;
-		while (fcntl(mb->fd, F_SETLKW, &fl) < 0)
-			if (errno != EINTR)
-				return MBOX_ERROR;
+		r = lock_fcntl(mb->fd, F_RDLCK);
+		if (r != MBOX_OK)
+			return r;
 	}
 	r = mbox_scan(mb->fd, mb->idx.scanned, &fresh);
-	if (!locked) {
-		fl.l_type = F_UNLCK;
-		(void)fcntl(mb->fd, F_SETLK, &fl);
-	}
+	if (!locked)
+		unlock_fcntl(mb->fd);
 	if (r == MBOX_OK) {
 		if (!same_index(&mb->idx, &fresh))
 			r = MBOX_CHANGED;

@@ -263,6 +263,11 @@ struct mbox_lock {
  * fd may be -1 (no file yet).  Returns MBOX_OK, MBOX_LOCKED or MBOX_ERROR.
  */
 int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type);
+/* An fcntl lock alone, waited for at most LOCK_WAIT_SECONDS: MBOX_OK,
+ * MBOX_LOCKED or MBOX_ERROR.  unlock_fcntl() releases it. */
+int lock_fcntl(int fd, int type);
+void unlock_fcntl(int fd);
+
 /* Releases both locks and lets blocked signals through again. */
 void unlock_mbox(struct mbox_lock *lk);
 

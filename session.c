@@ -519,6 +519,11 @@ static enum outcome send_message(struct session *s, long n, long lines)
 
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
 	r = mbox_check(&s->mb);
+	if (r == MBOX_LOCKED) {
+		/* A delivery holds the mbox: nothing is wrong, just busy. */
+		reply(s, R_IN_USE);
+		return GO_ON;
+	}
 	if (r != MBOX_OK) {
 		log_msg(LOG_ERR, "user=%s: maildrop changed by another program "
 		    "during the session; ending it, nothing deleted", name);
