@@ -3,10 +3,10 @@
  * do it on Linux: a dot-lock file PATH.lock plus an fcntl(2) lock on the
  * mbox itself.  Both are waited for a bounded time.
  *
- * The dot-lock is created NFS-safely: a uniquely named file is written
- * first and then link(2)ed to PATH.lock; link() is atomic even on NFS, and
- * the link count of the unique file tells whether it worked when the
- * server's answer was lost.
+ * The dot-lock is created NFS-safely: a file holding our pid is written
+ * first and then link(2)ed to PATH.lock; link() is atomic even on NFS.
+ * Where the file system allows, the file is an unnamed O_TMPFILE one, so a
+ * SIGKILL can leave no temporary file behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,40 +120,73 @@ static int break_stale_dotlock(const char *lockpath)
 	return 0;
 }
 
-/* One attempt at PATH.lock: a unique file linked to the lock name.
- * Returns 1 locked, 0 busy, -1 error (errno set). */
-static int try_dotlock(struct mbox_lock *lk, const char *tmp)
+/* Writes our pid, the contents every dot-lock reader expects. */
+static int write_pid(int fd)
 {
 	char pidbuf[32];
-	struct stat st;
-	int fd, n, len, r, saved;
+	int len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
 
-	spool_privileged(1);
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	if (fd < 0) {
-		saved = errno;
-		spool_privileged(0);
-		errno = saved;
-		return -1;
-	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	n = (int)write(fd, pidbuf, (size_t)len);
-	if (close(fd) < 0 || n != len) {
-		(void)unlink(tmp);
-		spool_privileged(0);
+	return write(fd, pidbuf, (size_t)len) == len ? 0 : -1;
+}
+
+/*
+ * Local file systems: an unnamed O_TMPFILE file linked to the lock name.
+ * No temporary name ever exists, so a SIGKILL leaves no litter behind.
+ * Returns 1 locked, 0 busy, -1 error, -2 not supported here.
+ */
+static int try_tmpfile_lock(struct mbox_lock *lk, const char *dir)
+{
+	char proc[64];
+	int fd, r, saved;
+
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR ||
+		    errno == EINVAL ? -2 : -1;
+	if (write_pid(fd) < 0) {
+		close(fd);
 		errno = EIO;
 		return -1;
 	}
-	/* link() is atomic even over NFS; when its reply is lost, the link
-	 * count of our unique file still tells whether it worked. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	r = linkat(AT_FDCWD, proc, AT_FDCWD, lk->dotlock, AT_SYMLINK_FOLLOW);
+	saved = errno;
+	close(fd);
+	if (r == 0) {
+		lk->have_dotlock = 1;
+		return 1;
+	}
+	errno = saved;
+	if (saved == ENOENT)
+		return -2;	/* no /proc: use the named way */
+	return saved == EEXIST ? 0 : -1;
+}
+
+/*
+ * NFS and other file systems without O_TMPFILE: a uniquely named file
+ * (host, pid, time) linked to the lock name.  link() is atomic even over
+ * NFS; when its reply is lost, the link count of our unique file still
+ * tells whether it worked.  Returns 1 locked, 0 busy, -1 error.
+ */
+static int try_named_lock(struct mbox_lock *lk, const char *tmp)
+{
+	struct stat st;
+	int fd, r, saved;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd < 0)
+		return -1;
+	if (write_pid(fd) < 0 || close(fd) < 0) {
+		(void)unlink(tmp);
+		errno = EIO;
+		return -1;
+	}
 	r = link(tmp, lk->dotlock);
 	saved = errno;
 	if (r < 0 && stat(tmp, &st) == 0 && st.st_nlink == 2)
 		r = 0;
 	(void)unlink(tmp);
-	spool_privileged(0);
 	if (r == 0) {
 		lk->have_dotlock = 1;
 		return 1;
@@ -162,12 +195,28 @@ static int try_dotlock(struct mbox_lock *lk, const char *tmp)
 	return saved == EEXIST ? 0 : -1;
 }
 
+/* One attempt at PATH.lock.  Returns 1 locked, 0 busy, -1 error. */
+static int try_dotlock(struct mbox_lock *lk, const char *dir, const char *tmp)
+{
+	int r, saved;
+
+	spool_privileged(1);
+	r = try_tmpfile_lock(lk, dir);
+	if (r == -2)
+		r = try_named_lock(lk, tmp);
+	saved = errno;
+	spool_privileged(0);
+	errno = saved;
+	return r;
+}
+
 /* Returns MBOX_OK, MBOX_LOCKED, or MBOX_ERROR; *no_access_r is set when
  * the directory is not writable for us even with the mail group. */
 static int take_dotlock(struct mbox_lock *lk, const char *path,
     const struct timespec *deadline, int *no_access_r)
 {
-	char tmp[MAX_PATH_LEN];
+	char tmp[MAX_PATH_LEN], dir[MAX_PATH_LEN], host[64];
+	const char *slash;
 	struct timespec now;
 	int r;
 
@@ -175,12 +224,26 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 	if ((size_t)snprintf(lk->dotlock, sizeof(lk->dotlock), "%s.lock",
 	    path) >= sizeof(lk->dotlock))
 		return MBOX_ERROR;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.lock.%ld.%ld", path,
-	    (long)getpid(), (long)time(NULL)) >= sizeof(tmp))
+	/* The host name keeps unique names unique across NFS clients. */
+	if (gethostname(host, sizeof(host)) < 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	for (char *h = host; *h; h++)
+		if (*h == '/')
+			*h = '_';
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.lock.%s.%ld.%ld", path,
+	    host, (long)getpid(), (long)time(NULL)) >= sizeof(tmp))
 		return MBOX_ERROR;
+	slash = strrchr(path, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 
 	for (long wait = 50;; wait = wait < 1000 ? wait * 2 : 1000) {
-		r = try_dotlock(lk, tmp);
+		r = try_dotlock(lk, dir, tmp);
 		if (r > 0)
 			return MBOX_OK;
 		if (r < 0) {
