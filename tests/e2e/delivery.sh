@@ -13,7 +13,6 @@
 # two versions.
 cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
 
-SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
 N_PROCMAIL=${N_PROCMAIL:-150}
 N_DOTLOCK=${N_DOTLOCK:-100}
 

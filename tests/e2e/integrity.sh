@@ -24,15 +24,6 @@ cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
 
 # ------------------------------------------------------------- helpers
 
-SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
-
-# pop NAME ARGS...: one session reading the caller's stdin; stdout in
-# $T/NAME.out, stderr in $T/NAME.err, exit status in $T/NAME.rc.
-pop() {
-	local name=$1; shift
-	run_pop3d "$@" >"$T/$name.out" 2>"$T/$name.err"
-	echo $? >"$T/$name.rc"
-}
 equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 # line NAME N: line N of session NAME's output, without CR.
 line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }

@@ -7,16 +7,6 @@
 
 # ------------------------------------------------------------- helpers
 
-SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
-
-# pop NAME ARGS...: one pop3d run reading the caller's stdin; stdout in
-# $T/NAME.out, stderr in $T/NAME.err, exit status in $T/NAME.rc.
-pop() {
-	local name=$1; shift
-	run_pop3d "$@" >"$T/$name.out" 2>"$T/$name.err"
-	echo $? >"$T/$name.rc"
-}
-
 # sanitizer_ok NAME: no sanitizer exit status (98/99) or report on stderr.
 sanitizer_ok() {
 	local rc

@@ -10,54 +10,6 @@
 
 # ------------------------------------------------------------- helpers
 
-SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
-
-# pop NAME ARGS...: one pop3d session reading the caller's stdin; stdout in
-# $T/NAME.out, stderr in $T/NAME.err, exit status in $T/NAME.rc.
-pop() {
-	local name=$1; shift
-	run_pop3d "$@" >"$T/$name.out" 2>"$T/$name.err"
-	echo $? >"$T/$name.rc"
-}
-
-# exited NAME [STATUS]: the session ended with STATUS (default 0) and
-# without any sanitizer report (exit status 98/99 or text on stderr).
-exited() {
-	local name=$1 want=${2:-0} rc
-	rc=$(cat "$T/$name.rc" 2>/dev/null || echo none)
-	if [ "$rc" = 98 ] || [ "$rc" = 99 ] || grep -qE "$SAN_RE" "$T/$name.err"; then
-		fail "$name-exit" "sanitizer report (exit status $rc): $(grep -m1 -E "$SAN_RE" "$T/$name.err")"
-	elif [ "$rc" != "$want" ]; then
-		fail "$name-exit" "exit status $rc, expected $want; stderr: $(tail -n 2 "$T/$name.err" | tr '\n' ' ')"
-	else
-		pass "$name-exit"
-	fi
-}
-
-# firstdiff EXPECTED ACTUAL: where two files first differ, on one line.
-firstdiff() {
-	perl -e '
-		open(A, "<", $ARGV[0]) or die; open(B, "<", $ARGV[1]) or die;
-		binmode A; binmode B;
-		for (my $n = 1;; $n++) {
-			my ($x, $y) = (scalar <A>, scalar <B>);
-			last if !defined $x && !defined $y;
-			next if defined $x && defined $y && $x eq $y;
-			for ($x, $y) {
-				$_ = "<EOF>", next unless defined;
-				s/([^\x20-\x7e])/sprintf("\\x%02x", ord $1)/ge;
-				$_ = substr($_, 0, 150);
-			}
-			print "line $n: expected \"$x\", got \"$y\"";
-			last;
-		}' "$1" "$2"
-}
-
-# same CHECK EXPECTED ACTUAL: the two files are byte-identical.
-same() {
-	if cmp -s "$2" "$3"; then pass "$1"; else fail "$1" "$(firstdiff "$2" "$3")"; fi
-}
-
 # expected FILE K: what pop3d must send after "+OK" for the stored message
 # in FILE: every line with CRLF (a missing final newline added), for K >= 0
 # only the header, the blank line and K body lines (TOP), byte-stuffed, then
