@@ -4,6 +4,7 @@
 #   make check      build with ASan+UBSan and run every test
 #   make demo       run the server on a demo maildrop (installs build deps)
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
+#                   SYSTEMDUNITDIR=  (make uninstall removes the same)
 #   make clean
 
 CC      ?= cc
@@ -12,6 +13,7 @@ PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -80,18 +82,26 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh demo/run-demo.sh
 
+# Paths in the service files are substituted for the chosen directories.
+SUBST = sed -e 's,@SBINDIR@,$(SBINDIR),g' -e 's,@SYSCONFDIR@,$(SYSCONFDIR),g'
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/xinetd.d \
-	    $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
 	install -m 644 pop3d.8 pop3passwd.8 $(DESTDIR)$(MANDIR)/man8/
-	sed 's,@SBINDIR@,$(SBINDIR),g' xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
-	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+	$(SUBST) xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+	$(SUBST) systemd/pop3d@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
+	install -m 644 systemd/pop3d.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pop3d $(DESTDIR)$(SBINDIR)/pop3passwd \
 	    $(DESTDIR)$(MANDIR)/man8/pop3d.8 $(DESTDIR)$(MANDIR)/man8/pop3passwd.8 \
-	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d.socket \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
 
 clean:
 	rm -rf pop3d pop3passwd build demo/run
