@@ -70,10 +70,19 @@ static void find_client(void)
 			inet_ntop(AF_INET,
 			    &((struct sockaddr_in *)&ss)->sin_addr, addr,
 			    sizeof(addr));
-		else if (ss.ss_family == AF_INET6)
-			inet_ntop(AF_INET6,
-			    &((struct sockaddr_in6 *)&ss)->sin6_addr, addr,
-			    sizeof(addr));
+		else if (ss.ss_family == AF_INET6) {
+			const struct in6_addr *a6 =
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+			/* A dual-stack socket (systemd's ListenStream=110)
+			 * shows IPv4 clients as ::ffff:a.b.c.d; log them as
+			 * the IPv4 address they are. */
+			if (IN6_IS_ADDR_V4MAPPED(a6))
+				inet_ntop(AF_INET, &a6->s6_addr[12], addr,
+				    sizeof(addr));
+			else
+				inet_ntop(AF_INET6, a6, addr, sizeof(addr));
+		}
 		else if (ss.ss_family == AF_UNIX)
 			strcpy(addr, "local");
 		if (addr[0]) {

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# tests/e2e/install.sh - "make install" and "make uninstall" (SPEC section
+# 7) with DESTDIR and unusual PREFIX, SBINDIR, MANDIR, SYSCONFDIR and
+# SYSTEMDUNITDIR, under umask 077: every file lands under DESTDIR where
+# expected with the expected mode; @SBINDIR@ and @SYSCONFDIR@ are
+# substituted in the xinetd file and the service unit; both man pages
+# render without warnings; uninstall removes exactly what install put
+# there; nothing is created outside DESTDIR.  The build runs in a copy of
+# the tree, so parallel builds in the work tree do not interfere.
+. "$(dirname "$0")/../lib.sh"
+
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	apt-get install -y -q "$2" >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "$2" >/dev/null 2>&1; }
+	command -v "$1" >/dev/null 2>&1
+}
+need man man-db || echo "man is missing; the man page checks will fail"
+need groff groff-base || true
+need lexgrog man-db || true
+
+equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+
+SRC=$T/src
+mkdir -p "$SRC"
+( cd "$TOP" && cp -r ./*.c ./*.h Makefile xinetd.d systemd ./*.8 "$SRC/" ) ||
+	fail copy-tree "could not copy the source tree"
+
+D=$T/dest
+PFX=/opt/pop3d-e2e-prefix
+SBIN=$PFX/daemons
+MAN=$PFX/docs/man
+ETC=/srv/pop3d-e2e-conf
+UNITS=$PFX/units/system
+VARS=(DESTDIR="$D" PREFIX="$PFX" SBINDIR="$SBIN" MANDIR="$MAN" SYSCONFDIR="$ETC" SYSTEMDUNITDIR="$UNITS")
+# name DESTDIR-relative path and mode of every installed file.
+FILES=(
+	"$SBIN/pop3d 755"
+	"$SBIN/pop3passwd 755"
+	"$MAN/man8/pop3d.8 644"
+	"$MAN/man8/pop3passwd.8 644"
+	"$ETC/xinetd.d/pop3 644"
+	"$UNITS/pop3d.socket 644"
+	"$UNITS/pop3d@.service 644"
+)
+OUTSIDE=("$PFX" "$ETC")
+pre_existing=''
+for p in "${OUTSIDE[@]}"; do [ -e "$p" ] && pre_existing="$pre_existing $p"; done
+
+# Files already in the target directories must survive both targets.
+mkdir -p "$D$SBIN" "$D$MAN/man8" "$D$ETC/xinetd.d" "$D$UNITS"
+for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$UNITS"; do echo keep >"$D$d/sentinel"; done
+
+touch "$T/stamp"
+sleep 1	# so that -newer tells files made from now on
+( umask 077; make -C "$SRC" install "${VARS[@]}" ) >"$T/install.log" 2>&1
+rc=$?
+equal make-install-status 0 "$rc"
+[ "$rc" = 0 ] || sed -n '1,10p' "$T/install.log"
+
+# ------------------------------------------------ what landed where
+
+bad=''
+for f in "${FILES[@]}"; do
+	path=${f% *} mode=${f##* }
+	if [ ! -f "$D$path" ]; then bad="$bad missing $path;"
+	elif [ "$(stat -c %a "$D$path")" != "$mode" ]; then bad="$bad $path has mode $(stat -c %a "$D$path"), not $mode;"
+	fi
+done
+if [ -z "$bad" ]; then pass "installed-files-and-modes (${#FILES[@]} files)"; else fail installed-files-and-modes "$bad"; fi
+
+want=$( { for f in "${FILES[@]}"; do echo "${f% *}"; done
+	  for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$UNITS"; do echo "$d/sentinel"; done; } | sort)
+got=$(cd "$D" && find . \( -type f -o -type l \) | sed 's,^\.,,' | sort)
+if [ "$want" = "$got" ]; then pass installed-nothing-else
+else fail installed-nothing-else "unexpected: $(comm -13 <(echo "$want") <(echo "$got") | tr '\n' ' ')"; fi
+
+# The installed programs are working builds of this tree.
+if "$D$SBIN/pop3d" --version >"$T/v.out" 2>&1 && [ -s "$T/v.out" ]; then pass installed-pop3d-runs
+else fail installed-pop3d-runs "$(head -n 2 "$T/v.out")"; fi
+if "$D$SBIN/pop3passwd" --version >"$T/vp.out" 2>&1 && [ -s "$T/vp.out" ]; then pass installed-pop3passwd-runs
+else fail installed-pop3passwd-runs "$(head -n 2 "$T/vp.out")"; fi
+
+# ------------------------------------------------ substitutions
+
+left=$(grep -l '@[A-Z_]*@' "$D$ETC/xinetd.d/pop3" "$D$UNITS/pop3d@.service" "$D$UNITS/pop3d.socket" 2>/dev/null | tr '\n' ' ')
+equal no-placeholder-left "" "$left"
+X=$D$ETC/xinetd.d/pop3
+equal xinetd-server-path "$SBIN/pop3d" "$(awk '$1 == "server" && $2 == "=" { print $3 }' "$X")"
+case $(awk '$1 == "server_args" { $1 = $2 = ""; print }' "$X" | xargs) in
+*"-p $ETC/pop3d/passwd"*) pass xinetd-passwd-path ;;
+*) fail xinetd-passwd-path "server_args: $(grep server_args "$X")" ;;
+esac
+S=$D$UNITS/pop3d@.service
+case $(sed -n 's/^ExecStart=//p' "$S") in
+"$SBIN/pop3d "*"-p $ETC/pop3d/passwd"*) pass service-execstart-paths ;;
+*) fail service-execstart-paths "$(grep '^ExecStart=' "$S")" ;;
+esac
+# Apart from the substitutions, the installed files are the sources.
+sub() { sed -e "s,@SBINDIR@,$SBIN,g" -e "s,@SYSCONFDIR@,$ETC,g" "$1"; }
+if cmp -s <(sub "$SRC/xinetd.d/pop3") "$X"; then pass xinetd-file-as-source; else fail xinetd-file-as-source "differs beyond the substitutions"; fi
+if cmp -s <(sub "$SRC/systemd/pop3d@.service") "$S"; then pass service-unit-as-source; else fail service-unit-as-source "differs beyond the substitutions"; fi
+if cmp -s "$SRC/systemd/pop3d.socket" "$D$UNITS/pop3d.socket"; then pass socket-unit-as-source; else fail socket-unit-as-source "differs from the source"; fi
+if cmp -s "$SRC/pop3d.8" "$D$MAN/man8/pop3d.8" && cmp -s "$SRC/pop3passwd.8" "$D$MAN/man8/pop3passwd.8"; then
+	pass man-pages-as-source
+else
+	fail man-pages-as-source "differ from the sources"
+fi
+
+# ------------------------------------------------ man pages
+
+for page in pop3d pop3passwd; do
+	f=$D$MAN/man8/$page.8
+	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+	equal "man-$page-no-warnings" "" "$warn"
+	out=$(MANWIDTH=80 man -l "$f" 2>/dev/null | sed 's/.\x08//g')
+	case $out in *NAME*"$page"*SYNOPSIS*) pass "man-$page-renders" ;;
+	*) fail "man-$page-renders" "$(printf '%s' "$out" | head -n 5 | tr '\n' ' ')" ;; esac
+	# The NAME line is what mandb/apropos index.
+	if command -v lexgrog >/dev/null; then
+		case $(lexgrog "$f" 2>&1) in *": \"$page - "*) pass "man-$page-whatis" ;;
+		*) fail "man-$page-whatis" "$(lexgrog "$f" 2>&1)" ;; esac
+	fi
+	# "man PAGE" finds it in the installed hierarchy.
+	if [ "$(man -M "$D$MAN" -w "$page" 2>/dev/null)" = "$f" ]; then pass "man-$page-found-in-mandir"
+	else fail "man-$page-found-in-mandir" "man -M $D$MAN -w $page: $(man -M "$D$MAN" -w "$page" 2>&1)"; fi
+done
+
+# pop3d.socket and pop3d@.service name pop3d(8) as their documentation:
+# its DEPLOYMENT section must cover them, as it covers xinetd.
+out=$(MANWIDTH=200 man -l "$D$MAN/man8/pop3d.8" 2>/dev/null | sed 's/.\x08//g')
+case $out in
+*pop3d.socket*'pop3d@.service'* | *'pop3d@.service'*pop3d.socket*) pass man-pop3d-documents-systemd-units ;;
+*) fail man-pop3d-documents-systemd-units "pop3d(8) does not mention pop3d.socket and pop3d@.service, though both units name it in Documentation=" ;;
+esac
+
+# ------------------------------------------------ reinstall, uninstall
+
+( umask 077; make -C "$SRC" install "${VARS[@]}" ) >"$T/install2.log" 2>&1
+equal make-install-again-status 0 "$?"
+
+make -C "$SRC" uninstall "${VARS[@]}" >"$T/uninstall.log" 2>&1
+equal make-uninstall-status 0 "$?"
+left=''
+for f in "${FILES[@]}"; do [ -e "$D${f% *}" ] && left="$left ${f% *}"; done
+equal uninstall-removes-every-file "" "$left"
+got=$(cd "$D" && find . \( -type f -o -type l \) | sed 's,^\.,,' | sort)
+want=$(for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$UNITS"; do echo "$d/sentinel"; done | sort)
+equal uninstall-keeps-other-files "$(echo $want)" "$(echo $got)"
+
+# ------------------------------------------------ nothing outside DESTDIR
+
+created=''
+for p in "${OUTSIDE[@]}"; do
+	case " $pre_existing " in *" $p "*) ;; *) [ -e "$p" ] && created="$created $p" ;; esac
+done
+equal nothing-at-unprefixed-paths "" "$created"
+# Files named like ours, made since the start, anywhere they could land.
+stray=$(find /usr /etc /lib /opt /srv /var /root -xdev -newer "$T/stamp" \
+	\( -name pop3d -o -name pop3passwd -o -name pop3d.8 -o -name pop3passwd.8 \
+	   -o -name pop3 -o -name pop3d.socket -o -name 'pop3d@.service' \) \
+	! -path "$T/*" -print 2>/dev/null | head -n 5 | tr '\n' ' ')
+equal nothing-installed-outside-destdir "" "$stray"
+# The work tree was not built in.
+if [ -n "$(find "$TOP" -maxdepth 1 -newer "$T/stamp" \( -name pop3d -o -name pop3passwd \) 2>/dev/null)" ]; then
+	echo "note: $TOP/pop3d or pop3passwd changed during the run (another build?)"
+fi
+
+# ------------------------------------------------ the defaults
+
+# DESTDIR alone: PREFIX /usr/local, the configuration in /etc, the units in
+# PREFIX/lib/systemd/system (a directory systemd reads).  Under umask 077
+# the directories made are still 755, the files 755/644.
+D2=$T/dest2
+( umask 077; make -C "$SRC" install DESTDIR="$D2" ) >"$T/install3.log" 2>&1
+equal make-install-defaults-status 0 "$?"
+equal install-default-directories-755 "" "$(find "$D2" -mindepth 1 -type d ! -perm 755 -printf '%P(%m) ')"
+equal install-default-file-modes "755 755 644 644 644 644 644" "$(cd "$D2" && stat -c %a usr/local/sbin/pop3d usr/local/sbin/pop3passwd \
+	usr/local/share/man/man8/pop3d.8 usr/local/share/man/man8/pop3passwd.8 etc/xinetd.d/pop3 \
+	usr/local/lib/systemd/system/pop3d.socket usr/local/lib/systemd/system/pop3d@.service 2>&1 | xargs)"
+got=$(cd "$D2" && find . -type f | sed 's,^\.,,' | sort | tr '\n' ' ')
+equal install-default-layout "/etc/xinetd.d/pop3 /usr/local/lib/systemd/system/pop3d.socket /usr/local/lib/systemd/system/pop3d@.service /usr/local/sbin/pop3d /usr/local/sbin/pop3passwd /usr/local/share/man/man8/pop3d.8 /usr/local/share/man/man8/pop3passwd.8 " "$got"
+equal install-default-server-path "/usr/local/sbin/pop3d" "$(awk '$1 == "server" && $2 == "=" { print $3 }' "$D2/etc/xinetd.d/pop3")"
+make -C "$SRC" uninstall DESTDIR="$D2" >"$T/uninstall3.log" 2>&1
+equal uninstall-defaults-removes-all "" "$(cd "$D2" && find . -type f | tr '\n' ' ')"
+exit 0

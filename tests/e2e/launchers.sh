@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# tests/e2e/launchers.sh - pop3d under real super-servers (SPEC section 7):
+#  (a) a private xinetd running the project's xinetd.d/pop3 (paths
+#      substituted, moved to 127.0.0.1 and a high port): a session byte
+#      for byte, the client address in the log, a second connection while
+#      a first is open, the per-source limit;
+#  (b) systemd-socket-activate --inetd --accept (what pop3d.socket with
+#      Accept=yes does): one pop3d per connection, the client address in
+#      the log, two connections in sequence;
+#  (c) systemd-analyze verify on the units as "make install" installs them.
+# pop3d is started as root, as the launchers do, and serves the system
+# user pop3dlaunch (created when missing) from a Debian-like spool.  Every
+# pop3d runs through a wrapper that logs to a file (-s) and records its
+# exit status, so sanitizer reports are seen.
+. "$(dirname "$0")/../lib.sh"
+
+cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
+SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
+# Started as root, pop3d drops to the user's ids and so becomes
+# non-dumpable: LeakSanitizer can then not attach to it at exit ("fatal
+# error", status 99).  Leaks are checked by the unprivileged suites; here
+# every other sanitizer check stays on.
+export ASAN_OPTIONS="${ASAN_OPTIONS}:detect_leaks=0"
+
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+if [ "$(id -u)" != 0 ]; then
+	echo "launchers.sh needs root (pop3d is started as root by super-servers); skipped"
+	exit 0
+fi
+
+# need COMMAND PACKAGE: installs PACKAGE when COMMAND is missing.
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	apt-get install -y -q "$2" >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "$2" >/dev/null 2>&1; }
+	command -v "$1" >/dev/null 2>&1
+}
+
+# listening PORT: something listens on 127.0.0.1:PORT or *:PORT (IPv4/6).
+listening() {
+	local hex; hex=$(printf '%04X' "$1")
+	awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# free_port FROM TO: the first port in the range nothing uses.
+free_port() {
+	local p hex
+	for p in $(seq "$1" "$2"); do
+		hex=$(printf '%04X' "$p")
+		awk -v p=":$hex" 'substr($2, length($2) - 4) == p || substr($3, length($3) - 4) == p { f = 1 } END { exit f }' \
+			/proc/net/tcp /proc/net/tcp6 2>/dev/null && { echo "$p"; return 0; }
+	done
+	return 1
+}
+wait_listening() {
+	local _
+	for _ in $(seq 100); do listening "$1" && return 0; sleep 0.05; done
+	return 1
+}
+
+# tcp_session NAME PORT CMD...: connects, sends the commands (pipelined),
+# reads until the server closes; the bytes received in $T/NAME.out.
+tcp_session() {
+	local name=$1 port=$2 fd
+	shift 2
+	if ! exec {fd}<>"/dev/tcp/127.0.0.1/$port"; then
+		: >"$T/$name.out"; return 1
+	fi
+	crlf "$@" >&$fd
+	timeout 15 cat <&$fd >"$T/$name.out"
+	exec {fd}>&-
+}
+line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
+equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+# log_has CHECK FILE REGEX: a line of FILE matches REGEX.
+log_has() {
+	if grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"
+	else fail "$1" "no line matching '$3' in $(basename "$2"): $(tail -n 3 "$2" 2>/dev/null | tr '\n' ' ')"; fi
+}
+# no_sanitizer CHECK FILE...: no sanitizer report in the logs.
+no_sanitizer() {
+	local name=$1 hit; shift
+	hit=$(grep -h -m1 -E "$SAN_RE" "$@" 2>/dev/null | head -n 1)
+	if [ -z "$hit" ]; then pass "$name"; else fail "$name" "$hit"; fi
+}
+# statuses_ok CHECK FILE N: FILE records at least N pop3d exits, all 0.
+statuses_ok() {
+	local n bad
+	n=$(grep -c '^exit ' "$2" 2>/dev/null); n=${n:-0}
+	bad=$(grep '^exit ' "$2" 2>/dev/null | grep -v '^exit 0 ' | head -n 3 | tr '\n' ' ')
+	if [ "$n" -ge "$3" ] && [ -z "$bad" ]; then pass "$1 ($n sessions)"
+	else fail "$1" "$n exits recorded (want >= $3); non-zero: $bad"; fi
+}
+
+# --------------------------------------------------------------- setup
+
+H=$(mkhash secret)
+U=pop3dlaunch
+id "$U" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$U"
+UID_=$(id -u "$U"); GID_=$(id -g "$U")
+mkdir -p "$T/etc/pop3d" "$T/spool" "$T/sbin"
+printf '%s:%s:%s:%s::/nonexistent\n' "$U" "$H" "$UID_" "$GID_" >"$T/etc/pop3d/passwd"
+chmod 600 "$T/etc/pop3d/passwd"
+# The spool as Debian ships /var/mail: root:mail 2775, mailbox USER:mail 0660.
+chown root:mail "$T/spool"; chmod 2775 "$T/spool"
+MB=$T/spool/$U
+perl -e '
+	my $from = "From sender\@example.org Mon Jan  1 10:00:00 2024\n";
+	print $from, "Message-ID: <one\@example.org>\nSubject: one\n\nbody one\n\n";
+	print $from, "Message-ID: <two\@example.org>\nSubject: two\n\n.dot line\n>From quoted\n",
+		join("", map { "line $_ " . ("x" x 100) . "\n" } 1 .. 300), "\n";
+	print $from, "Message-ID: <three\@example.org>\nSubject: three\n\nlast\n";' >"$T/mbox"
+# What RETR 2 must send after its status line.
+perl -e '
+	open(F, "<", $ARGV[0]) or die; local $/; my $d = <F>;
+	my @m = split /\n\n(?=From )/, $d;
+	my @l = split /\n/, $m[1]; shift @l;
+	s/^\./../ for @l;
+	print map({ "$_\r\n" } @l), ".\r\n";' "$T/mbox" >"$T/retr2.want"
+put_mbox() { cp "$T/mbox" "$MB"; chown "$U:mail" "$MB"; chmod 660 "$MB"; }
+put_mbox
+
+# wrapper FILE LOG EXITS: runs pop3d (-s) with the launcher's arguments,
+# its log appended to LOG, its exit status and pid to EXITS.  Not exec'd,
+# so the status is seen; the connection stays pop3d's stdin and stdout.
+wrapper() {
+	cat >"$1" <<EOF
+#!/bin/sh
+echo "env ASAN_OPTIONS=\${ASAN_OPTIONS:-} UBSAN_OPTIONS=\${UBSAN_OPTIONS:-}" >>"$3.env"
+"$POP3D" -s "\$@" 2>>"$2"
+echo "exit \$? \$\$" >>"$3"
+EOF
+	chmod 755 "$1"
+}
+
+SESSION=("USER $U" 'PASS secret' STAT 'RETR 2' QUIT)
+# The same session through a pipe (pop3d started as root): the reference.
+crlf "${SESSION[@]}" | "$POP3D" -s -p "$T/etc/pop3d/passwd" -m "$T/spool/%u" >"$T/pipe.out" 2>"$T/pipe.err"
+case $(line pipe 3) in
+'+OK maildrop has 3 messages'*) pass pipe-reference-session ;;
+*) fail pipe-reference-session "third line '$(line pipe 3)'; $(head -n 2 "$T/pipe.err" | tr '\n' ' ')" ;;
+esac
+
+# check_session PREFIX NAME: the socket session NAME against the reference.
+check_session() {
+	local p=$1 n=$2
+	case $(line "$n" 3) in
+	'+OK maildrop has 3 messages'*) pass "$p-login" ;;
+	*) fail "$p-login" "third line '$(line "$n" 3)' (first: '$(line "$n" 1)')" ;;
+	esac
+	equal "$p-stat" "+OK $(line pipe 4 | cut -d' ' -f2-)" "$(line "$n" 4)"
+	# RETR 2: status line, then exactly the stored message.
+	perl -e '
+		open(F, "<", $ARGV[0]) or die; binmode F; local $/; my $d = <F>;
+		my @r = split /(?<=\r\n)/, $d;
+		splice(@r, 0, 5);	# greeting, USER, PASS, STAT, RETR status
+		my $o = ""; for (@r) { $o .= $_; last if $_ eq ".\r\n"; }
+		print $o;' "$T/$n.out" >"$T/$n.retr2"
+	if cmp -s "$T/$n.retr2" "$T/retr2.want"; then pass "$p-retr-byte-exact"
+	else fail "$p-retr-byte-exact" "$(cmp "$T/$n.retr2" "$T/retr2.want" 2>&1 | head -n 1)"; fi
+	if cmp -s "$T/$n.out" "$T/pipe.out"; then pass "$p-transcript-equals-pipe-session"
+	else fail "$p-transcript-equals-pipe-session" "$(cmp "$T/$n.out" "$T/pipe.out" 2>&1 | head -n 1)"; fi
+	case $(tail -n 1 "$T/$n.out" | tr -d '\r') in
+	'+OK'*) pass "$p-quit" ;;
+	*) fail "$p-quit" "last line '$(tail -n 1 "$T/$n.out" | tr -d '\r')'" ;;
+	esac
+}
+
+# ------------------------------------------------------------ (a) xinetd
+
+if ! need xinetd xinetd; then
+	fail xinetd-installed "xinetd is missing and apt-get could not install it"
+else
+	pass xinetd-installed
+	XPORT=$(free_port 21110 21149)
+	wrapper "$T/sbin/pop3d" "$T/xinetd-pop3d.log" "$T/xinetd-exits"
+	{
+		# Private defaults: xinetd's own log to a file, with the
+		# exits and durations, and no includedir.
+		printf 'defaults\n{\n\tlog_type = FILE %s\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST\n}\n\n' "$T/xinetd.log"
+		# The project's service, its paths moved into $T, on a high
+		# loopback port; the sanitizer options passed on (xinetd clears
+		# the environment).
+		sed -e "s,@SBINDIR@,$T/sbin,g" -e "s,@SYSCONFDIR@,$T/etc,g" \
+		    -e "s,/var/mail/,$T/spool/,g" \
+		    -e "/^[[:space:]]*port[[:space:]]*=/d" \
+		    -e "s,^\([[:space:]]*log_type[[:space:]]*=\).*,\1 FILE $T/xinetd.log," \
+		    -e "/^}/i\\
+	type		= UNLISTED\\
+	port		= $XPORT\\
+	bind		= 127.0.0.1\\
+	env		= ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" \
+		    "$TOP/xinetd.d/pop3"
+	} >"$T/xinetd.conf"
+	# -filelog: xinetd's own messages (configuration errors) in a file.
+	xinetd -dontfork -filelog "$T/xinetd-daemon.log" -f "$T/xinetd.conf" \
+		-pidfile "$T/xinetd.pid" 2>"$T/xinetd.err" &
+	XPID=$!
+	PIDS+=("$XPID")
+	if ! wait_listening "$XPORT"; then
+		fail xinetd-listens "nothing listens on 127.0.0.1:$XPORT: $(cat "$T/xinetd.err" "$T/xinetd.log" 2>/dev/null | tail -n 5 | tr '\n' ' ')"
+	else
+		pass "xinetd-listens (port $XPORT)"
+		# Every attribute of the project's file accepted, none ignored.
+		bad=$(grep -E 'ERROR|WARNING|bad |unknown' "$T/xinetd-daemon.log" "$T/xinetd.err" | head -n 3 | tr '\n' ' ')
+		if [ -z "$bad" ] && grep -q 'Started working: 1 available service' "$T/xinetd-daemon.log"; then
+			pass xinetd-config-accepted
+		else
+			fail xinetd-config-accepted "${bad:-no 'Started working: 1 available service' line}"
+		fi
+		# Connections in this part stay far below cps (20 a second).
+		tcp_session x1 "$XPORT" "${SESSION[@]}"
+		check_session xinetd x1
+		log_has xinetd-log-client-address "$T/xinetd-pop3d.log" "^pop3d\[[0-9]+\]: 127\.0\.0\.1: login: user=$U "
+		if grep -q ': pipe: ' "$T/xinetd-pop3d.log"; then fail xinetd-log-not-pipe "$(grep -m1 ': pipe: ' "$T/xinetd-pop3d.log")"
+		else pass xinetd-log-not-pipe; fi
+		log_has xinetd-sanitizer-env-passed "$T/xinetd-exits.env" "ASAN_OPTIONS=$ASAN_OPTIONS"
+
+		# A second connection while a first one is open (idle, before
+		# login): the second logs in and ends; then the first does.
+		exec {A}<>"/dev/tcp/127.0.0.1/$XPORT"
+		greet=''; IFS= read -r -t 10 -u "$A" greet
+		case $greet in '+OK'*) pass xinetd-first-connection-greeted ;;
+		*) fail xinetd-first-connection-greeted "got '$greet'" ;; esac
+		tcp_session x2 "$XPORT" "USER $U" 'PASS secret' STAT QUIT
+		case $(line x2 3) in
+		'+OK maildrop has 3 messages'*) pass xinetd-concurrent-second-login ;;
+		*) fail xinetd-concurrent-second-login "third line '$(line x2 3)'" ;;
+		esac
+		crlf "USER $U" 'PASS secret' STAT QUIT >&$A
+		timeout 10 cat <&$A >"$T/x1b.out"; exec {A}>&-
+		case $(line x1b 2) in
+		'+OK maildrop has 3 messages'*) pass xinetd-first-connection-after-second ;;
+		*) fail xinetd-first-connection-after-second "answered '$(line x1b 2)'" ;;
+		esac
+
+		# per_source = 5: five idle connections are served (greeted), a
+		# sixth from the same address is closed at once, unserved.
+		sleep 1.1	# a new cps second
+		FDS=() ok=0
+		for _ in 1 2 3 4 5; do
+			exec {fd}<>"/dev/tcp/127.0.0.1/$XPORT" && FDS+=("$fd")
+			greet=''; IFS= read -r -t 10 -u "$fd" greet
+			case $greet in '+OK'*) ok=$((ok + 1)) ;; esac
+		done
+		equal xinetd-five-from-one-source "5" "$ok"
+		got=x
+		if exec {fd}<>"/dev/tcp/127.0.0.1/$XPORT"; then
+			got=$(timeout 5 cat <&$fd | head -c 200 | tr -d '\r\n'; echo "rc=${PIPESTATUS[0]}")
+			exec {fd}>&-
+		fi
+		# rc 0: cat saw EOF (closed), 124: still open after 5 s.
+		equal xinetd-sixth-from-one-source-refused "rc=0" "$got"
+		for fd in "${FDS[@]}"; do exec {fd}>&-; done
+		for _ in $(seq 40); do grep -q 'per_source' "$T/xinetd.log" 2>/dev/null && break; sleep 0.05; done
+		log_has xinetd-logs-per-source-limit "$T/xinetd.log" 'FAIL: pop3 per_source_limit from=127\.0\.0\.1'
+		# The five idle pop3d processes end at EOF.
+		for _ in $(seq 100); do
+			[ "$(grep -c '^exit ' "$T/xinetd-exits" 2>/dev/null)" -ge 8 ] && break
+			sleep 0.05
+		done
+		statuses_ok xinetd-pop3d-exit-status "$T/xinetd-exits" 8
+		no_sanitizer xinetd-no-sanitizer-report "$T/xinetd-pop3d.log"
+	fi
+	kill "$XPID" 2>/dev/null; wait "$XPID" 2>/dev/null
+	[ -s "$T/xinetd.pid" ] && kill -0 "$(cat "$T/xinetd.pid")" 2>/dev/null && kill "$(cat "$T/xinetd.pid")"
+	if listening "$XPORT"; then fail xinetd-stopped "port $XPORT still listening"; else pass xinetd-stopped; fi
+fi
+
+# ------------------------------------------ (b) systemd-socket-activate
+
+put_mbox
+if ! need systemd-socket-activate systemd; then
+	fail systemd-socket-activate-installed "missing and apt-get could not install systemd"
+else
+	SPORT=$(free_port 21150 21199)
+	wrapper "$T/sbin/pop3d-sa" "$T/sa-pop3d.log" "$T/sa-exits"
+	# --accept: one process per connection, as Accept=yes; --inetd: the
+	# connection is stdin and stdout.  -E passes the sanitizer options on.
+	systemd-socket-activate --accept --inetd -E ASAN_OPTIONS -E UBSAN_OPTIONS \
+		-l "127.0.0.1:$SPORT" "$T/sbin/pop3d-sa" -p "$T/etc/pop3d/passwd" -m "$T/spool/%u" \
+		2>"$T/sa.log" &
+	SAPID=$!
+	PIDS+=("$SAPID")
+	if ! wait_listening "$SPORT"; then
+		fail socket-activate-listens "nothing listens on 127.0.0.1:$SPORT: $(tail -n 3 "$T/sa.log" | tr '\n' ' ')"
+	else
+		pass "socket-activate-listens (port $SPORT)"
+		tcp_session s1 "$SPORT" "${SESSION[@]}"
+		check_session socket-activate s1
+		log_has socket-activate-log-client-address "$T/sa-pop3d.log" "^pop3d\[[0-9]+\]: 127\.0\.0\.1: login: user=$U "
+		# The second connection deletes a message: a separate process,
+		# which also sees the first one's lock gone.
+		tcp_session s2 "$SPORT" "USER $U" 'PASS secret' 'DELE 1' QUIT
+		case "$(line s2 3) | $(line s2 5)" in
+		'+OK maildrop has 3 messages'*' | +OK'*) pass socket-activate-second-connection ;;
+		*) fail socket-activate-second-connection "answers '$(line s2 3)' / '$(line s2 5)'" ;;
+		esac
+		perl -e 'local $/; my $d = <STDIN>; my @m = split /(?<=\n\n)(?=From )/, $d; shift @m; print @m' <"$T/mbox" >"$T/mbox.after1"
+		if cmp -s "$MB" "$T/mbox.after1"; then pass socket-activate-dele-applied
+		else fail socket-activate-dele-applied "the mbox is not the original without message 1"; fi
+		for _ in $(seq 100); do
+			[ "$(grep -c '^exit ' "$T/sa-exits" 2>/dev/null)" -ge 2 ] && break
+			sleep 0.05
+		done
+		npid=$(grep -oE '^pop3d\[[0-9]+\]' "$T/sa-pop3d.log" | sort -u | wc -l)
+		nspawn=$(grep -c '^Spawned ' "$T/sa.log")
+		if [ "$npid" = 2 ] && [ "$nspawn" = 2 ]; then pass socket-activate-one-process-per-connection
+		else fail socket-activate-one-process-per-connection "$npid pop3d pids in the log, $nspawn spawns"; fi
+		statuses_ok socket-activate-pop3d-exit-status "$T/sa-exits" 2
+		log_has socket-activate-sanitizer-env-passed "$T/sa-exits.env" "ASAN_OPTIONS=$ASAN_OPTIONS"
+		no_sanitizer socket-activate-no-sanitizer-report "$T/sa-pop3d.log"
+	fi
+	kill "$SAPID" 2>/dev/null; wait "$SAPID" 2>/dev/null
+
+	# pop3d.socket's ListenStream=110 is a dual-stack IPv6 socket: IPv4
+	# clients arrive as ::ffff:a.b.c.d.  The same on loopback: a socket
+	# bound to [::ffff:127.0.0.1]; the log must still name 127.0.0.1.
+	SPORT6=$(free_port $((SPORT + 1)) 21199)
+	wrapper "$T/sbin/pop3d-sa6" "$T/sa6-pop3d.log" "$T/sa6-exits"
+	systemd-socket-activate --accept --inetd -E ASAN_OPTIONS -E UBSAN_OPTIONS \
+		-l "[::ffff:127.0.0.1]:$SPORT6" "$T/sbin/pop3d-sa6" -p "$T/etc/pop3d/passwd" -m "$T/spool/%u" \
+		2>"$T/sa6.log" &
+	SA6PID=$!
+	PIDS+=("$SA6PID")
+	if wait_listening "$SPORT6"; then
+		tcp_session s6 "$SPORT6" "USER $U" 'PASS secret' QUIT
+		answer=$(line s6 3)
+		case $answer in
+		'+OK maildrop has'*)
+			if grep -qE "^pop3d\[[0-9]+\]: 127\.0\.0\.1: login: user=$U " "$T/sa6-pop3d.log"; then
+				pass dual-stack-socket-logs-ipv4-address
+			else
+				fail dual-stack-socket-logs-ipv4-address "an IPv4 client of a dual-stack socket is logged as: $(grep -m1 'login:' "$T/sa6-pop3d.log")"
+			fi ;;
+		*) fail dual-stack-socket-logs-ipv4-address "login answered '$answer'" ;;
+		esac
+	else
+		fail dual-stack-socket-logs-ipv4-address "nothing listens on [::ffff:127.0.0.1]:$SPORT6: $(tail -n 2 "$T/sa6.log" | tr '\n' ' ')"
+	fi
+	kill "$SA6PID" 2>/dev/null; wait "$SA6PID" 2>/dev/null
+fi
+
+# ------------------------------------------- (c) systemd-analyze verify
+
+# The units as "make install" installs them, built from a copy of the
+# tree (parallel builds in $TOP must not interfere).
+mkdir -p "$T/src"
+( cd "$TOP" && cp -r ./*.c ./*.h Makefile xinetd.d systemd ./*.8 "$T/src/" )
+if ! make -s -C "$T/src" install DESTDIR="$T/root" PREFIX=/usr SYSCONFDIR=/etc \
+	SYSTEMDUNITDIR=/lib/systemd/system >"$T/install.log" 2>&1; then
+	fail units-installed "make install failed: $(tail -n 3 "$T/install.log" | tr '\n' ' ')"
+elif ! command -v systemd-analyze >/dev/null; then
+	fail systemd-analyze-verify "systemd-analyze missing"
+else
+	pass units-installed
+	# --root: the units, ExecStart and the man page are looked up in the
+	# installed tree; the targets the units refer to come from the host.
+	mkdir -p "$T/root/lib/systemd/system"
+	cp -an /lib/systemd/system/. "$T/root/lib/systemd/system/" 2>/dev/null
+	MANPATH=$T/root/usr/share/man systemd-analyze verify --root="$T/root" \
+		pop3d.socket pop3d@.service >"$T/verify.out" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$T/verify.out" ]; then pass systemd-analyze-verify
+	else fail systemd-analyze-verify "status $rc: $(head -n 4 "$T/verify.out" | tr '\n' ' ')"; fi
+fi
+exit 0
