@@ -30,7 +30,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = session.c netio.c auth.c mailbox.c lock.c journal.c log.c
+LIB_SRCS = session.c privsep.c netio.c auth.c mailbox.c lock.c journal.c log.c
 HDRS     = proto.h params.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \

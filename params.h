@@ -33,8 +33,23 @@
 #define MAX_BAD_COMMANDS 10
 /* Failed logins in one session; then the connection is closed. */
 #define MAX_AUTH_FAILURES 3
-/* Delay after a failed login, in milliseconds (slows online guessing). */
-#define AUTH_FAIL_DELAY_MS 1000
+/* Delay after the first failed login, in milliseconds; it doubles with
+ * every further failure (slows online guessing). */
+#define AUTH_FAIL_DELAY_MS 500
+/* Input an unauthenticated client may send: ample for any real login,
+ * including pipelined commands, and a bound on work for a stranger. */
+#define MAX_PRELOGIN_INPUT 16384
+/* Room for an APOP timestamp: <pid.random.time@host>. */
+#define MAX_TIMESTAMP (MAX_HOSTNAME + 64)
+
+/*
+ * Privilege separation (root mode): the pre-login process runs as this
+ * account, chrooted into this empty directory.  Both must be created by
+ * the administrator (see the README); pop3d refuses to run as root
+ * without them rather than parse untrusted input as root.
+ */
+#define DEFAULT_PRIVSEP_USER "pop3d"
+#define DEFAULT_PRIVSEP_DIR "/var/empty"
 
 /* Buffered I/O.  Large output writes amortise system calls on RETR. */
 #define INPUT_BUFFER_SIZE 4096

@@ -42,6 +42,11 @@ static const char usage_text[] =
     "group-writable\n"
     "                          spool (default " DEFAULT_MAIL_GROUP
     "; \"none\" disables)\n"
+    "  -U, --privsep-user NAME account of the pre-login process when "
+    "started as root\n"
+    "                          (default " DEFAULT_PRIVSEP_USER ")\n"
+    "  -C, --privsep-dir DIR   its empty chroot directory (default "
+    DEFAULT_PRIVSEP_DIR ")\n"
     "  -s, --stderr            log to standard error instead of syslog\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n";
@@ -105,6 +110,8 @@ int main(int argc, char **argv)
 		{ "apop", required_argument, NULL, 'a' },
 		{ "hostname", required_argument, NULL, 'n' },
 		{ "mail-group", required_argument, NULL, 'g' },
+		{ "privsep-user", required_argument, NULL, 'U' },
+		{ "privsep-dir", required_argument, NULL, 'C' },
 		{ "stderr", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -115,14 +122,16 @@ int main(int argc, char **argv)
 		.mailbox_template = DEFAULT_MAILBOX_TEMPLATE,
 		.timeout = DEFAULT_TIMEOUT,
 		.mail_group = DEFAULT_MAIL_GROUP,
+		.privsep_user = DEFAULT_PRIVSEP_USER,
+		.privsep_dir = DEFAULT_PRIVSEP_DIR,
 	};
-	char host[MAX_HOSTNAME + 1];
+	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	char *end;
 	long v;
 	int c, use_stderr = 0;
 
 	opterr = 0;	/* our own messages, with exit status 2 */
-	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:g:shV", longopts,
+	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:g:U:C:shV", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -159,6 +168,18 @@ int main(int argc, char **argv)
 		case 'g':
 			/* "" or "none": never use a privileged group. */
 			cfg.mail_group = strcmp(optarg, "none") ? optarg : "";
+			break;
+		case 'U':
+			if (!*optarg)
+				usage_error("empty privilege separation account",
+				    NULL);
+			cfg.privsep_user = optarg;
+			break;
+		case 'C':
+			if (optarg[0] != '/')
+				usage_error("privilege separation directory must "
+				    "be absolute:", optarg);
+			cfg.privsep_dir = optarg;
 			break;
 		case 's':
 			use_stderr = 1;
@@ -219,5 +240,12 @@ int main(int argc, char **argv)
 		    cfg.apop_file);
 		return 1;
 	}
-	return session_run(&cfg, STDIN_FILENO, STDOUT_FILENO);
+	/* As root, untrusted input is parsed only by an unprivileged,
+	 * chrooted process (privsep.c). */
+	if (geteuid() == 0)
+		return privsep_run(&cfg, STDIN_FILENO, STDOUT_FILENO);
+	if (cfg.apop_file)
+		make_apop_timestamp(cfg.hostname, ts, sizeof(ts));
+	return session_run(&cfg, STDIN_FILENO, STDOUT_FILENO, -1,
+	    cfg.apop_file ? ts : NULL);
 }

@@ -4,6 +4,7 @@
  * Module map:
  *   pop3d.c    entry point, command line, privilege checks
  *   session.c  the POP3 state machine and its command tables
+ *   privsep.c  root mode: the unprivileged pre-login process
  *   netio.c    buffered, time-limited line input and buffered output
  *   auth.c     password file, crypt(3) verification, APOP secrets
  *   mailbox.c  mbox scanning, message streaming, UPDATE
@@ -316,6 +317,8 @@ struct config {
 	const char *apop_file;		/* NULL: APOP not offered */
 	const char *hostname;
 	const char *mail_group;		/* privileged group; "" for none */
+	const char *privsep_user;	/* pre-login account (root mode) */
+	const char *privsep_dir;	/* its empty chroot directory */
 	int timeout;
 };
 
@@ -333,7 +336,44 @@ int expand_mailbox(const char *template, const struct pw_entry *e,
  */
 long parse_msgnum(const char *arg, size_t count, const char **why_r);
 
-/* Runs one POP3 session on in_fd/out_fd.  Returns the exit status. */
-int session_run(const struct config *cfg, int in_fd, int out_fd);
+/* Fills buf with a fresh RFC 1939 APOP timestamp <pid.random.time@host>. */
+void make_apop_timestamp(const char *hostname, char *buf, size_t size);
+
+/* Sleeps after the n-th failed login: the delay doubles each time. */
+void auth_fail_delay(int failures);
+
+/*
+ * Runs one POP3 session on in_fd/out_fd and returns the exit status.
+ * timestamp is the APOP timestamp for the greeting, or NULL.  chan is -1,
+ * or in the pre-login process of privilege separation the channel to the
+ * privileged parent: credentials are then checked by the parent, and a
+ * successful login is handed over to it (privsep.c).
+ */
+int session_run(const struct config *cfg, int in_fd, int out_fd, int chan,
+    const char *timestamp);
+
+/* Continues a session whose login the privileged parent accepted: pending
+ * holds the client input the pre-login process had read beyond it. */
+int session_resume(const struct config *cfg, int in_fd, int out_fd,
+    const struct pw_entry *pw, const void *pending, size_t len);
+
+/* ------------------------------------------------------------ privsep.c */
+
+enum { CRED_PASS = 'P', CRED_APOP = 'A' };
+
+/*
+ * Root mode: forks the pre-login process (unprivileged account, empty
+ * chroot), checks the credentials it forwards, and after a successful
+ * login continues the session here with the user's ids.  Returns the
+ * exit status.
+ */
+int privsep_run(const struct config *cfg, int in_fd, int out_fd);
+
+/* Pre-login side: asks the parent to check credentials.  Returns as
+ * check_credentials() in session.c: 1, 0, 2 (limit reached), -1. */
+int privsep_ask(int chan, int kind, const char *user, const char *secret);
+
+/* Pre-login side, after an accepted login: passes the unread input. */
+int privsep_handoff(int chan, const void *pending, size_t len);
 
 #endif

@@ -44,6 +44,8 @@
 #define R_DELETED	"-ERR message already deleted"
 #define R_BAD_LINES	"-ERR invalid line count"
 #define R_NOOP		"+OK nothing done"
+#define R_TOO_MUCH_INPUT "-ERR too much input before login, closing " \
+			"connection"
 
 enum state { ST_AUTH, ST_TRANS };
 
@@ -52,7 +54,8 @@ enum outcome {
 	GO_ON,		/* command handled (success or -ERR) */
 	BAD,		/* a bad command: counts toward the limit */
 	END_OK,		/* end the session, exit status 0 */
-	END_FAIL	/* end the session, exit status 1 */
+	END_FAIL,	/* end the session, exit status 1 */
+	END_HANDOFF	/* pre-login process: the login passed to the parent */
 };
 
 struct session {
@@ -62,13 +65,18 @@ struct session {
 	char user[MAX_USER_NAME + 1];
 	int have_user;		/* a USER was accepted and PASS may follow */
 	int user_valid;		/* the USER name passed auth_valid_username */
-	char timestamp[MAX_HOSTNAME + 64];	/* APOP, "" when off */
+	char timestamp[MAX_TIMESTAMP];	/* APOP, "" when off */
+	int chan;		/* pre-login process: channel to the privileged
+				 * parent, which checks credentials; else -1 */
 	int auth_failures;
+	uint64_t prelogin_bytes;	/* input read before login */
 	int dropped_privileges;
 	struct pw_entry pw;
 	struct mailbox mb;
 	unsigned retrieved;
 };
+
+static enum outcome start_transaction(struct session *s);
 
 struct command {
 	const char *name;
@@ -190,29 +198,74 @@ static long live_msg(struct session *s, const char *arg)
 
 /* ---------------------------------------------------------- login */
 
-static void fail_delay(void)
+void auth_fail_delay(int failures)
 {
-	struct timespec ts = { AUTH_FAIL_DELAY_MS / 1000,
-	    (AUTH_FAIL_DELAY_MS % 1000) * 1000000L };
+	long ms = AUTH_FAIL_DELAY_MS;
+	struct timespec ts;
 
+	/* Doubles with every failure: guessing gets slower and slower. */
+	while (--failures > 0 && ms < 60000)
+		ms *= 2;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
 
-/* Counts a failed login.  Returns END_OK once the limit is reached. */
-static enum outcome auth_failed(struct session *s, const char *how)
+/*
+ * Checks credentials: here, or through the privileged parent when this is
+ * the pre-login process.  Failures are counted and delayed by whoever
+ * checks.  Returns 1 (accepted; s->pw filled unless via the parent), 0
+ * (refused), 2 (refused, and the failure limit is reached), -1 (system
+ * error).
+ */
+static int check_credentials(struct session *s, int kind, const char *user,
+    const char *secret)
 {
 	char name[MAX_USER_NAME + 4];
+	int r;
 
-	log_escape(name, sizeof(name), s->user, strlen(s->user));
-	log_msg(LOG_NOTICE, "%s failed for user=%s", how, name);
-	fail_delay();
-	if (++s->auth_failures >= MAX_AUTH_FAILURES) {
+	if (s->chan >= 0)
+		return privsep_ask(s->chan, kind, user, secret);
+	if (kind == CRED_PASS)
+		r = auth_login(s->cfg->passwd_file, user, secret, &s->pw);
+	else
+		r = auth_apop(s->cfg->apop_file, s->cfg->passwd_file, user,
+		    s->timestamp, secret, &s->pw);
+	if (r != 0)
+		return r;
+	log_escape(name, sizeof(name), user, strlen(user));
+	log_msg(LOG_NOTICE, "%s failed for user=%s",
+	    kind == CRED_PASS ? "PASS" : "APOP", name);
+	auth_fail_delay(++s->auth_failures);
+	return s->auth_failures >= MAX_AUTH_FAILURES ? 2 : 0;
+}
+
+/* After check_credentials(): the answer, and the login or the handoff. */
+static enum outcome login_result(struct session *s, int r)
+{
+	switch (r) {
+	case 1:
+		break;
+	case 0:
+		reply(s, R_AUTH_FAIL);
+		return GO_ON;
+	case 2:
 		reply(s, R_AUTH_LIMIT);
 		return END_OK;
+	default:
+		reply(s, R_SYS_TEMP);
+		return GO_ON;
 	}
-	reply(s, R_AUTH_FAIL);
-	return GO_ON;
+	if (s->chan < 0)
+		return start_transaction(s);
+	/* The parent continues the session as the user; it needs what the
+	 * client already sent behind the login (pipelining). */
+	if (io_flush(&s->io) < 0 ||
+	    privsep_handoff(s->chan, s->io.in + s->io.in_start,
+	    s->io.in_end - s->io.in_start) < 0)
+		return END_FAIL;
+	return END_HANDOFF;
 }
 
 /* The gid of the configured mail group, or -1 for none (or if it is the
@@ -358,24 +411,17 @@ static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 		return BAD;
 	}
 	s->have_user = 0;
-	if (s->user_valid)
-		r = auth_login(s->cfg->passwd_file, s->user, argv[1], &s->pw);
-	else	/* same work, same answer as an unknown user */
-		r = auth_login(s->cfg->passwd_file, "", argv[1], &s->pw);
+	/* An invalid name costs the same work and gets the same answer as
+	 * an unknown one: "" is never in the password file. */
+	r = check_credentials(s, CRED_PASS, s->user_valid ? s->user : "",
+	    argv[1]);
 	explicit_bzero(argv[1], strlen(argv[1]));
-	if (r < 0) {
-		reply(s, R_SYS_TEMP);
-		return GO_ON;
-	}
-	if (r == 0)
-		return auth_failed(s, "PASS");
-	return start_transaction(s);
+	return login_result(s, r);
 }
 
 static enum outcome cmd_apop(struct session *s, int argc, char **argv)
 {
 	size_t len = strlen(argv[1]);
-	int r;
 
 	(void)argc;
 	if (!s->timestamp[0]) {
@@ -387,18 +433,8 @@ static enum outcome cmd_apop(struct session *s, int argc, char **argv)
 		len = MAX_USER_NAME;
 	memcpy(s->user, argv[1], len);
 	s->user[len] = '\0';
-	if (!auth_valid_username(argv[1]))
-		r = 0;
-	else
-		r = auth_apop(s->cfg->apop_file, s->cfg->passwd_file, argv[1],
-		    s->timestamp, argv[2], &s->pw);
-	if (r < 0) {
-		reply(s, R_SYS_TEMP);
-		return GO_ON;
-	}
-	if (r == 0)
-		return auth_failed(s, "APOP");
-	return start_transaction(s);
+	return login_result(s, check_credentials(s, CRED_APOP,
+	    auth_valid_username(argv[1]) ? s->user : "", argv[2]));
 }
 
 /* --------------------------------------------------------- both states */
@@ -687,70 +723,87 @@ static enum outcome dispatch(struct session *s, char *line, size_t len)
 	return cmd->handler(s, argc, argv);
 }
 
-static void make_timestamp(struct session *s)
+void make_apop_timestamp(const char *hostname, char *buf, size_t size)
 {
 	unsigned int rnd = 0;
 
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
 		rnd = (unsigned int)clock();
 	/* RFC 1939 section 7: msg-id syntax, different every time. */
-	snprintf(s->timestamp, sizeof(s->timestamp), "<%ld.%u.%ld@%s>",
-	    (long)getpid(), rnd, (long)time(NULL), s->cfg->hostname);
+	snprintf(buf, size, "<%ld.%u.%ld@%s>", (long)getpid(), rnd,
+	    (long)time(NULL), hostname);
 }
 
-int session_run(const struct config *cfg, int in_fd, int out_fd)
+static struct session *session_new(const struct config *cfg, int in_fd,
+    int out_fd)
 {
-	struct session *s;
-	char line[MAX_COMMAND_LINE + 1];
-	int bad = 0, status = 0, done = 0;
+	struct session *s = calloc(1, sizeof(*s));
 
-	s = calloc(1, sizeof(*s));
 	if (!s || io_init(&s->io, in_fd, out_fd, cfg->timeout) < 0) {
 		log_msg(LOG_ERR, "out of memory");
 		free(s);
-		return 1;
+		return NULL;
 	}
 	s->cfg = cfg;
 	s->mb.fd = -1;
+	s->chan = -1;
 	s->state = ST_AUTH;
-	if (cfg->apop_file) {
-		make_timestamp(s);
-		io_printf(&s->io, "%s %s\r\n", R_GREETING, s->timestamp);
-	} else {
-		reply(s, R_GREETING);
-	}
+	return s;
+}
+
+/* Reads and answers commands until the session ends; frees it. */
+static int session_loop(struct session *s, enum outcome first)
+{
+	char line[MAX_COMMAND_LINE + 1];
+	int bad = 0, status = 0, done = 0;
+	enum outcome o = first;
 
 	while (!done) {
-		size_t len;
-		enum outcome o;
+		size_t len = 0;
 
-		switch (io_read_line(&s->io, line, sizeof(line), &len)) {
-		case IO_LINE:
-			o = dispatch(s, line, len);
-			break;
-		case IO_TOOLONG:
-			reply(s, R_TOO_LONG);
-			o = BAD;
-			break;
-		case IO_TIMEOUT:
-			/* RFC 1939 section 3: close without a response and
-			 * without UPDATE. */
-			log_msg(LOG_NOTICE, "idle timeout, session closed");
-			o = END_OK;
-			break;
-		case IO_EOF:
-			if (s->state == ST_TRANS)
-				log_msg(LOG_NOTICE, "client left without QUIT;"
-				    " nothing deleted");
-			o = END_OK;
-			break;
-		default:
-			log_msg(LOG_NOTICE, "connection error: %s",
-			    strerror(errno));
-			o = END_OK;
-			break;
+		if (o == GO_ON || o == BAD) {
+			switch (io_read_line(&s->io, line, sizeof(line), &len)) {
+			case IO_LINE:
+				o = dispatch(s, line, len);
+				break;
+			case IO_TOOLONG:
+				reply(s, R_TOO_LONG);
+				len = MAX_COMMAND_LINE;
+				o = BAD;
+				break;
+			case IO_TIMEOUT:
+				/* RFC 1939 section 3: close without a
+				 * response and without UPDATE. */
+				log_msg(LOG_NOTICE, "idle timeout, session "
+				    "closed");
+				o = END_OK;
+				break;
+			case IO_EOF:
+				if (s->state == ST_TRANS)
+					log_msg(LOG_NOTICE, "client left "
+					    "without QUIT; nothing deleted");
+				o = END_OK;
+				break;
+			default:
+				log_msg(LOG_NOTICE, "connection error: %s",
+				    strerror(errno));
+				o = END_OK;
+				break;
+			}
+			explicit_bzero(line, sizeof(line));
+			if (s->state == ST_AUTH) {
+				/* Bound what an unauthenticated peer may
+				 * make us read. */
+				s->prelogin_bytes += len + 2;
+				if (s->prelogin_bytes > MAX_PRELOGIN_INPUT &&
+				    o != END_HANDOFF) {
+					reply(s, R_TOO_MUCH_INPUT);
+					log_msg(LOG_NOTICE, "too much input "
+					    "before login");
+					o = END_OK;
+				}
+			}
 		}
-		explicit_bzero(line, sizeof(line));
 
 		switch (o) {
 		case GO_ON:
@@ -764,6 +817,7 @@ int session_run(const struct config *cfg, int in_fd, int out_fd)
 			}
 			break;
 		case END_OK:
+		case END_HANDOFF:
 			done = 1;
 			break;
 		case END_FAIL:
@@ -771,6 +825,8 @@ int session_run(const struct config *cfg, int in_fd, int out_fd)
 			done = 1;
 			break;
 		}
+		if (!done && o != GO_ON && o != BAD)
+			o = GO_ON;
 	}
 	if (io_flush(&s->io) < 0 && status == 0 && s->io.failed)
 		log_msg(LOG_NOTICE, "client connection lost");
@@ -779,4 +835,44 @@ int session_run(const struct config *cfg, int in_fd, int out_fd)
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 	return status;
+}
+
+int session_run(const struct config *cfg, int in_fd, int out_fd,
+    int chan, const char *timestamp)
+{
+	struct session *s = session_new(cfg, in_fd, out_fd);
+
+	if (!s)
+		return 1;
+	s->chan = chan;
+	if (timestamp) {
+		snprintf(s->timestamp, sizeof(s->timestamp), "%s", timestamp);
+		io_printf(&s->io, "%s %s\r\n", R_GREETING, s->timestamp);
+	} else {
+		reply(s, R_GREETING);
+	}
+	return session_loop(s, GO_ON);
+}
+
+int session_resume(const struct config *cfg, int in_fd, int out_fd,
+    const struct pw_entry *pw, const void *pending, size_t len)
+{
+	struct session *s = session_new(cfg, in_fd, out_fd);
+
+	if (!s)
+		return 1;
+	if (len > sizeof(s->io.in)) {
+		free(s);
+		return 1;
+	}
+	memcpy(s->io.in, pending, len);
+	s->io.in_end = len;
+	s->pw = *pw;
+	/* The copied entry's strings must point into its own line. */
+	s->pw.name = s->pw.line + (pw->name - pw->line);
+	s->pw.home = pw->home[0] ? s->pw.line + (pw->home - pw->line) : "";
+	s->pw.mail = pw->mail ? s->pw.line + (pw->mail - pw->line) : NULL;
+	s->pw.hash = "";
+	snprintf(s->user, sizeof(s->user), "%s", pw->name);
+	return session_loop(s, start_transaction(s));
 }

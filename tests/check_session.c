@@ -289,7 +289,7 @@ static char *sess_run_bytes(const struct sess *s, const char *input,
 			    setuid(NOBODY) < 0 || geteuid() != NOBODY)
 				_exit(CHILD_SETUP_FAILED);
 		}
-		status = session_run(&s->cfg, in_fd, out_fd);
+		status = session_run(&s->cfg, in_fd, out_fd, -1, NULL);
 		/* _exit: the child must not run the runner's exit code. */
 		_exit(status);
 	}
@@ -875,7 +875,7 @@ static void live_start(const struct sess *s, const char *out_name,
 			    setuid(NOBODY) < 0 || geteuid() != NOBODY)
 				_exit(CHILD_SETUP_FAILED);
 		}
-		_exit(session_run(&s->cfg, p[0], out_fd));
+		_exit(session_run(&s->cfg, p[0], out_fd, -1, NULL));
 	}
 	close(p[0]);
 	close(out_fd);

@@ -117,12 +117,26 @@ static void record_count(void)
 
 /* Called before every intercepted call.  Returns 1 if the caller must
  * kill the process right after performing the call. */
+/*
+ * Only the process the shim was loaded into is counted and killed: in
+ * root mode pop3d forks a pre-login process, whose calls (and whose
+ * closing of descriptors it does not need) are not part of UPDATE.
+ */
+static pid_t origin_pid;
+
+__attribute__((constructor)) static void remember_origin(void)
+{
+	origin_pid = getpid();
+}
+
 static int enter(const char *fmt, ...)
 {
 	char line[600];
 	va_list ap;
 	int n;
 
+	if (getpid() != origin_pid)
+		return 0;
 	setup();
 	calls++;
 	record_count();

@@ -15,7 +15,7 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -n "$missing" ]; then
 
 echo "pop3d: installing missing packages:$missing" >&2
 if [ "$(id -u)" -eq 0 ]; then
@@ -32,3 +32,19 @@ $SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
 	$SUDO apt-get update -q >/dev/null
 	$SUDO apt-get install -y -q $missing >/dev/null
 }
+fi
+
+# Root mode (privilege separation) needs an unprivileged account and an
+# empty directory; the tests and the demo run as root, so create them
+# here, saying so.  (make install never creates them: see the README.)
+if [ "$(id -u)" -eq 0 ]; then
+	if ! getent passwd pop3d >/dev/null; then
+		echo "pop3d: creating the system account pop3d (pre-login process)" >&2
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin pop3d
+	fi
+	if [ ! -d /var/empty ]; then
+		echo "pop3d: creating the empty directory /var/empty" >&2
+		install -d -m 755 -o root -g root /var/empty
+	fi
+fi

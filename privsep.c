@@ -1,0 +1,341 @@
+/*
+ * privsep.c - privilege separation in root mode, in popa3d's spirit.
+ *
+ * Started as root, pop3d forks before it reads a byte from the client.
+ * The child, the pre-login process, chroots into an empty directory,
+ * gives up root for an unprivileged account and speaks POP3 in the
+ * AUTHORIZATION state; whatever a hostile client achieves there, it has
+ * no root, no files and no password hashes.  It forwards USER/PASS and
+ * APOP credentials over a socketpair in a small, length-checked format.
+ *
+ * The parent keeps root and does only this: it reads the password file,
+ * checks the credentials, counts and delays failures, and answers one
+ * byte.  After an accepted login the child passes the client input it
+ * had already read (pipelined commands) and exits; the parent then
+ * switches to the user's ids and serves the TRANSACTION state itself.
+ *
+ * Channel format (all lengths checked by the reader):
+ *   request  kind(1: 'P' or 'A') ulen(1) user(ulen) slen(2, LE) secret
+ *   verdict  'Y' accepted, 'N' refused, 'L' refused and the limit is
+ *            reached, 'E' system error
+ *   handoff  (after 'Y') plen(2, LE) pending(plen <= INPUT_BUFFER_SIZE)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+enum {
+	V_YES = 'Y', V_NO = 'N', V_LIMIT = 'L', V_ERROR = 'E'
+};
+
+static int read_exact(int fd, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_exact(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------ the pre-login side */
+
+int privsep_ask(int chan, int kind, const char *user, const char *secret)
+{
+	unsigned char msg[1 + 1 + MAX_USER_NAME + 2 + MAX_PASSWORD];
+	size_t ulen = strlen(user), slen = strlen(secret), o = 0;
+	unsigned char verdict;
+	int r;
+
+	if (ulen > MAX_USER_NAME || slen > MAX_PASSWORD)
+		return 0;	/* cannot be right; the parent need not know */
+	msg[o++] = (unsigned char)kind;
+	msg[o++] = (unsigned char)ulen;
+	memcpy(msg + o, user, ulen);
+	o += ulen;
+	msg[o++] = (unsigned char)(slen & 0xff);
+	msg[o++] = (unsigned char)(slen >> 8);
+	memcpy(msg + o, secret, slen);
+	o += slen;
+	r = write_exact(chan, msg, o);
+	explicit_bzero(msg, sizeof(msg));
+	if (r < 0 || read_exact(chan, &verdict, 1) < 0)
+		return -1;
+	switch (verdict) {
+	case V_YES:
+		return 1;
+	case V_NO:
+		return 0;
+	case V_LIMIT:
+		return 2;
+	default:
+		return -1;
+	}
+}
+
+int privsep_handoff(int chan, const void *pending, size_t len)
+{
+	unsigned char hdr[2];
+
+	if (len > INPUT_BUFFER_SIZE)
+		return -1;
+	hdr[0] = (unsigned char)(len & 0xff);
+	hdr[1] = (unsigned char)(len >> 8);
+	if (write_exact(chan, hdr, 2) < 0 || write_exact(chan, pending, len))
+		return -1;
+	return 0;
+}
+
+/* Closes every descriptor but 0-2, the channel and sockets (syslog's). */
+static void close_other_files(int keep)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	struct stat st;
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep && fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode))
+			close(fd);
+}
+
+/* Becomes the pre-login process: no files, no root.  Returns 0 or -1. */
+static int enter_prelogin(const struct config *cfg, uid_t uid, gid_t gid)
+{
+	if (chroot(cfg->privsep_dir) < 0 || chdir("/") < 0) {
+		log_msg(LOG_ERR, "chroot to %s: %s", cfg->privsep_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		log_msg(LOG_ERR, "cannot become %s: %s", cfg->privsep_user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0 || geteuid() == 0 || getuid() == 0) {
+		log_msg(LOG_CRIT, "pre-login process could regain root");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------- the root side */
+
+/* The account and directory the pre-login process needs.  0 or -1. */
+static int prelogin_identity(const struct config *cfg, uid_t *uid_r,
+    gid_t *gid_r)
+{
+	struct passwd *pw = getpwnam(cfg->privsep_user);
+	struct stat st;
+
+	if (!pw) {
+		log_msg(LOG_ERR, "privilege separation needs the account %s "
+		    "(see the README); refusing to parse client input as "
+		    "root", cfg->privsep_user);
+		return -1;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_msg(LOG_ERR, "account %s must not have uid or gid 0",
+		    cfg->privsep_user);
+		return -1;
+	}
+	/* An empty, root-owned directory nobody else may write: the
+	 * pre-login process must find nothing there and plant nothing. */
+	if (stat(cfg->privsep_dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_msg(LOG_ERR, "privilege separation needs the directory %s, "
+		    "owned by root and writable only by root (mkdir -m 755 "
+		    "%s)", cfg->privsep_dir, cfg->privsep_dir);
+		return -1;
+	}
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+	return 0;
+}
+
+/* The exit status of the pre-login process. */
+static int reap(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* A malformed message means the pre-login process is not ours anymore. */
+static int violation(pid_t pid, const char *what)
+{
+	log_msg(LOG_CRIT, "pre-login process broke the protocol (%s); "
+	    "killed", what);
+	kill(pid, SIGKILL);
+	(void)reap(pid);
+	return 1;
+}
+
+/* Reads one request.  Returns 1 read, 0 the child is gone, -1 bad. */
+static int read_request(int chan, int *kind_r, char *user, char *secret)
+{
+	unsigned char b[2];
+	size_t ulen, slen;
+
+	if (read_exact(chan, b, 1) < 0)
+		return 0;
+	*kind_r = b[0];
+	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP) ||
+	    read_exact(chan, b, 1) < 0)
+		return -1;
+	ulen = b[0];
+	if (ulen > MAX_USER_NAME || read_exact(chan, user, ulen) < 0 ||
+	    read_exact(chan, b, 2) < 0)
+		return -1;
+	user[ulen] = '\0';
+	slen = (size_t)b[0] | (size_t)b[1] << 8;
+	if (slen > MAX_PASSWORD || read_exact(chan, secret, slen) < 0)
+		return -1;
+	secret[slen] = '\0';
+	/* An embedded NUL would make the checked string differ from the
+	 * received one. */
+	return strlen(user) == ulen && strlen(secret) == slen ? 1 : -1;
+}
+
+int privsep_run(const struct config *cfg, int in_fd, int out_fd)
+{
+	char ts[MAX_TIMESTAMP], user[MAX_USER_NAME + 1];
+	char secret[MAX_PASSWORD + 1];
+	unsigned char pending[INPUT_BUFFER_SIZE], b[2], verdict;
+	struct pw_entry *pw;
+	int sp[2], kind, r, failures = 0, status;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	size_t len;
+
+	if (prelogin_identity(cfg, &uid, &gid) < 0)
+		return 1;
+	/* The parent makes the APOP timestamp: a compromised pre-login
+	 * process must not choose it (replayed digests). */
+	if (cfg->apop_file)
+		make_apop_timestamp(cfg->hostname, ts, sizeof(ts));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_msg(LOG_ERR, "socketpair: %s", strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		close_other_files(sp[1]);
+		if (enter_prelogin(cfg, uid, gid) < 0)
+			_exit(1);
+		_exit(session_run(cfg, in_fd, out_fd, sp[1],
+		    cfg->apop_file ? ts : NULL));
+	}
+	close(sp[1]);
+
+	pw = malloc(sizeof(*pw));
+	if (!pw)
+		return violation(pid, "out of memory");
+	for (;;) {
+		r = read_request(sp[0], &kind, user, secret);
+		if (r == 0) {
+			/* Ended before any login: QUIT, EOF, timeout. */
+			status = reap(pid);
+			break;
+		}
+		if (r < 0) {
+			status = violation(pid, "malformed request");
+			break;
+		}
+		if (failures >= MAX_AUTH_FAILURES) {
+			/* Whatever the child does, no more guesses. */
+			r = 0;
+		} else if (kind == CRED_PASS) {
+			r = auth_login(cfg->passwd_file, user, secret, pw);
+		} else if (cfg->apop_file) {
+			r = auth_apop(cfg->apop_file, cfg->passwd_file, user,
+			    ts, secret, pw);
+		} else {
+			r = 0;
+		}
+		explicit_bzero(secret, sizeof(secret));
+		if (r == 0) {
+			char name[MAX_USER_NAME + 4];
+
+			log_escape(name, sizeof(name), user, strlen(user));
+			log_msg(LOG_NOTICE, "%s failed for user=%s",
+			    kind == CRED_PASS ? "PASS" : "APOP", name);
+			if (failures < MAX_AUTH_FAILURES)
+				auth_fail_delay(++failures);
+		}
+		verdict = r > 0 ? V_YES : r < 0 ? V_ERROR :
+		    failures >= MAX_AUTH_FAILURES ? V_LIMIT : V_NO;
+		if (write_exact(sp[0], &verdict, 1) < 0) {
+			status = reap(pid);
+			break;
+		}
+		if (verdict != V_YES)
+			continue;
+		/* Accepted: take over what the client already sent. */
+		if (read_exact(sp[0], b, 2) < 0) {
+			status = violation(pid, "no handoff");
+			break;
+		}
+		len = (size_t)b[0] | (size_t)b[1] << 8;
+		if (len > sizeof(pending) || read_exact(sp[0], pending, len)) {
+			status = violation(pid, "bad handoff");
+			break;
+		}
+		(void)reap(pid);
+		close(sp[0]);
+		sp[0] = -1;
+		status = session_resume(cfg, in_fd, out_fd, pw, pending, len);
+		break;
+	}
+	if (sp[0] >= 0)
+		close(sp[0]);
+	explicit_bzero(pw, sizeof(*pw));
+	free(pw);
+	return status;
+}
