@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -250,7 +251,7 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 			continue;
 		if (!dummy_r[0] && !tmp->locked &&
 		    strlen(tmp->hash) < dummy_size)
-			strcpy(dummy_r, tmp->hash);
+			strcpy(dummy_r, tmp->hash); /* NOLINT(*.strcpy) */
 		if (!found && !strcmp(tmp->name, user)) {
 			/* Parse again into the caller's entry, so its
 			 * pointers point into its own copy of the line. */
@@ -343,7 +344,8 @@ int apop_digest(const char *timestamp, const char *secret, char hex_r[33])
 {
 	static const char hexdigits[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
+	size_t i;
 	EVP_MD_CTX *ctx;
 	int ok;
 
@@ -389,7 +391,7 @@ static int apop_secret(const char *file, const char *user, char *secret_r,
 			continue;
 		if (len - ulen - 1 >= size || buf[ulen + 1] == '\0')
 			continue;
-		strcpy(secret_r, buf + ulen + 1);
+		strcpy(secret_r, buf + ulen + 1); /* NOLINT(*.strcpy) */
 		found = 1;
 	}
 	explicit_bzero(buf, sizeof(buf));
@@ -432,4 +434,48 @@ int auth_apop(const char *apop_file, const char *passwd_file,
 		return 0;
 	}
 	return e_r->locked ? 0 : 1;
+}
+
+/* ------------------------------------------------ the login decision */
+
+void auth_fail_delay(int failures)
+{
+	long ms = AUTH_FAIL_DELAY_MS;
+	struct timespec ts;
+
+	/* Doubles with every failure: guessing gets slower and slower. */
+	while (--failures > 0 && ms < 60000)
+		ms *= 2;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int auth_check_login(const struct config *cfg, int kind, const char *user,
+    const char *secret, const char *timestamp, struct pw_entry *e_r,
+    int *failures)
+{
+	char name[MAX_USER_NAME + 4];
+	/* An invalid name costs the same work and gets the same answer as
+	 * an unknown one: "" is never in the password file. */
+	const char *lookup = auth_valid_username(user) ? user : "";
+	int r;
+
+	if (*failures >= MAX_AUTH_FAILURES)
+		return 2;	/* no more guesses in this session */
+	if (kind == CRED_PASS)
+		r = auth_login(cfg->passwd_file, lookup, secret, e_r);
+	else if (cfg->apop_file && timestamp && timestamp[0])
+		r = auth_apop(cfg->apop_file, cfg->passwd_file, lookup,
+		    timestamp, secret, e_r);
+	else
+		r = 0;
+	if (r != 0)
+		return r;
+	log_escape(name, sizeof(name), user, strlen(user));
+	log_msg(LOG_NOTICE, "%s failed for user=%s",
+	    kind == CRED_PASS ? "PASS" : "APOP", name);
+	auth_fail_delay(++*failures);
+	return *failures >= MAX_AUTH_FAILURES ? 2 : 0;
 }

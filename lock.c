@@ -99,8 +99,9 @@ static int break_stale_dotlock(const char *lockpath)
 			buf[n] = '\0';
 			pid = strtol(buf, NULL, 10);
 		}
+		/* Two independent reasons, each branch with its comment. */
 		if (time(NULL) - st.st_mtime > DOTLOCK_STALE_SECONDS)
-			stale = 1;
+			stale = 1;	/* NOLINT(bugprone-branch-clone) */
 		/* A pid names a process of this host only; locks made over
 		 * NFS from other hosts go stale by age alone. */
 		else if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)

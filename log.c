@@ -42,7 +42,8 @@ void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen)
 		if (o + 1 >= dstsize)
 			break;
 		/* '%' too: the text may end up in a format somewhere. */
-		dst[o++] = (c < 0x20 || c >= 0x7f || c == '%') ? '?' : (char)c;
+		dst[o++] = (char)((c < 0x20 || c >= 0x7f || c == '%') ?
+		    '?' : c);
 	}
 	if (i < srclen && src[i] != '\0' && dstsize >= 4) {
 		/* Truncated: say so, so nobody mistakes it for the whole. */

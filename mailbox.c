@@ -511,7 +511,7 @@ int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 	mb->fd = -1;
 	if (strlen(path) >= sizeof(mb->path))
 		return MBOX_BAD_FILE;
-	strcpy(mb->path, path);
+	strcpy(mb->path, path); /* NOLINT(*.strcpy) */
 
 	/* O_NOFOLLOW: a symlink planted in the spool must not lead us to
 	 * another file.  O_NONBLOCK: a FIFO must not hang the open. */
@@ -752,7 +752,6 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 			if (!nl) {
 				prev_cr = end[-1] == '\r';
 				at_start = 0;
-				p = end;
 				break;
 			}
 			if (!(nl > p ? nl[-1] == '\r' : prev_cr)) {

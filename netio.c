@@ -164,8 +164,10 @@ static ssize_t fill(struct netio *io, const struct timespec *deadline)
 		n = read(io->in_fd, io->in + io->in_end,
 		    sizeof(io->in) - io->in_end);
 	while (n < 0 && errno == EINTR);
-	if (n > 0)
+	if (n > 0) {
 		io->in_end += (size_t)n;
+		io->total_in += (uint64_t)n;
+	}
 	return n;
 }
 
@@ -213,6 +215,10 @@ enum io_status io_read_line(struct netio *io, char *line, size_t size,
 			scanned = 0;
 			toolong = 1;
 		}
+		/* A bounded peer (before login) may not make us read on
+		 * forever, even without ever ending a line. */
+		if (io->max_in && io->total_in > io->max_in)
+			return IO_LIMIT;
 		n = fill(io, &deadline);
 		if (n == -2)
 			return IO_TIMEOUT;

@@ -27,6 +27,9 @@
 #define MAX_RESPONSE_LINE 512
 /* RFC 1939 allows 40 characters an argument; user names stay far below. */
 #define MAX_USER_NAME 64
+/* What is kept of a USER argument: longer than any valid name, so an
+ * overlong one still shows as such (truncated with "...") in the logs. */
+#define MAX_USER_ARG (2UL * MAX_USER_NAME)
 /* Room for a long passphrase, still bounded by the command line. */
 #define MAX_PASSWORD (MAX_COMMAND_LINE)
 /* Bad commands in a row before we decide the peer is not a POP3 client. */
@@ -60,7 +63,7 @@
  * is far cheaper than per-line reads.  A line longer than the block is
  * handled in fragments, so no line length limit is imposed on mail.
  */
-#define MBOX_BLOCK_SIZE (1024 * 1024)
+#define MBOX_BLOCK_SIZE (1024UL * 1024)
 /* Bytes of a line we must see before classifying it (header names). */
 #define MBOX_LINE_PEEK 64
 /* Enough for any mailbox a POP3 client will ever page through. */

@@ -65,7 +65,7 @@ static void usage_error(const char *what, const char *arg)
 /* The client's address: the socket peer, or what the launcher tells. */
 static void find_client(void)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	char addr[INET6_ADDRSTRLEN] = "";
 	const char *env;

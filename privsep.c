@@ -15,7 +15,8 @@
  * switches to the user's ids and serves the TRANSACTION state itself.
  *
  * Channel format (all lengths checked by the reader):
- *   request  kind(1: 'P' or 'A') ulen(1) user(ulen) slen(2, LE) secret
+ *   request  kind(1: 'P' or 'A') ulen(1) user(ulen <= 128) slen(2, LE)
+ *            secret(slen <= 255); the parent decides if the name is valid
  *   verdict  'Y' accepted, 'N' refused, 'L' refused and the limit is
  *            reached, 'E' system error
  *   handoff  (after 'Y') plen(2, LE) pending(plen <= INPUT_BUFFER_SIZE)
@@ -78,19 +79,22 @@ static int write_exact(int fd, const void *buf, size_t len)
 
 int privsep_ask(int chan, int kind, const char *user, const char *secret)
 {
-	unsigned char msg[1 + 1 + MAX_USER_NAME + 2 + MAX_PASSWORD];
+	unsigned char msg[1 + 1 + MAX_USER_ARG + 2 + MAX_PASSWORD];
 	size_t ulen = strlen(user), slen = strlen(secret), o = 0;
 	unsigned char verdict;
 	int r;
 
-	if (ulen > MAX_USER_NAME || slen > MAX_PASSWORD)
+	if (ulen > MAX_USER_ARG || slen > MAX_PASSWORD)
 		return 0;	/* cannot be right; the parent need not know */
 	msg[o++] = (unsigned char)kind;
 	msg[o++] = (unsigned char)ulen;
+	/* Length-prefixed fields: the NULs do not go on the wire. */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(msg + o, user, ulen);
 	o += ulen;
 	msg[o++] = (unsigned char)(slen & 0xff);
 	msg[o++] = (unsigned char)(slen >> 8);
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(msg + o, secret, slen);
 	o += slen;
 	r = write_exact(chan, msg, o);
@@ -198,6 +202,11 @@ static int reap(pid_t pid)
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return 1;
+	if (WIFSIGNALED(st)) {
+		log_msg(LOG_ERR, "pre-login process killed by signal %d",
+		    WTERMSIG(st));
+		return 1;
+	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
@@ -224,7 +233,7 @@ static int read_request(int chan, int *kind_r, char *user, char *secret)
 	    read_exact(chan, b, 1) < 0)
 		return -1;
 	ulen = b[0];
-	if (ulen > MAX_USER_NAME || read_exact(chan, user, ulen) < 0 ||
+	if (ulen > MAX_USER_ARG || read_exact(chan, user, ulen) < 0 ||
 	    read_exact(chan, b, 2) < 0)
 		return -1;
 	user[ulen] = '\0';
@@ -239,7 +248,7 @@ static int read_request(int chan, int *kind_r, char *user, char *secret)
 
 int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 {
-	char ts[MAX_TIMESTAMP], user[MAX_USER_NAME + 1];
+	char ts[MAX_TIMESTAMP], user[MAX_USER_ARG + 1];
 	char secret[MAX_PASSWORD + 1];
 	unsigned char pending[INPUT_BUFFER_SIZE], b[2], verdict;
 	struct pw_entry *pw;
@@ -288,29 +297,11 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 			status = violation(pid, "malformed request");
 			break;
 		}
-		if (failures >= MAX_AUTH_FAILURES) {
-			/* Whatever the child does, no more guesses. */
-			r = 0;
-		} else if (kind == CRED_PASS) {
-			r = auth_login(cfg->passwd_file, user, secret, pw);
-		} else if (cfg->apop_file) {
-			r = auth_apop(cfg->apop_file, cfg->passwd_file, user,
-			    ts, secret, pw);
-		} else {
-			r = 0;
-		}
+		r = auth_check_login(cfg, kind, user, secret,
+		    cfg->apop_file ? ts : NULL, pw, &failures);
 		explicit_bzero(secret, sizeof(secret));
-		if (r == 0) {
-			char name[MAX_USER_NAME + 4];
-
-			log_escape(name, sizeof(name), user, strlen(user));
-			log_msg(LOG_NOTICE, "%s failed for user=%s",
-			    kind == CRED_PASS ? "PASS" : "APOP", name);
-			if (failures < MAX_AUTH_FAILURES)
-				auth_fail_delay(++failures);
-		}
-		verdict = r > 0 ? V_YES : r < 0 ? V_ERROR :
-		    failures >= MAX_AUTH_FAILURES ? V_LIMIT : V_NO;
+		verdict = r == 1 ? V_YES : r == 2 ? V_LIMIT : r < 0 ? V_ERROR :
+		    V_NO;
 		if (write_exact(sp[0], &verdict, 1) < 0) {
 			status = reap(pid);
 			break;

@@ -51,6 +51,7 @@ enum io_status {
 	IO_EOF,		/* the client closed its side */
 	IO_TIMEOUT,	/* no complete line within the idle timeout */
 	IO_TOOLONG,	/* the line exceeded the limit; it was discarded */
+	IO_LIMIT,	/* more than max_in bytes read in all */
 	IO_ERROR	/* read or write failure */
 };
 
@@ -62,6 +63,8 @@ struct netio {
 	unsigned char *out;		/* OUTPUT_BUFFER_SIZE bytes */
 	size_t out_len;
 	int failed;			/* a write failed: stop writing */
+	uint64_t total_in;		/* bytes read from in_fd so far */
+	uint64_t max_in;		/* 0, or the most input we accept */
 };
 
 /* Prepares buffered I/O on two descriptors.  Returns 0, or -1 (ENOMEM). */
@@ -91,6 +94,9 @@ int io_printf(struct netio *io, const char *fmt, ...) ATTR_PRINTF(2, 3);
 int io_flush(struct netio *io);
 
 /* --------------------------------------------------------------- auth.c */
+
+/* The two ways to log in with a secret (also the privsep channel's). */
+enum { CRED_PASS = 'P', CRED_APOP = 'A' };
 
 /* One parsed password-file entry.  The strings point into line[]. */
 struct pw_entry {
@@ -137,6 +143,23 @@ int auth_check_hash(const char *hash, const char *password);
  */
 int auth_login(const char *passwd_file, const char *user,
     const char *password, struct pw_entry *e_r);
+
+struct config;
+
+/* Sleeps after the n-th failed login: the delay doubles each time. */
+void auth_fail_delay(int failures);
+
+/*
+ * The whole login decision for USER/PASS (kind CRED_PASS) or APOP
+ * (CRED_APOP, secret = digest, timestamp = the greeting's): invalid names
+ * cost the same as unknown ones, failures are logged with the name
+ * escaped, counted in *failures and delayed.  Returns 1 (entry in e_r),
+ * 0 (refused), 2 (refused, and the limit is reached: close), -1 (system
+ * error).
+ */
+int auth_check_login(const struct config *cfg, int kind, const char *user,
+    const char *secret, const char *timestamp, struct pw_entry *e_r,
+    int *failures);
 
 /* Checks that the APOP secrets file exists, is a regular file and is not
  * readable by group or others.  Returns 0, or -1 with a message logged. */
@@ -339,8 +362,6 @@ long parse_msgnum(const char *arg, size_t count, const char **why_r);
 /* Fills buf with a fresh RFC 1939 APOP timestamp <pid.random.time@host>. */
 void make_apop_timestamp(const char *hostname, char *buf, size_t size);
 
-/* Sleeps after the n-th failed login: the delay doubles each time. */
-void auth_fail_delay(int failures);
 
 /*
  * Runs one POP3 session on in_fd/out_fd and returns the exit status.
@@ -358,8 +379,6 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
     const struct pw_entry *pw, const void *pending, size_t len);
 
 /* ------------------------------------------------------------ privsep.c */
-
-enum { CRED_PASS = 'P', CRED_APOP = 'A' };
 
 /*
  * Root mode: forks the pre-login process (unprivileged account, empty

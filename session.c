@@ -62,14 +62,12 @@ struct session {
 	const struct config *cfg;
 	struct netio io;
 	enum state state;
-	char user[MAX_USER_NAME + 1];
+	char user[MAX_USER_ARG + 1];	/* as given, cut to MAX_USER_ARG */
 	int have_user;		/* a USER was accepted and PASS may follow */
-	int user_valid;		/* the USER name passed auth_valid_username */
 	char timestamp[MAX_TIMESTAMP];	/* APOP, "" when off */
 	int chan;		/* pre-login process: channel to the privileged
 				 * parent, which checks credentials; else -1 */
 	int auth_failures;
-	uint64_t prelogin_bytes;	/* input read before login */
 	int dropped_privileges;
 	struct pw_entry pw;
 	struct mailbox mb;
@@ -198,20 +196,6 @@ static long live_msg(struct session *s, const char *arg)
 
 /* ---------------------------------------------------------- login */
 
-void auth_fail_delay(int failures)
-{
-	long ms = AUTH_FAIL_DELAY_MS;
-	struct timespec ts;
-
-	/* Doubles with every failure: guessing gets slower and slower. */
-	while (--failures > 0 && ms < 60000)
-		ms *= 2;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /*
  * Checks credentials: here, or through the privileged parent when this is
  * the pre-login process.  Failures are counted and delayed by whoever
@@ -222,23 +206,10 @@ void auth_fail_delay(int failures)
 static int check_credentials(struct session *s, int kind, const char *user,
     const char *secret)
 {
-	char name[MAX_USER_NAME + 4];
-	int r;
-
 	if (s->chan >= 0)
 		return privsep_ask(s->chan, kind, user, secret);
-	if (kind == CRED_PASS)
-		r = auth_login(s->cfg->passwd_file, user, secret, &s->pw);
-	else
-		r = auth_apop(s->cfg->apop_file, s->cfg->passwd_file, user,
-		    s->timestamp, secret, &s->pw);
-	if (r != 0)
-		return r;
-	log_escape(name, sizeof(name), user, strlen(user));
-	log_msg(LOG_NOTICE, "%s failed for user=%s",
-	    kind == CRED_PASS ? "PASS" : "APOP", name);
-	auth_fail_delay(++s->auth_failures);
-	return s->auth_failures >= MAX_AUTH_FAILURES ? 2 : 0;
+	return auth_check_login(s->cfg, kind, user, secret, s->timestamp,
+	    &s->pw, &s->auth_failures);
 }
 
 /* After check_credentials(): the answer, and the login or the handoff. */
@@ -384,18 +355,24 @@ static enum outcome start_transaction(struct session *s)
 	return GO_ON;
 }
 
+/* Keeps a USER/APOP name as given (cut to MAX_USER_ARG) for the checker
+ * and the logs; whether it is valid is the checker's business. */
+static void set_user(struct session *s, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > MAX_USER_ARG)
+		len = MAX_USER_ARG;
+	memcpy(s->user, name, len);
+	s->user[len] = '\0';
+}
+
 static enum outcome cmd_user(struct session *s, int argc, char **argv)
 {
-	size_t len = strlen(argv[1]);
-
 	(void)argc;
-	/* Too long or odd names get the same +OK; PASS fails for them,
-	 * so USER never tells which names exist. */
-	s->user_valid = len <= MAX_USER_NAME && auth_valid_username(argv[1]);
-	if (len > MAX_USER_NAME)
-		len = MAX_USER_NAME;
-	memcpy(s->user, argv[1], len);
-	s->user[len] = '\0';
+	/* Every name gets the same +OK; PASS fails for bad ones, so USER
+	 * never tells which names exist. */
+	set_user(s, argv[1]);
 	s->have_user = 1;
 	reply(s, R_USER_OK);
 	return GO_ON;
@@ -411,30 +388,22 @@ static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 		return BAD;
 	}
 	s->have_user = 0;
-	/* An invalid name costs the same work and gets the same answer as
-	 * an unknown one: "" is never in the password file. */
-	r = check_credentials(s, CRED_PASS, s->user_valid ? s->user : "",
-	    argv[1]);
+	r = check_credentials(s, CRED_PASS, s->user, argv[1]);
 	explicit_bzero(argv[1], strlen(argv[1]));
 	return login_result(s, r);
 }
 
 static enum outcome cmd_apop(struct session *s, int argc, char **argv)
 {
-	size_t len = strlen(argv[1]);
-
 	(void)argc;
 	if (!s->timestamp[0]) {
 		reply(s, R_NO_APOP);
 		return BAD;
 	}
 	s->have_user = 0;
-	if (len > MAX_USER_NAME)
-		len = MAX_USER_NAME;
-	memcpy(s->user, argv[1], len);
-	s->user[len] = '\0';
-	return login_result(s, check_credentials(s, CRED_APOP,
-	    auth_valid_username(argv[1]) ? s->user : "", argv[2]));
+	set_user(s, argv[1]);
+	return login_result(s, check_credentials(s, CRED_APOP, s->user,
+	    argv[2]));
 }
 
 /* --------------------------------------------------------- both states */
@@ -574,7 +543,10 @@ static enum outcome send_message(struct session *s, long n, long lines)
 			s->retrieved++;
 		return GO_ON;
 	}
-	if (r != MBOX_NET)
+	if (r == MBOX_NET)
+		log_msg(LOG_NOTICE, "user=%s: connection lost while message %ld "
+		    "was sent; nothing deleted", name, n + 1);
+	else
 		log_msg(LOG_ERR, "user=%s: maildrop changed while message %ld "
 		    "was sent; response cut, session ended", name, n + 1);
 	/* The terminator was not sent: the client must not take what it
@@ -761,6 +733,8 @@ static int session_loop(struct session *s, enum outcome first)
 	while (!done) {
 		size_t len = 0;
 
+		/* Bound what an unauthenticated peer may make us read. */
+		s->io.max_in = s->state == ST_AUTH ? MAX_PRELOGIN_INPUT : 0;
 		if (o == GO_ON || o == BAD) {
 			switch (io_read_line(&s->io, line, sizeof(line), &len)) {
 			case IO_LINE:
@@ -768,8 +742,13 @@ static int session_loop(struct session *s, enum outcome first)
 				break;
 			case IO_TOOLONG:
 				reply(s, R_TOO_LONG);
-				len = MAX_COMMAND_LINE;
 				o = BAD;
+				break;
+			case IO_LIMIT:
+				/* Only set before login (see below). */
+				reply(s, R_TOO_MUCH_INPUT);
+				log_msg(LOG_NOTICE, "too much input before login");
+				o = END_OK;
 				break;
 			case IO_TIMEOUT:
 				/* RFC 1939 section 3: close without a
@@ -791,18 +770,6 @@ static int session_loop(struct session *s, enum outcome first)
 				break;
 			}
 			explicit_bzero(line, sizeof(line));
-			if (s->state == ST_AUTH) {
-				/* Bound what an unauthenticated peer may
-				 * make us read. */
-				s->prelogin_bytes += len + 2;
-				if (s->prelogin_bytes > MAX_PRELOGIN_INPUT &&
-				    o != END_HANDOFF) {
-					reply(s, R_TOO_MUCH_INPUT);
-					log_msg(LOG_NOTICE, "too much input "
-					    "before login");
-					o = END_OK;
-				}
-			}
 		}
 
 		switch (o) {
