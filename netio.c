@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "proto.h"
 
 int io_init(struct netio *io, int in_fd, int out_fd, int timeout)
@@ -35,10 +37,23 @@ void io_free(struct netio *io)
 	explicit_bzero(io->in, sizeof(io->in));
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+/* Writes everything, through TLS when it is on. */
+static int write_all(struct netio *io, const unsigned char *p, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n;
+
+		if (io->tls) {
+			int chunk = len > 65536 ? 65536 : (int)len;
+			int w = SSL_write(io->tls, p, chunk);
+
+			if (w <= 0)
+				return -1;
+			p += w;
+			len -= (size_t)w;
+			continue;
+		}
+		n = write(io->out_fd, p, len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -55,7 +70,7 @@ int io_flush(struct netio *io)
 {
 	if (io->failed)
 		return -1;
-	if (io->out_len > 0 && write_all(io->out_fd, io->out, io->out_len)) {
+	if (io->out_len > 0 && write_all(io, io->out, io->out_len)) {
 		io->failed = 1;
 		return -1;
 	}
@@ -74,7 +89,7 @@ int io_write(struct netio *io, const void *data, size_t len)
 			return -1;
 		/* Large blocks skip the copy: they are written directly. */
 		if (len >= OUTPUT_BUFFER_SIZE) {
-			if (write_all(io->out_fd, p, len)) {
+			if (write_all(io, p, len)) {
 				io->failed = 1;
 				return -1;
 			}
@@ -124,6 +139,9 @@ static int wait_input(struct netio *io, const struct timespec *deadline)
 
 	if (io->timeout <= 0)
 		return 1;
+	/* Records already decrypted are input the socket will not show. */
+	if (io->tls && SSL_pending(io->tls) > 0)
+		return 1;
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		ms = (deadline->tv_sec - now.tv_sec) * 1000L +
@@ -160,10 +178,25 @@ static ssize_t fill(struct netio *io, const struct timespec *deadline)
 		return -2;
 	if (r < 0)
 		return -1;
-	do
-		n = read(io->in_fd, io->in + io->in_end,
-		    sizeof(io->in) - io->in_end);
-	while (n < 0 && errno == EINTR);
+	if (io->tls) {
+		int got = SSL_read(io->tls, io->in + io->in_end,
+		    (int)(sizeof(io->in) - io->in_end));
+		int err = got > 0 ? SSL_ERROR_NONE :
+		    SSL_get_error(io->tls, got);
+
+		/* A clean close_notify or a dropped connection: both end
+		 * the session like EOF. */
+		if (got > 0)
+			n = got;
+		else
+			n = err == SSL_ERROR_ZERO_RETURN ||
+			    err == SSL_ERROR_SYSCALL ? 0 : -1;
+	} else {
+		do
+			n = read(io->in_fd, io->in + io->in_end,
+			    sizeof(io->in) - io->in_end);
+		while (n < 0 && errno == EINTR);
+	}
 	if (n > 0) {
 		io->in_end += (size_t)n;
 		io->total_in += (uint64_t)n;

@@ -32,6 +32,9 @@
 #define MAX_USER_ARG (2UL * MAX_USER_NAME)
 /* Room for a long passphrase, still bounded by the command line. */
 #define MAX_PASSWORD (MAX_COMMAND_LINE)
+/* An AUTH PLAIN response line: base64 of 3 fields of 255 octets, with
+ * room to spare (RFC 5034 section 4 lets it exceed the command limit). */
+#define MAX_SASL_LINE 2048
 /* Bad commands in a row before we decide the peer is not a POP3 client. */
 #define MAX_BAD_COMMANDS 10
 /* Failed logins in one session; then the connection is closed. */

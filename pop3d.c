@@ -42,6 +42,14 @@ static const char usage_text[] =
     "group-writable\n"
     "                          spool (default " DEFAULT_MAIL_GROUP
     "; \"none\" disables)\n"
+    "  -c, --tls-cert FILE     TLS certificate chain (PEM); offers STLS\n"
+    "  -k, --tls-key FILE      its private key (PEM, mode 0600)\n"
+    "  -S, --tls               implicit TLS (port 995): handshake before "
+    "the greeting\n"
+    "  -L, --plaintext-login never|tls|always\n"
+    "                          where USER/PASS and AUTH PLAIN may be used "
+    "(default:\n"
+    "                          tls with a certificate, else always)\n"
     "  -U, --privsep-user NAME account of the pre-login process when "
     "started as root\n"
     "                          (default " DEFAULT_PRIVSEP_USER ")\n"
@@ -110,6 +118,10 @@ int main(int argc, char **argv)
 		{ "apop", required_argument, NULL, 'a' },
 		{ "hostname", required_argument, NULL, 'n' },
 		{ "mail-group", required_argument, NULL, 'g' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "tls", no_argument, NULL, 'S' },
+		{ "plaintext-login", required_argument, NULL, 'L' },
 		{ "privsep-user", required_argument, NULL, 'U' },
 		{ "privsep-dir", required_argument, NULL, 'C' },
 		{ "stderr", no_argument, NULL, 's' },
@@ -128,10 +140,10 @@ int main(int argc, char **argv)
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	char *end;
 	long v;
-	int c, use_stderr = 0;
+	int c, use_stderr = 0, plaintext = -1;
 
 	opterr = 0;	/* our own messages, with exit status 2 */
-	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:g:U:C:shV", longopts,
+	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:g:c:k:SL:U:C:shV", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -168,6 +180,26 @@ int main(int argc, char **argv)
 		case 'g':
 			/* "" or "none": never use a privileged group. */
 			cfg.mail_group = strcmp(optarg, "none") ? optarg : "";
+			break;
+		case 'c':
+			cfg.tls_cert = optarg;
+			break;
+		case 'k':
+			cfg.tls_key = optarg;
+			break;
+		case 'S':
+			cfg.implicit_tls = 1;
+			break;
+		case 'L':
+			if (!strcmp(optarg, "never"))
+				plaintext = PLAINTEXT_NEVER;
+			else if (!strcmp(optarg, "tls"))
+				plaintext = PLAINTEXT_TLS;
+			else if (!strcmp(optarg, "always"))
+				plaintext = PLAINTEXT_ALWAYS;
+			else
+				usage_error("--plaintext-login takes never, tls "
+				    "or always, not", optarg);
 			break;
 		case 'U':
 			if (!*optarg)
@@ -213,6 +245,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument", argv[optind]);
+	if (!cfg.tls_cert != !cfg.tls_key)
+		usage_error("--tls-cert and --tls-key go together", NULL);
+	if (cfg.implicit_tls && !cfg.tls_cert)
+		usage_error("--tls needs --tls-cert and --tls-key", NULL);
+	/* Default: with a certificate, no password travels in clear text;
+	 * without one, there is no other way, and a pipe is local. */
+	cfg.plaintext = plaintext >= 0 ? (enum plaintext_policy)plaintext :
+	    cfg.tls_cert ? PLAINTEXT_TLS : PLAINTEXT_ALWAYS;
 	if (strchr(cfg.mailbox_template, '%')) {
 		const char *p;
 
@@ -235,6 +275,11 @@ int main(int argc, char **argv)
 	/* A vanished client must show up as a write error, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Loaded now, as root in root mode: the key is root's alone. */
+	if (cfg.tls_cert && tls_setup(cfg.tls_cert, cfg.tls_key) < 0) {
+		fprintf(stderr, "pop3d: unusable TLS certificate or key\n");
+		return 1;
+	}
 	if (cfg.apop_file && apop_check_file(cfg.apop_file) < 0) {
 		fprintf(stderr, "pop3d: unusable APOP secrets file %s\n",
 		    cfg.apop_file);

@@ -19,7 +19,14 @@
  *            secret(slen <= 255); the parent decides if the name is valid
  *   verdict  'Y' accepted, 'N' refused, 'L' refused and the limit is
  *            reached, 'E' system error
- *   handoff  (after 'Y') plen(2, LE) pending(plen <= INPUT_BUFFER_SIZE)
+ *   handoff  (after 'Y') relay(1: 'R' or 'D') plen(2, LE)
+ *            pending(plen <= INPUT_BUFFER_SIZE)
+ *
+ * TLS: the pre-login process did the handshake, and a TLS session cannot
+ * move to another process.  So with TLS on, the handoff says 'R' and the
+ * pre-login process stays on as a relay: it decrypts for the parent over
+ * a second socketpair and encrypts its answers, still unprivileged and
+ * chrooted (Dovecot's login processes work this way).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +40,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <poll.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "proto.h"
 
@@ -113,17 +123,79 @@ int privsep_ask(int chan, int kind, const char *user, const char *secret)
 	}
 }
 
-int privsep_handoff(int chan, const void *pending, size_t len)
+/* The TLS session a handoff left to this (pre-login) process to relay. */
+static void *relay_tls;
+
+int privsep_handoff(int chan, const void *pending, size_t len, void *tls)
 {
-	unsigned char hdr[2];
+	unsigned char hdr[3];
 
 	if (len > INPUT_BUFFER_SIZE)
 		return -1;
-	hdr[0] = (unsigned char)(len & 0xff);
-	hdr[1] = (unsigned char)(len >> 8);
-	if (write_exact(chan, hdr, 2) < 0 || write_exact(chan, pending, len))
+	hdr[0] = tls ? 'R' : 'D';
+	hdr[1] = (unsigned char)(len & 0xff);
+	hdr[2] = (unsigned char)(len >> 8);
+	if (write_exact(chan, hdr, 3) < 0 || write_exact(chan, pending, len))
 		return -1;
+	relay_tls = tls;
 	return 0;
+}
+
+/*
+ * Copies between the client's TLS session and the parent's plain socket
+ * until the parent closes its side.  The client's end of input is passed
+ * on as a half-close, so the parent sees EOF as it would directly.
+ */
+static void relay(SSL *ssl, int client_in, int peer)
+{
+	unsigned char buf[16384];
+	int client_open = 1;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = peer, .events = POLLIN },
+			{ .fd = client_in, .events = POLLIN },
+		};
+		int nfds = client_open ? 2 : 1;
+		ssize_t n;
+
+		if (!(client_open && SSL_pending(ssl) > 0) &&
+		    poll(pfd, (nfds_t)nfds, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (client_open && (SSL_pending(ssl) > 0 ||
+		    (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+			int got = SSL_read(ssl, buf, sizeof(buf));
+
+			if (got > 0) {
+				if (write_exact(peer, buf, (size_t)got) < 0)
+					break;
+			} else {
+				client_open = 0;
+				(void)shutdown(peer, SHUT_WR);
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(peer, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;	/* the session is over */
+			for (ssize_t off = 0; off < n;) {
+				int w = SSL_write(ssl, buf + off,
+				    (int)(n - off));
+
+				if (w <= 0)
+					goto out;
+				off += w;
+			}
+		}
+	}
+out:
+	explicit_bzero(buf, sizeof(buf));
+	tls_close(ssl);
 }
 
 /* Closes every descriptor but 0-2, the channel and sockets (syslog's). */
@@ -250,9 +322,9 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 {
 	char ts[MAX_TIMESTAMP], user[MAX_USER_ARG + 1];
 	char secret[MAX_PASSWORD + 1];
-	unsigned char pending[INPUT_BUFFER_SIZE], b[2], verdict;
+	unsigned char pending[INPUT_BUFFER_SIZE], b[3], verdict;
 	struct pw_entry *pw;
-	int sp[2], kind, r, failures = 0, status;
+	int sp[2], rp[2], kind, r, failures = 0, status;
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
@@ -264,7 +336,10 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	 * process must not choose it (replayed digests). */
 	if (cfg->apop_file)
 		make_apop_timestamp(cfg->hostname, ts, sizeof(ts));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+	/* sp: credentials and handoff; rp: the TLS relay, if it comes to
+	 * that. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rp) < 0) {
 		log_msg(LOG_ERR, "socketpair: %s", strerror(errno));
 		return 1;
 	}
@@ -275,13 +350,19 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	}
 	if (pid == 0) {
 		close(sp[0]);
+		close(rp[0]);
 		close_other_files(sp[1]);
 		if (enter_prelogin(cfg, uid, gid) < 0)
 			_exit(1);
-		_exit(session_run(cfg, in_fd, out_fd, sp[1],
-		    cfg->apop_file ? ts : NULL));
+		status = session_run(cfg, in_fd, out_fd, sp[1],
+		    cfg->apop_file ? ts : NULL);
+		close(sp[1]);
+		if (relay_tls)
+			relay(relay_tls, in_fd, rp[1]);
+		_exit(status);
 	}
 	close(sp[1]);
+	close(rp[1]);
 
 	pw = malloc(sizeof(*pw));
 	if (!pw)
@@ -309,23 +390,35 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		if (verdict != V_YES)
 			continue;
 		/* Accepted: take over what the client already sent. */
-		if (read_exact(sp[0], b, 2) < 0) {
+		if (read_exact(sp[0], b, 3) < 0 || (b[0] != 'R' && b[0] != 'D')) {
 			status = violation(pid, "no handoff");
 			break;
 		}
-		len = (size_t)b[0] | (size_t)b[1] << 8;
+		len = (size_t)b[1] | (size_t)b[2] << 8;
 		if (len > sizeof(pending) || read_exact(sp[0], pending, len)) {
 			status = violation(pid, "bad handoff");
 			break;
 		}
-		(void)reap(pid);
 		close(sp[0]);
 		sp[0] = -1;
-		status = session_resume(cfg, in_fd, out_fd, pw, pending, len);
+		if (b[0] == 'R') {
+			/* TLS: the session talks to the relay. */
+			status = session_resume(cfg, rp[0], rp[0], pw, pending,
+			    len);
+			close(rp[0]);
+			rp[0] = -1;
+			(void)reap(pid);
+		} else {
+			(void)reap(pid);
+			status = session_resume(cfg, in_fd, out_fd, pw,
+			    pending, len);
+		}
 		break;
 	}
 	if (sp[0] >= 0)
 		close(sp[0]);
+	if (rp[0] >= 0)
+		close(rp[0]);
 	explicit_bzero(pw, sizeof(*pw));
 	free(pw);
 	return status;

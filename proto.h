@@ -63,6 +63,7 @@ struct netio {
 	unsigned char *out;		/* OUTPUT_BUFFER_SIZE bytes */
 	size_t out_len;
 	int failed;			/* a write failed: stop writing */
+	void *tls;			/* the connection's SSL, or NULL */
 	uint64_t total_in;		/* bytes read from in_fd so far */
 	uint64_t max_in;		/* 0, or the most input we accept */
 };
@@ -334,6 +335,9 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf);
 
 /* ------------------------------------------------------------ session.c */
 
+/* Where USER/PASS and AUTH PLAIN may be used (--plaintext-login). */
+enum plaintext_policy { PLAINTEXT_NEVER, PLAINTEXT_TLS, PLAINTEXT_ALWAYS };
+
 struct config {
 	const char *passwd_file;
 	const char *mailbox_template;
@@ -342,6 +346,9 @@ struct config {
 	const char *mail_group;		/* privileged group; "" for none */
 	const char *privsep_user;	/* pre-login account (root mode) */
 	const char *privsep_dir;	/* its empty chroot directory */
+	const char *tls_cert, *tls_key;	/* NULL: no TLS */
+	int implicit_tls;		/* --tls: handshake before greeting */
+	enum plaintext_policy plaintext;
 	int timeout;
 };
 
@@ -378,6 +385,19 @@ int session_run(const struct config *cfg, int in_fd, int out_fd, int chan,
 int session_resume(const struct config *cfg, int in_fd, int out_fd,
     const struct pw_entry *pw, const void *pending, size_t len);
 
+/* ---------------------------------------------------------------- tls.c */
+
+/* Loads the certificate chain and key (refusing a key file group or
+ * others can read), TLS 1.2 at least.  Returns 0, or -1 (logged). */
+int tls_setup(const char *cert, const char *key);
+/* Non-zero once tls_setup() succeeded. */
+int tls_available(void);
+/* Runs the server handshake on the connection within timeout seconds.
+ * Returns the SSL object, or NULL (logged with the client address). */
+void *tls_accept(int in_fd, int out_fd, int timeout);
+/* Sends close_notify and frees the SSL object. */
+void tls_close(void *ssl);
+
 /* ------------------------------------------------------------ privsep.c */
 
 /*
@@ -392,7 +412,8 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd);
  * check_credentials() in session.c: 1, 0, 2 (limit reached), -1. */
 int privsep_ask(int chan, int kind, const char *user, const char *secret);
 
-/* Pre-login side, after an accepted login: passes the unread input. */
-int privsep_handoff(int chan, const void *pending, size_t len);
+/* Pre-login side, after an accepted login: passes the unread input; with
+ * tls, this process then relays that TLS session for the parent. */
+int privsep_handoff(int chan, const void *pending, size_t len, void *tls);
 
 #endif

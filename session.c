@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "proto.h"
 
 /* Every response text in one place.  Codes per RFC 2449 and RFC 3206. */
@@ -44,6 +46,15 @@
 #define R_DELETED	"-ERR message already deleted"
 #define R_BAD_LINES	"-ERR invalid line count"
 #define R_NOOP		"+OK nothing done"
+#define R_STLS_GO	"+OK begin TLS negotiation"
+#define R_STLS_NONE	"-ERR STLS not available"
+#define R_STLS_AGAIN	"-ERR TLS is already active"
+#define R_NEED_TLS	"-ERR plaintext login only over TLS: use STLS first"
+#define R_NO_PLAIN	"-ERR plaintext login is disabled; use APOP"
+#define R_AUTH_MECH	"-ERR unsupported authentication mechanism"
+#define R_AUTH_CANCEL	"-ERR authentication cancelled"
+#define R_AUTH_B64	"-ERR invalid base64 in authentication data"
+#define R_AUTH_SYNTAX	"-ERR [AUTH] malformed PLAIN credentials"
 #define R_TOO_MUCH_INPUT "-ERR too much input before login, closing " \
 			"connection"
 
@@ -234,7 +245,7 @@ static enum outcome login_result(struct session *s, int r)
 	 * client already sent behind the login (pipelining). */
 	if (io_flush(&s->io) < 0 ||
 	    privsep_handoff(s->chan, s->io.in + s->io.in_start,
-	    s->io.in_end - s->io.in_start) < 0)
+	    s->io.in_end - s->io.in_start, s->io.tls) < 0)
 		return END_FAIL;
 	return END_HANDOFF;
 }
@@ -355,6 +366,27 @@ static enum outcome start_transaction(struct session *s)
 	return GO_ON;
 }
 
+/* May a password travel now?  RFC 2595 section 2.3, RFC 8314. */
+static int plaintext_allowed(const struct session *s)
+{
+	switch (s->cfg->plaintext) {
+	case PLAINTEXT_ALWAYS:
+		return 1;
+	case PLAINTEXT_TLS:
+		return s->io.tls != NULL;
+	default:
+		return 0;
+	}
+}
+
+/* The refusal of a plaintext login, the same for every user name. */
+static enum outcome refuse_plaintext(struct session *s)
+{
+	reply(s, s->cfg->plaintext == PLAINTEXT_NEVER ? R_NO_PLAIN :
+	    R_NEED_TLS);
+	return GO_ON;
+}
+
 /* Keeps a USER/APOP name as given (cut to MAX_USER_ARG) for the checker
  * and the logs; whether it is valid is the checker's business. */
 static void set_user(struct session *s, const char *name)
@@ -370,6 +402,8 @@ static void set_user(struct session *s, const char *name)
 static enum outcome cmd_user(struct session *s, int argc, char **argv)
 {
 	(void)argc;
+	if (!plaintext_allowed(s))
+		return refuse_plaintext(s);
 	/* Every name gets the same +OK; PASS fails for bad ones, so USER
 	 * never tells which names exist. */
 	set_user(s, argv[1]);
@@ -388,6 +422,10 @@ static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 		return BAD;
 	}
 	s->have_user = 0;
+	if (!plaintext_allowed(s)) {
+		explicit_bzero(argv[1], strlen(argv[1]));
+		return refuse_plaintext(s);
+	}
 	r = check_credentials(s, CRED_PASS, s->user, argv[1]);
 	explicit_bzero(argv[1], strlen(argv[1]));
 	return login_result(s, r);
@@ -406,21 +444,178 @@ static enum outcome cmd_apop(struct session *s, int argc, char **argv)
 	    argv[2]));
 }
 
+static enum outcome cmd_stls(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (!tls_available()) {
+		reply(s, R_STLS_NONE);
+		return GO_ON;
+	}
+	if (s->io.tls) {
+		reply(s, R_STLS_AGAIN);
+		return GO_ON;
+	}
+	reply(s, R_STLS_GO);
+	if (io_flush(&s->io) < 0)
+		return END_OK;
+	/* RFC 2595 section 4: nothing the client sent before the handshake
+	 * may count after it (command injection), and the session starts
+	 * over: no pending USER. */
+	io_discard_input(&s->io);
+	s->have_user = 0;
+	s->user[0] = '\0';
+	s->io.tls = tls_accept(s->io.in_fd, s->io.out_fd, s->cfg->timeout);
+	if (!s->io.tls)
+		return END_FAIL;	/* the stream is unusable now */
+	return GO_ON;
+}
+
+/* Strict base64 (RFC 4648): whole quads, padding only at the end.
+ * Returns the decoded length, or -1. */
+static long decode_base64(const char *in, unsigned char *out, size_t size)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t len = strlen(in), i, pad = 0;
+	int n;
+
+	if (len % 4 != 0 || len / 4 * 3 > size)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (in[i] == '=') {
+			if (i < len - 2)
+				return -1;
+			pad++;
+		} else if (pad || !strchr(alphabet, in[i]) || !in[i]) {
+			return -1;
+		}
+	}
+	if (len == 0)
+		return 0;
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n < pad)
+		return -1;
+	return (long)((size_t)n - pad);
+}
+
+/* RFC 4616: [authzid] NUL authcid NUL passwd.  Checks and logs in. */
+static enum outcome sasl_plain(struct session *s, const char *b64)
+{
+	unsigned char buf[MAX_SASL_LINE];
+	const char *authzid, *authcid, *pass;
+	char *nul1, *nul2;
+	long len;
+	int r;
+
+	if (!strcmp(b64, "*")) {
+		reply(s, R_AUTH_CANCEL);
+		return GO_ON;
+	}
+	/* RFC 5034 section 4: "=" is an empty initial response. */
+	len = strcmp(b64, "=") ? decode_base64(b64, buf, sizeof(buf) - 1) : 0;
+	if (len < 0) {
+		reply(s, R_AUTH_B64);
+		return BAD;
+	}
+	buf[len] = '\0';
+	authzid = (const char *)buf;
+	nul1 = memchr(buf, '\0', (size_t)len);
+	nul2 = nul1 ? memchr(nul1 + 1, '\0',
+	    (size_t)(len - (nul1 + 1 - (char *)buf))) : NULL;
+	authcid = nul1 ? nul1 + 1 : "";
+	pass = nul2 ? nul2 + 1 : "";
+	/* Exactly two NULs, non-empty identity and password, no proxy
+	 * login (an authzid other than the authcid). */
+	if (!nul1 || !nul2 || !*authcid || !*pass ||
+	    strlen(pass) != (size_t)(len - (pass - (char *)buf)) ||
+	    strlen(authcid) > 255 || strlen(pass) > 255) {
+		explicit_bzero(buf, sizeof(buf));
+		reply(s, R_AUTH_SYNTAX);
+		return GO_ON;
+	}
+	if (*authzid && strcmp(authzid, authcid)) {
+		/* Acting as another user (proxy login) is not offered. */
+		explicit_bzero(buf, sizeof(buf));
+		reply(s, R_AUTH_FAIL);
+		return GO_ON;
+	}
+	set_user(s, authcid);
+	r = check_credentials(s, CRED_PASS, s->user, pass);
+	explicit_bzero(buf, sizeof(buf));
+	return login_result(s, r);
+}
+
+static enum outcome cmd_auth(struct session *s, int argc, char **argv)
+{
+	char line[MAX_SASL_LINE + 1];
+	enum outcome o;
+	size_t len;
+
+	s->have_user = 0;
+	if (argc == 1) {
+		/* Not in RFC 5034, but clients ask this way to list. */
+		reply(s, "+OK mechanisms follow");
+		if (plaintext_allowed(s))
+			reply(s, "PLAIN");
+		reply(s, ".");
+		return GO_ON;
+	}
+	if (strcasecmp(argv[1], "PLAIN")) {
+		reply(s, R_AUTH_MECH);
+		return GO_ON;
+	}
+	if (!plaintext_allowed(s))
+		return refuse_plaintext(s);
+	if (argc == 3) {
+		o = sasl_plain(s, argv[2]);
+		explicit_bzero(argv[2], strlen(argv[2]));
+		return o;
+	}
+	/* No initial response: the empty challenge, then the client's
+	 * line, which may be longer than a command line. */
+	reply(s, "+ ");
+	switch (io_read_line(&s->io, line, sizeof(line), &len)) {
+	case IO_LINE:
+		break;
+	case IO_TOOLONG:
+		reply(s, R_TOO_LONG);
+		return BAD;
+	default:
+		return END_OK;
+	}
+	if (strlen(line) != len) {
+		explicit_bzero(line, sizeof(line));
+		reply(s, R_AUTH_B64);
+		return BAD;
+	}
+	o = sasl_plain(s, line);
+	explicit_bzero(line, sizeof(line));
+	return o;
+}
+
 /* --------------------------------------------------------- both states */
 
 static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 {
-	static const char *const caps[] = {
-		"TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE",
-		"PIPELINING", "EXPIRE NEVER", NULL
-	};
-	size_t i;
+	/* Only what works now (RFC 2449 section 5, RFC 5034 section 3). */
+	int plain = plaintext_allowed(s);
 
 	(void)argc;
 	(void)argv;
 	reply(s, "+OK capability list follows");
-	for (i = 0; caps[i]; i++)
-		reply(s, caps[i]);
+	reply(s, "TOP");
+	reply(s, "UIDL");
+	if (plain)
+		reply(s, "USER");
+	reply(s, "RESP-CODES");
+	reply(s, "AUTH-RESP-CODE");
+	reply(s, "PIPELINING");
+	reply(s, "EXPIRE NEVER");
+	if (plain)
+		reply(s, "SASL PLAIN");
+	if (s->state == ST_AUTH && tls_available() && !s->io.tls)
+		reply(s, "STLS");
 	/* Name the software only to users who logged in. */
 	if (s->state == ST_TRANS)
 		reply(s, "IMPLEMENTATION pop3d-" POP3D_VERSION);
@@ -617,6 +812,8 @@ static const struct command auth_commands[] = {
 	{ "USER", 2, 2, cmd_user },
 	{ "PASS", 2, 2, cmd_pass },
 	{ "APOP", 3, 3, cmd_apop },
+	{ "AUTH", 1, 3, cmd_auth },
+	{ "STLS", 1, 1, cmd_stls },
 	{ "CAPA", 1, 1, cmd_capa },
 	{ "QUIT", 1, 1, cmd_quit },
 	{ NULL, 0, 0, NULL }
@@ -797,6 +994,11 @@ static int session_loop(struct session *s, enum outcome first)
 	}
 	if (io_flush(&s->io) < 0 && status == 0 && s->io.failed)
 		log_msg(LOG_NOTICE, "client connection lost");
+	/* A pre-login process that handed a TLS session over keeps it: it
+	 * relays for the parent (privsep.c). */
+	if (o != END_HANDOFF)
+		tls_close(s->io.tls);
+	s->io.tls = NULL;
 	mbox_close(&s->mb);
 	io_free(&s->io);
 	explicit_bzero(s, sizeof(*s));
@@ -812,6 +1014,15 @@ int session_run(const struct config *cfg, int in_fd, int out_fd,
 	if (!s)
 		return 1;
 	s->chan = chan;
+	/* RFC 8314 section 3.1: on a POP3S port TLS comes first. */
+	if (cfg->implicit_tls) {
+		s->io.tls = tls_accept(in_fd, out_fd, cfg->timeout);
+		if (!s->io.tls) {
+			io_free(&s->io);
+			free(s);
+			return 1;
+		}
+	}
 	if (timestamp) {
 		snprintf(s->timestamp, sizeof(s->timestamp), "%s", timestamp);
 		io_printf(&s->io, "%s %s\r\n", R_GREETING, s->timestamp);

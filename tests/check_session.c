@@ -254,6 +254,8 @@ static void sess_init(struct sess *s, const char *mbox_text)
 	s->cfg.mailbox_template = s->tmpl;
 	s->cfg.apop_file = NULL;
 	s->cfg.hostname = "test.example";
+	/* No TLS here: plaintext logins as from a pipe. */
+	s->cfg.plaintext = PLAINTEXT_ALWAYS;
 	s->cfg.timeout = 30;
 }
 
@@ -527,7 +529,7 @@ START_TEST(session_capa_in_authorization)
 	sess_init(&s, MBOX2);
 	expect_session(&s, "CAPA\r\nQUIT\r\n", GREETING
 	    "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
-	    "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\n"
+	    "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nSASL PLAIN\r\n"
 	    ".\r\n" BYE, 0);
 }
 END_TEST

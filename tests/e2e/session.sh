@@ -84,7 +84,7 @@ GREET='+OK POP3 server ready'
 WRONG='-ERR command not valid in this state'
 BYE='+OK pop3d signing off'
 LOGIN="+OK maildrop has 3 messages ($TOTAL octets)"
-CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER')
+CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'SASL PLAIN')
 CAPA_TRANS=("${CAPA_AUTH[@]}" "IMPLEMENTATION pop3d-$VERSION")
 
 # --------------------------------------- slow sessions, in the background
@@ -161,12 +161,12 @@ transcript lower "$GREET" '+OK send PASS' "$LOGIN" "+OK 3 $TOTAL" "+OK 3 $S3" \
 	"+OK $S3 octets" 'Delivered-To: alice@example.org' 'Subject: three' '' . \
 	'+OK message 3 deleted' '+OK nothing done' "$LOGIN" "${CAPA_TRANS[@]}" . "$BYE (3 messages left)"
 
-# Commands of the other state, unknown and obsolete ones.
+# Commands of the other state (AUTH is one now), unknown and obsolete ones.
 crlf 'USER alice' 'PASS secret' 'USER alice' 'PASS secret' 'APOP alice 0123456789abcdef0123456789abcdef' \
 	'AUTH PLAIN' LAST FOO NOOP 'CAPA x' 'NOOP x' 'STAT 1' 'RSET 1' 'QUIT x' QUIT | pop wrong-state "${POP[@]}"
 exited wrong-state
 transcript wrong-state "$GREET" '+OK send PASS' "$LOGIN" "$WRONG" "$WRONG" "$WRONG" \
-	'-ERR unknown command' '-ERR unknown command' '-ERR unknown command' '+OK nothing done' \
+	"$WRONG" '-ERR unknown command' '-ERR unknown command' '+OK nothing done' \
 	'-ERR syntax error' '-ERR syntax error' '-ERR syntax error' '-ERR syntax error' \
 	'-ERR syntax error' "$BYE (3 messages left)"
 
