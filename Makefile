@@ -155,17 +155,25 @@ install: all
 	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
 	install -m 644 pop3d.8 pop3passwd.8 $(DESTDIR)$(MANDIR)/man8/
 	$(SUBST) xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+	$(SUBST) xinetd.d/pop3s > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s
 	$(SUBST) systemd/pop3d@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
-	install -m 644 systemd/pop3d.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(SUBST) systemd/pop3s@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
+	install -m 644 systemd/pop3d.socket systemd/pop3s.socket \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pop3d $(DESTDIR)$(SBINDIR)/pop3passwd \
 	    $(DESTDIR)$(MANDIR)/man8/pop3d.8 $(DESTDIR)$(MANDIR)/man8/pop3passwd.8 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d.socket \
-	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s.socket \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
 
 clean:
 	rm -rf pop3d pop3passwd build demo/run

@@ -40,8 +40,11 @@ FILES=(
 	"$MAN/man8/pop3d.8 644"
 	"$MAN/man8/pop3passwd.8 644"
 	"$ETC/xinetd.d/pop3 644"
+	"$ETC/xinetd.d/pop3s 644"
 	"$UNITS/pop3d.socket 644"
 	"$UNITS/pop3d@.service 644"
+	"$UNITS/pop3s.socket 644"
+	"$UNITS/pop3s@.service 644"
 )
 OUTSIDE=("$PFX" "$ETC")
 pre_existing=''
@@ -83,7 +86,7 @@ else fail installed-pop3passwd-runs "$(head -n 2 "$T/vp.out")"; fi
 
 # ------------------------------------------------ substitutions
 
-left=$(grep -l '@[A-Z_]*@' "$D$ETC/xinetd.d/pop3" "$D$UNITS/pop3d@.service" "$D$UNITS/pop3d.socket" 2>/dev/null | tr '\n' ' ')
+left=$(grep -l '@[A-Z_]*@' "$D$ETC/xinetd.d/pop3" "$D$UNITS/pop3d@.service" "$D$UNITS/pop3d.socket" "$D$ETC/xinetd.d/pop3s" "$D$UNITS/pop3s@.service" 2>/dev/null | tr '\n' ' ')
 equal no-placeholder-left "" "$left"
 X=$D$ETC/xinetd.d/pop3
 equal xinetd-server-path "$SBIN/pop3d" "$(awk '$1 == "server" && $2 == "=" { print $3 }' "$X")"
@@ -158,7 +161,8 @@ equal nothing-at-unprefixed-paths "" "$created"
 # Files named like ours, made since the start, anywhere they could land.
 stray=$(find /usr /etc /lib /opt /srv /var /root -xdev -newer "$T/stamp" \
 	\( -name pop3d -o -name pop3passwd -o -name pop3d.8 -o -name pop3passwd.8 \
-	   -o -name pop3 -o -name pop3d.socket -o -name 'pop3d@.service' \) \
+	   -o -name pop3 -o -name pop3d.socket -o -name 'pop3d@.service' \
+	   -o -name pop3s -o -name pop3s.socket -o -name 'pop3s@.service' \) \
 	! -path "$T/*" -print 2>/dev/null | head -n 5 | tr '\n' ' ')
 equal nothing-installed-outside-destdir "" "$stray"
 # The work tree was not built in.
@@ -179,7 +183,7 @@ equal install-default-file-modes "755 755 644 644 644 644 644" "$(cd "$D2" && st
 	usr/local/share/man/man8/pop3d.8 usr/local/share/man/man8/pop3passwd.8 etc/xinetd.d/pop3 \
 	usr/local/lib/systemd/system/pop3d.socket usr/local/lib/systemd/system/pop3d@.service 2>&1 | xargs)"
 got=$(cd "$D2" && find . -type f | sed 's,^\.,,' | sort | tr '\n' ' ')
-equal install-default-layout "/etc/xinetd.d/pop3 /usr/local/lib/systemd/system/pop3d.socket /usr/local/lib/systemd/system/pop3d@.service /usr/local/sbin/pop3d /usr/local/sbin/pop3passwd /usr/local/share/man/man8/pop3d.8 /usr/local/share/man/man8/pop3passwd.8 " "$got"
+equal install-default-layout "/etc/xinetd.d/pop3 /etc/xinetd.d/pop3s /usr/local/lib/systemd/system/pop3d.socket /usr/local/lib/systemd/system/pop3d@.service /usr/local/lib/systemd/system/pop3s.socket /usr/local/lib/systemd/system/pop3s@.service /usr/local/sbin/pop3d /usr/local/sbin/pop3passwd /usr/local/share/man/man8/pop3d.8 /usr/local/share/man/man8/pop3passwd.8 " "$got"
 equal install-default-server-path "/usr/local/sbin/pop3d" "$(awk '$1 == "server" && $2 == "=" { print $3 }' "$D2/etc/xinetd.d/pop3")"
 make -C "$SRC" uninstall DESTDIR="$D2" >"$T/uninstall3.log" 2>&1
 equal uninstall-defaults-removes-all "" "$(cd "$D2" && find . -type f | tr '\n' ' ')"

@@ -367,7 +367,7 @@ else
 	mkdir -p "$T/root/lib/systemd/system"
 	cp -an /lib/systemd/system/. "$T/root/lib/systemd/system/" 2>/dev/null
 	MANPATH=$T/root/usr/share/man systemd-analyze verify --root="$T/root" \
-		pop3d.socket pop3d@.service >"$T/verify.out" 2>&1
+		pop3d.socket pop3d@.service pop3s.socket pop3s@.service >"$T/verify.out" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$T/verify.out" ]; then pass systemd-analyze-verify
 	else fail systemd-analyze-verify "status $rc: $(head -n 4 "$T/verify.out" | tr '\n' ' ')"; fi
