@@ -71,7 +71,7 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory $(ASAN_DIR)/pop3d $(ASAN_DIR)/pop3passwd $(ASAN_DIR)/unit
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit e2e fuzz-check
 
 unit:
 	CK_DEFAULT_TIMEOUT=60 ./$(ASAN_DIR)/unit

@@ -186,29 +186,33 @@ int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
 /*
  * Reads the next line of an administrator's file into buf (LF or CRLF
  * removed).  Returns 1 for a line, 0 at the end, -1 for a line too long
- * for buf: that line is consumed whole and must be skipped, so its tail is
- * never mistaken for a line of its own.
+ * for buf or holding a NUL byte: that line is consumed whole and must be
+ * skipped, so no part of it is ever mistaken for a line of its own.
  */
 static int next_line(FILE *f, char *buf, size_t size)
 {
-	size_t len;
-	int c;
+	size_t len = 0;
+	int c, nul = 0;
 
-	if (!fgets(buf, (int)size, f))
-		return 0;
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] == '\n') {
-		buf[--len] = '\0';
-		/* Files edited on other systems may end lines in CRLF. */
-		if (len > 0 && buf[len - 1] == '\r')
-			buf[--len] = '\0';
-		return 1;
+	/* getc, not fgets: a NUL byte must not hide where the line ends. */
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			nul = 1;
+		if (len + 1 < size)
+			buf[len] = (char)c;
+		len++;
 	}
-	if (feof(f))
-		return 1;	/* a last line without its newline */
-	while ((c = getc(f)) != EOF && c != '\n')
-		;
-	return -1;
+	if (c == EOF && len == 0)
+		return 0;
+	if (len + 1 > size || nul) {
+		buf[0] = '\0';
+		return -1;	/* overlong or binary: skipped whole */
+	}
+	buf[len] = '\0';
+	/* Files edited on other systems may end lines in CRLF. */
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	return 1;
 }
 
 int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
@@ -238,7 +242,7 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 		lineno++;
 		if (r < 0) {
 			log_msg(LOG_WARNING, "password file %s line %u: "
-			    "line too long, skipped", file, lineno);
+			    "line too long or binary, skipped", file, lineno);
 			continue;
 		}
 		r = passwd_parse_line(buf, lineno, tmp, &why);

@@ -782,6 +782,21 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 
 /* ------------------------------------------------------------- UPDATE */
 
+/* The length of an empty line ("\n" or "\r\n") at off, or 0. */
+static uint64_t leading_blank_line(const struct mailbox *mb, uint64_t off,
+    uint64_t file_size)
+{
+	unsigned char b[2];
+	ssize_t n;
+
+	n = pread(mb->fd, b, file_size - off >= 2 ? 2 : 1, (off_t)off);
+	if (n >= 1 && b[0] == '\n')
+		return 1;
+	if (n == 2 && b[0] == '\r' && b[1] == '\n')
+		return 2;
+	return 0;
+}
+
 /*
  * Plans the rewrite: from the first deleted message on, the kept messages
  * (adjacent ones merged into one piece) and then the mail appended since
@@ -818,10 +833,24 @@ static long plan_rewrite(const struct mailbox *mb, uint64_t file_size,
 		n++;
 	}
 	if (file_size > idx->scanned) {
+		const struct message *last = &idx->msgs[idx->count - 1];
+		uint64_t skip = 0;
+
+		/*
+		 * An MDA that found the file ending without an empty line
+		 * writes one before the new From_ line: the separator of
+		 * our last message.  If that message goes, its separator
+		 * goes too, or the result would start with an empty line
+		 * (no mbox any more) or add one to the message before.
+		 */
+		if ((last->flags & MSG_DELETED) &&
+		    last->data_off + last->data_len == idx->scanned)
+			skip = leading_blank_line(mb, idx->scanned, file_size);
 		src[n].fd = mb->fd;
-		src[n].off = idx->scanned;
-		src[n].len = file_size - idx->scanned;
-		n++;
+		src[n].off = idx->scanned + skip;
+		src[n].len = file_size - idx->scanned - skip;
+		if (src[n].len > 0)
+			n++;
 	}
 	*src_r = src;
 	return (long)n;
