@@ -4,6 +4,7 @@
 #   make check      build with ASan+UBSan and run every test
 #   make demo       run the server on a demo maildrop (installs build deps)
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS=60 each (fuzz/README.md)
+#   make lint       cppcheck and clang-tidy, configured in the repository
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same)
 #   make clean
