@@ -404,14 +404,14 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		if (b[0] == 'R') {
 			/* TLS: the session talks to the relay. */
 			status = session_resume(cfg, rp[0], rp[0], pw, pending,
-			    len);
+			    len, 1);
 			close(rp[0]);
 			rp[0] = -1;
 			(void)reap(pid);
 		} else {
 			(void)reap(pid);
 			status = session_resume(cfg, in_fd, out_fd, pw,
-			    pending, len);
+			    pending, len, 0);
 		}
 		break;
 	}

@@ -381,9 +381,11 @@ int session_run(const struct config *cfg, int in_fd, int out_fd, int chan,
     const char *timestamp);
 
 /* Continues a session whose login the privileged parent accepted: pending
- * holds the client input the pre-login process had read beyond it. */
+ * holds the client input the pre-login process had read beyond it;
+ * tls_relayed says the client's TLS session is relayed to in/out_fd. */
 int session_resume(const struct config *cfg, int in_fd, int out_fd,
-    const struct pw_entry *pw, const void *pending, size_t len);
+    const struct pw_entry *pw, const void *pending, size_t len,
+    int tls_relayed);
 
 /* ---------------------------------------------------------------- tls.c */
 

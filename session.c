@@ -78,6 +78,7 @@ struct session {
 	char timestamp[MAX_TIMESTAMP];	/* APOP, "" when off */
 	int chan;		/* pre-login process: channel to the privileged
 				 * parent, which checks credentials; else -1 */
+	int tls_relayed;	/* the client's TLS is relayed to us (privsep) */
 	int auth_failures;
 	int dropped_privileges;
 	struct pw_entry pw;
@@ -373,7 +374,7 @@ static int plaintext_allowed(const struct session *s)
 	case PLAINTEXT_ALWAYS:
 		return 1;
 	case PLAINTEXT_TLS:
-		return s->io.tls != NULL;
+		return s->io.tls != NULL || s->tls_relayed;
 	default:
 		return 0;
 	}
@@ -467,7 +468,7 @@ static enum outcome cmd_stls(struct session *s, int argc, char **argv)
 	s->user[0] = '\0';
 	s->io.tls = tls_accept(s->io.in_fd, s->io.out_fd, s->cfg->timeout);
 	if (!s->io.tls)
-		return END_FAIL;	/* the stream is unusable now */
+		return END_OK;	/* logged; the stream is unusable now */
 	return GO_ON;
 }
 
@@ -1018,9 +1019,10 @@ int session_run(const struct config *cfg, int in_fd, int out_fd,
 	if (cfg->implicit_tls) {
 		s->io.tls = tls_accept(in_fd, out_fd, cfg->timeout);
 		if (!s->io.tls) {
+			/* The client's failure, logged; not ours. */
 			io_free(&s->io);
 			free(s);
-			return 1;
+			return 0;
 		}
 	}
 	if (timestamp) {
@@ -1033,7 +1035,8 @@ int session_run(const struct config *cfg, int in_fd, int out_fd,
 }
 
 int session_resume(const struct config *cfg, int in_fd, int out_fd,
-    const struct pw_entry *pw, const void *pending, size_t len)
+    const struct pw_entry *pw, const void *pending, size_t len,
+    int tls_relayed)
 {
 	struct session *s = session_new(cfg, in_fd, out_fd);
 
@@ -1045,6 +1048,7 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
 	}
 	memcpy(s->io.in, pending, len);
 	s->io.in_end = len;
+	s->tls_relayed = tls_relayed;
 	s->pw = *pw;
 	/* The copied entry's strings must point into its own line. */
 	s->pw.name = s->pw.line + (pw->name - pw->line);
