@@ -21,6 +21,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <emmintrin.h>
+
 #include <openssl/evp.h>
 
 #include "proto.h"
@@ -62,6 +64,7 @@ struct scan {
 	unsigned prev_blank_len;	/* 1 ("\n") or 2 ("\r\n") */
 	unsigned char last_byte;	/* last byte of the previous fragment */
 	int in_from_line;		/* inside an overlong From_ line */
+	EVP_MD *md5;			/* fetched once, not per message */
 };
 
 /* Case-insensitive prefix test: does the line start with name? */
@@ -172,8 +175,8 @@ static int start_message(struct scan *s, uint64_t from_off)
 	s->wide_body = 0;
 	s->pending_blanks = 0;
 	s->bare_lf = 0;
-	if (!EVP_DigestInit_ex(s->fixed_ctx, EVP_md5(), NULL) ||
-	    !EVP_DigestInit_ex(s->wide_ctx, EVP_md5(), NULL))
+	if (!EVP_DigestInit_ex(s->fixed_ctx, s->md5, NULL) ||
+	    !EVP_DigestInit_ex(s->wide_ctx, s->md5, NULL))
 		return -1;
 	return 0;
 }
@@ -359,6 +362,119 @@ static int assign_dup_suffixes(struct mbox_index *idx)
 	return 0;
 }
 
+/*
+ * The hot loop of a scan: ordinary body lines, which only need their line
+ * ends counted and an eye kept on empty lines (a From_ line may follow).
+ * Sixteen bytes at a time with SSE2 bit masks: the newlines, the CRLFs
+ * among them and the newlines that end an empty line ("\n\n" or
+ * "\n\r\n"), looking back one and two bytes with overlapping loads.  Only
+ * after an empty line is a From_ line looked for.  Consumes whole lines
+ * and stops before a From_ line after an empty one (scan_fragment()'s
+ * job).  Returns the number of bytes consumed.
+ */
+/* Bits set in a 64-bit mask, without a libgcc call (-mpopcnt is not in
+ * the x86-64 baseline). */
+static inline unsigned popcount64(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ULL;
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Bit i set where p[i] == c, for 64 bytes. */
+static inline uint64_t match64(const unsigned char *p, __m128i c)
+{
+	uint64_t m = 0;
+
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const void *)(p + 16 * k));
+
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, c)) << (16 * k);
+	}
+	return m;
+}
+
+/*
+ * The hot loop of a scan: ordinary body lines, which only need their line
+ * ends counted and an eye kept on empty lines (a From_ line may follow).
+ * 64 bytes at a time with SSE2 bit masks: the newlines, the CRs, and from
+ * them (shifted, with the bits carried over from the bytes before) the
+ * newlines after a CR and those that end an empty line ("\n\n" or
+ * "\n\r\n").  Only after an empty line is a From_ line looked for.
+ * Consumes whole lines and stops before a From_ line after an empty one
+ * (scan_fragment()'s job).  Returns the number of bytes consumed.
+ */
+static size_t scan_body_fast(struct scan *s)
+{
+	const __m128i nlv = _mm_set1_epi8('\n'), crv = _mm_set1_epi8('\r');
+	unsigned char *start = s->buf + s->bpos, *end = s->buf + s->blen;
+	unsigned char *q = start, *stop = start, *blank_at = NULL;
+	uint64_t bare = 0, c_nl1, c_cr1, c_nl2;
+	int blank_len = 0, last_blank = s->prev_blank;
+
+	/* The carried bits need the two bytes before the first block; and
+	 * a From_ line right here after an empty line is not ours. */
+	if (start - s->buf < 2 || (s->prev_blank &&
+	    (end - start < 5 || !memcmp(start, "From ", 5))))
+		return 0;
+	c_nl1 = start[-1] == '\n';
+	c_cr1 = start[-1] == '\r';
+	c_nl2 = (uint64_t)(start[-2] == '\n') | (uint64_t)(start[-1] == '\n') << 1;
+	for (; q + 64 <= end; q += 64) {
+		uint64_t nl = match64(q, nlv), cr = match64(q, crv);
+		uint64_t pnl = nl << 1 | c_nl1, pcr = cr << 1 | c_cr1;
+		uint64_t p2nl = nl << 2 | c_nl2;
+		uint64_t blank = nl & (pnl | (pcr & p2nl));
+		uint64_t keep = ~0ULL, b;
+		int boundary = 0;
+
+		c_nl1 = nl >> 63;
+		c_cr1 = cr >> 63;
+		c_nl2 = nl >> 62;
+		if (!nl)
+			continue;
+		/* A From_ line after an empty one ends the fast part. */
+		for (b = blank; b; b &= b - 1) {
+			unsigned bit = (unsigned)__builtin_ctzll(b);
+			unsigned char *next = q + bit + 1;
+
+			if (end - next < 5 || !memcmp(next, "From ", 5)) {
+				keep = bit == 63 ? ~0ULL : (2ULL << bit) - 1;
+				boundary = 1;
+				break;
+			}
+		}
+		nl &= keep;
+		blank &= keep;
+		bare += popcount64(nl & ~pcr);
+		if (blank) {
+			unsigned bit = 63u - (unsigned)__builtin_clzll(blank);
+
+			blank_len = (pcr >> bit) & 1 ? 2 : 1;
+			blank_at = q + bit + 1 - blank_len;
+		}
+		/* Consumed up to the last newline so far. */
+		b = 63u - (unsigned)__builtin_clzll(nl);
+		stop = q + b + 1;
+		last_blank = (int)((blank >> b) & 1);
+		if (boundary)
+			break;
+	}
+	if (stop == start)
+		return 0;
+	s->bare_lf += bare;
+	s->prev_blank = last_blank;
+	if (blank_at) {
+		s->prev_blank_off = s->boff + (uint64_t)(blank_at - s->buf);
+		s->prev_blank_len = (unsigned)blank_len;
+	}
+	s->last_byte = '\n';
+	s->bpos += (size_t)(stop - start);
+	return (size_t)(stop - start);
+}
+
 int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 {
 	struct scan s;
@@ -372,7 +488,8 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 	s.buf = malloc(MBOX_BLOCK_SIZE);
 	s.fixed_ctx = EVP_MD_CTX_new();
 	s.wide_ctx = EVP_MD_CTX_new();
-	if (!s.buf || !s.fixed_ctx || !s.wide_ctx)
+	s.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	if (!s.buf || !s.fixed_ctx || !s.wide_ctx || !s.md5)
 		goto out;
 
 	for (;;) {
@@ -388,6 +505,11 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 		avail = s.blen - s.bpos;
 		if (avail == 0)
 			break;
+		/* Plain body text takes the fast way; anything else, one
+		 * line at a time below. */
+		if (s.in_msg && !s.in_header && !s.wide_body &&
+		    !s.in_from_line && scan_body_fast(&s) > 0)
+			continue;
 		p = s.buf + s.bpos;
 		off = s.boff + s.bpos;
 		nl = memchr(p, '\n', avail);
@@ -445,6 +567,7 @@ out:
 		mbox_index_free(idx);
 	EVP_MD_CTX_free(s.fixed_ctx);
 	EVP_MD_CTX_free(s.wide_ctx);
+	EVP_MD_free(s.md5);
 	free(s.buf);
 	return r;
 }
