@@ -813,6 +813,86 @@ void mbox_unmark_all(struct mailbox *mb)
  * body_lines >= 0 limits the body; the header and the blank line after it
  * are always sent.
  */
+/*
+ * RETR's conversion of stored bytes to the wire: a bare LF becomes CRLF
+ * and a line starting with "." gets another one (RFC 1939 byte-stuffing),
+ * written straight into the output buffer.  dst has room for 2n + 1
+ * bytes; *at_start and *prev_cr carry the line state across calls.
+ * Returns the bytes written.
+ */
+static size_t stuff_crlf(const unsigned char *src, size_t n,
+    unsigned char *dst, int *at_start, int *prev_cr)
+{
+	unsigned char *o = dst;
+	size_t i = 0;
+
+	while (i < n) {
+		const unsigned char *nl;
+		size_t seg;
+
+		if (*at_start && src[i] == '.')
+			*o++ = '.';
+		nl = memchr(src + i, '\n', n - i);
+		seg = nl ? (size_t)(nl - (src + i)) : n - i;
+		memcpy(o, src + i, seg);
+		o += seg;
+		if (!nl) {
+			*prev_cr = src[n - 1] == '\r';
+			*at_start = 0;
+			break;
+		}
+		if (!(seg ? src[i + seg - 1] == '\r' : *prev_cr))
+			*o++ = '\r';
+		*o++ = '\n';
+		i += seg + 1;
+		*at_start = 1;
+		*prev_cr = 0;
+	}
+	return (size_t)(o - dst);
+}
+
+/* RETR: the whole message, converted in pieces that fit the output
+ * buffer (at worst twice their size, plus a dot). */
+static int send_whole(struct mailbox *mb, const struct message *m,
+    struct netio *io)
+{
+	const size_t piece = (OUTPUT_BUFFER_SIZE - 1) / 2;
+	uint64_t off = m->data_off, left = m->data_len;
+	int at_start = 1, prev_cr = 0;
+
+	while (left > 0) {
+		size_t want = left < MBOX_BLOCK_SIZE ? (size_t)left :
+		    MBOX_BLOCK_SIZE;
+		ssize_t got;
+
+		do
+			got = pread(mb->fd, mb->buf, want, (off_t)off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0) {
+			/* Shorter than indexed: truncated under us. */
+			log_msg(LOG_ERR, "maildrop %s shrank while a message "
+			    "was being sent", mb->path);
+			return got < 0 ? MBOX_ERROR : MBOX_CHANGED;
+		}
+		off += (uint64_t)got;
+		left -= (uint64_t)got;
+		for (size_t i = 0; i < (size_t)got; i += piece) {
+			size_t len = (size_t)got - i < piece ?
+			    (size_t)got - i : piece;
+			unsigned char *dst = io_space(io, 2 * len + 1);
+
+			if (!dst)
+				return MBOX_NET;
+			io_commit(io, stuff_crlf(mb->buf + i, len, dst,
+			    &at_start, &prev_cr));
+		}
+	}
+	/* A last line without its newline gets one. */
+	if (!at_start && io_write(io, "\r\n", 2))
+		return MBOX_NET;
+	return MBOX_OK;
+}
+
 int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 {
 	const struct message *m = &mb->idx.msgs[n];
@@ -821,6 +901,14 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 	int cr_at_start = 0;	/* a line start "\r" ended the last block */
 	long sent_body = 0;
 	int r;
+
+	if (body_lines < 0) {
+		r = send_whole(mb, m, io);
+		if (r != MBOX_OK)
+			return r;
+		left = 0;	/* on to the verification below */
+		at_start = 1;
+	}
 
 	while (left > 0) {
 		size_t want = left < MBOX_BLOCK_SIZE ? (size_t)left :

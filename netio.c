@@ -101,6 +101,20 @@ int io_write(struct netio *io, const void *data, size_t len)
 	return 0;
 }
 
+unsigned char *io_space(struct netio *io, size_t want)
+{
+	if (io->failed || want > OUTPUT_BUFFER_SIZE)
+		return NULL;
+	if (OUTPUT_BUFFER_SIZE - io->out_len < want && io_flush(io) < 0)
+		return NULL;
+	return io->out + io->out_len;
+}
+
+void io_commit(struct netio *io, size_t len)
+{
+	io->out_len += len;
+}
+
 int io_printf(struct netio *io, const char *fmt, ...)
 {
 	char buf[MAX_RESPONSE_LINE + 1];

@@ -91,6 +91,11 @@ void io_discard_input(struct netio *io);
 /* Queues output; returns 0, or -1 once any write has failed. */
 int io_write(struct netio *io, const void *data, size_t len);
 int io_printf(struct netio *io, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* Room for want (<= OUTPUT_BUFFER_SIZE) bytes in the output buffer, to be
+ * filled in place and then committed: no copy for converted output.
+ * Returns NULL once a write has failed. */
+unsigned char *io_space(struct netio *io, size_t want);
+void io_commit(struct netio *io, size_t len);
 /* Writes all queued output; returns 0 or -1. */
 int io_flush(struct netio *io);
 
