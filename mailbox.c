@@ -52,11 +52,10 @@ struct scan {
 	int in_msg, in_header;
 	EVP_MD_CTX *fixed_ctx;		/* popa3d's UID hash */
 	EVP_MD_CTX *wide_ctx;		/* our fallback UID hash */
+	unsigned char *wbuf;		/* its read buffer, made when needed */
 	int fixed_any;			/* some bytes went into fixed_ctx */
 	int received;			/* popa3d: a Received: line was seen */
-	int line_fixed, line_wide;	/* the current header line's class */
-	int wide_body;			/* hashing the body (no fixed lines) */
-	unsigned pending_blanks;	/* blank body lines not hashed yet */
+	int line_fixed;			/* the current header line's class */
 	uint64_t bare_lf;		/* LF without CR in this message */
 
 	int prev_blank;			/* the previous line was empty */
@@ -130,6 +129,90 @@ static int index_add(struct mbox_index *idx, const struct message *m)
 	return 0;
 }
 
+static int is_volatile_header(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; volatile_headers[i]; i++)
+		if (line_is(p, len, volatile_headers[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The wide UID of a message popa3d's rule cannot tell apart (none of its
+ * header lines): MD5 over its header lines except the volatile ones and
+ * over its body, empty lines hashed as "\n" and only when something
+ * follows them (so the separator before the next message, or its absence
+ * at the end of the file, never changes it).  Rare, so the message is
+ * read again here rather than hashed during every scan.
+ */
+#define WIDE_BUF_SIZE 65536
+
+static int wide_uid_hash(struct scan *s, const struct message *m,
+    unsigned char *md, unsigned int *mdlen)
+{
+	uint64_t off = m->data_off, left = m->data_len;
+	size_t have = 0, pos = 0;
+	int at_start = 1, in_header = 1, hash_line = 1;
+	unsigned pending = 0;
+
+	if (!s->wbuf && !(s->wbuf = malloc(WIDE_BUF_SIZE)))
+		return -1;
+	if (!EVP_DigestInit_ex(s->wide_ctx, s->md5, NULL))
+		return -1;
+	for (;;) {
+		unsigned char *p, *nl;
+		size_t avail, len;
+		int blank = 0;
+
+		/* A line start needs enough bytes to be classified. */
+		if (have - pos < MBOX_LINE_PEEK && left > 0) {
+			size_t n;
+
+			memmove(s->wbuf, s->wbuf + pos, have - pos);
+			have -= pos;
+			pos = 0;
+			n = WIDE_BUF_SIZE - have;
+			if (n > left)
+				n = (size_t)left;
+			if (pread(s->fd, s->wbuf + have, n, (off_t)off) !=
+			    (ssize_t)n)
+				return -1;
+			off += n;
+			left -= n;
+			have += n;
+		}
+		if (pos == have)
+			break;
+		p = s->wbuf + pos;
+		avail = have - pos;
+		nl = memchr(p, '\n', avail);
+		len = nl ? (size_t)(nl - p) + 1 : avail;
+		if (at_start) {
+			blank = (len == 1 && p[0] == '\n') ||
+			    (len == 2 && p[0] == '\r' && p[1] == '\n');
+			if (in_header && blank)
+				in_header = 0;
+			else if (in_header && p[0] != ' ' && p[0] != '\t')
+				hash_line = !is_volatile_header(p, len);
+		}
+		if (in_header) {
+			if (hash_line && !EVP_DigestUpdate(s->wide_ctx, p, len))
+				return -1;
+		} else if (at_start && blank) {
+			pending++;
+		} else {
+			for (; pending; pending--)
+				if (!EVP_DigestUpdate(s->wide_ctx, "\n", 1))
+					return -1;
+			if (!EVP_DigestUpdate(s->wide_ctx, p, len))
+				return -1;
+		}
+		at_start = nl != NULL;
+		pos += len;
+	}
+	return EVP_DigestFinal_ex(s->wide_ctx, md, mdlen) ? 0 : -1;
+}
+
 /* Ends the current message at file offset end.  Returns 0 or -1. */
 static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 {
@@ -155,7 +238,7 @@ static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 	} else {
 		/* Nothing popa3d would hash: every such message would get
 		 * the MD5 of nothing.  Use the wide hash instead. */
-		if (!EVP_DigestFinal_ex(s->wide_ctx, md, &mdlen))
+		if (wide_uid_hash(s, m, md, &mdlen) < 0)
 			return -1;
 		m->flags |= MSG_WIDE_UID;
 	}
@@ -171,12 +254,9 @@ static int start_message(struct scan *s, uint64_t from_off)
 	s->in_msg = 1;
 	s->in_header = 1;
 	s->fixed_any = s->received = 0;
-	s->line_fixed = s->line_wide = 0;
-	s->wide_body = 0;
-	s->pending_blanks = 0;
+	s->line_fixed = 0;
 	s->bare_lf = 0;
-	if (!EVP_DigestInit_ex(s->fixed_ctx, s->md5, NULL) ||
-	    !EVP_DigestInit_ex(s->wide_ctx, s->md5, NULL))
+	if (!EVP_DigestInit_ex(s->fixed_ctx, s->md5, NULL))
 		return -1;
 	return 0;
 }
@@ -190,8 +270,6 @@ static int start_message(struct scan *s, uint64_t from_off)
 static void classify_header(struct scan *s, const unsigned char *p,
     size_t len)
 {
-	size_t i;
-
 	switch (p[0]) {
 	case ' ':
 	case '\t':
@@ -221,12 +299,6 @@ static void classify_header(struct scan *s, const unsigned char *p,
 		s->line_fixed = 0;
 		break;
 	}
-	s->line_wide = 1;
-	for (i = 0; volatile_headers[i]; i++)
-		if (line_is(p, len, volatile_headers[i])) {
-			s->line_wide = 0;
-			break;
-		}
 }
 
 /*
@@ -273,7 +345,6 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 		if (s->in_header) {
 			if (blank) {
 				s->in_header = 0;
-				s->wide_body = !s->fixed_any;
 			} else {
 				classify_header(s, p, len);
 			}
@@ -284,27 +355,10 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 		s->bare_lf++;
 	s->last_byte = p[len - 1];
 
-	if (s->in_header && !blank) {
-		if (s->line_fixed) {
-			if (!EVP_DigestUpdate(s->fixed_ctx, p, len))
-				return -1;
-			s->fixed_any = 1;
-		}
-		if (s->line_wide && !EVP_DigestUpdate(s->wide_ctx, p, len))
+	if (s->in_header && !blank && s->line_fixed) {
+		if (!EVP_DigestUpdate(s->fixed_ctx, p, len))
 			return -1;
-	} else if (s->wide_body && s->in_msg) {
-		/* Blank lines are hashed only once something follows them,
-		 * so the separator before the next message (or its absence
-		 * at the end of the file) never changes the hash. */
-		if (start && blank) {
-			s->pending_blanks++;
-		} else {
-			for (; s->pending_blanks; s->pending_blanks--)
-				if (!EVP_DigestUpdate(s->wide_ctx, "\n", 1))
-					return -1;
-			if (!EVP_DigestUpdate(s->wide_ctx, p, len))
-				return -1;
-		}
+		s->fixed_any = 1;
 	}
 	return 0;
 }
@@ -507,8 +561,8 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 			break;
 		/* Plain body text takes the fast way; anything else, one
 		 * line at a time below. */
-		if (s.in_msg && !s.in_header && !s.wide_body &&
-		    !s.in_from_line && scan_body_fast(&s) > 0)
+		if (s.in_msg && !s.in_header && !s.in_from_line &&
+		    scan_body_fast(&s) > 0)
 			continue;
 		p = s.buf + s.bpos;
 		off = s.boff + s.bpos;
@@ -568,6 +622,7 @@ out:
 	EVP_MD_CTX_free(s.fixed_ctx);
 	EVP_MD_CTX_free(s.wide_ctx);
 	EVP_MD_free(s.md5);
+	free(s.wbuf);
 	free(s.buf);
 	return r;
 }
