@@ -906,6 +906,27 @@ static size_t stuff_crlf(const unsigned char *src, size_t n,
 	return (size_t)(o - dst);
 }
 
+/*
+ * Reads the next block of a message being sent into mb->buf.  Returns
+ * the bytes read, or minus an mbox_status: a file shorter than indexed was
+ * truncated under us (MBOX_CHANGED).
+ */
+static ssize_t read_message_block(struct mailbox *mb, uint64_t off,
+    uint64_t left)
+{
+	size_t want = left < MBOX_BLOCK_SIZE ? (size_t)left : MBOX_BLOCK_SIZE;
+	ssize_t got;
+
+	do
+		got = pread(mb->fd, mb->buf, want, (off_t)off);
+	while (got < 0 && errno == EINTR);
+	if (got > 0)
+		return got;
+	log_msg(LOG_ERR, "maildrop %s shrank while a message was being sent",
+	    mb->path);
+	return got < 0 ? -(ssize_t)MBOX_ERROR : -(ssize_t)MBOX_CHANGED;
+}
+
 /* RETR: the whole message, converted in pieces that fit the output
  * buffer (at worst twice their size, plus a dot). */
 static int send_whole(struct mailbox *mb, const struct message *m,
@@ -916,19 +937,10 @@ static int send_whole(struct mailbox *mb, const struct message *m,
 	int at_start = 1, prev_cr = 0;
 
 	while (left > 0) {
-		size_t want = left < MBOX_BLOCK_SIZE ? (size_t)left :
-		    MBOX_BLOCK_SIZE;
-		ssize_t got;
+		ssize_t got = read_message_block(mb, off, left);
 
-		do
-			got = pread(mb->fd, mb->buf, want, (off_t)off);
-		while (got < 0 && errno == EINTR);
-		if (got <= 0) {
-			/* Shorter than indexed: truncated under us. */
-			log_msg(LOG_ERR, "maildrop %s shrank while a message "
-			    "was being sent", mb->path);
-			return got < 0 ? MBOX_ERROR : MBOX_CHANGED;
-		}
+		if (got < 0)
+			return (int)-got;
 		off += (uint64_t)got;
 		left -= (uint64_t)got;
 		for (size_t i = 0; i < (size_t)got; i += piece) {
@@ -966,20 +978,11 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 	}
 
 	while (left > 0) {
-		size_t want = left < MBOX_BLOCK_SIZE ? (size_t)left :
-		    MBOX_BLOCK_SIZE;
 		unsigned char *p = mb->buf, *end, *nl, *run;
-		ssize_t got;
+		ssize_t got = read_message_block(mb, off, left);
 
-		do
-			got = pread(mb->fd, mb->buf, want, (off_t)off);
-		while (got < 0 && errno == EINTR);
-		if (got <= 0) {
-			/* Shorter than indexed: truncated under us. */
-			log_msg(LOG_ERR, "maildrop %s shrank while a message "
-			    "was being sent", mb->path);
-			return got < 0 ? MBOX_ERROR : MBOX_CHANGED;
-		}
+		if (got < 0)
+			return (int)-got;
 		off += (uint64_t)got;
 		left -= (uint64_t)got;
 		end = p + got;
