@@ -5,6 +5,9 @@
 #   make demo       run the server on a demo maildrop (installs build deps)
 #   make fuzz       libFuzzer harnesses, FUZZ_SECONDS=60 each (fuzz/README.md)
 #   make lint       cppcheck and clang-tidy, configured in the repository
+#   make bench      benchmark against popa3d and Dovecot, as root; not part of
+#                   make check (bench/run.sh: BENCH_SIZES=small,medium,large
+#                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same)
 #   make clean
@@ -142,6 +145,20 @@ fuzz: fuzz-deps
 fuzz-check: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@sh fuzz/run.sh check 3 $(FUZZ_NAMES)
+
+# --- benchmark: pop3d against popa3d and Dovecot (not part of check) -----
+# bench/run.sh generates the mboxes, installs the peers when missing, and
+# writes bench/results/latest.csv, bench/results/ratios.png and
+# bench/RESULTS.md.  Its parameters, given as make or environment
+# variables, are passed on only when set; the defaults are in the script.
+
+BENCH_VARS = BENCH_SIZES BENCH_LARGE_MB BENCH_BIGMSG_MB BENCH_RUNS \
+             BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR
+
+.PHONY: bench
+bench:
+	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
+	    bash bench/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
