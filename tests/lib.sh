@@ -108,3 +108,16 @@ transcript() {
 	crlf "$@" >"$T/$name.exp"
 	same "$name-transcript" "$T/$name.exp" "$T/$name.out"
 }
+
+# expect_messages: from the stored messages in $T/msg/NN (no From_ line),
+# writes what a client must receive: $T/exp/crlf/NN as pop3d sends it
+# (CRLF line ends, a final CRLF added, before byte-stuffing) and
+# $T/exp/lf/NN the same with LF line ends, for clients that write LF.
+expect_messages() {
+	local f
+	mkdir -p "$T/exp/crlf" "$T/exp/lf"
+	for f in "$T"/msg/*; do
+		perl -0777 -pe 's/\n/\r\n/g; $_ .= "\r\n" if length && !/\r\n\z/' "$f" >"$T/exp/crlf/${f##*/}"
+		perl -0777 -pe '$_ .= "\n" if length && !/\n\z/' "$f" >"$T/exp/lf/${f##*/}"
+	done
+}

@@ -124,14 +124,8 @@ perl -e '
 	}' "$T/msg"
 N=$(ls "$T/msg" | wc -l)
 
-# The expected bytes of each message: exp/crlf/NN as pop3d sends it (CRLF
-# line ends, a final CRLF added, no byte-stuffing), exp/lf/NN the same
-# with LF line ends, for the clients that write LF.
-mkdir -p "$T/exp/crlf" "$T/exp/lf"
-for f in "$T"/msg/*; do
-	perl -0777 -pe 's/\n/\r\n/g; $_ .= "\r\n" if length && !/\r\n\z/' "$f" >"$T/exp/crlf/${f##*/}"
-	perl -0777 -pe '$_ .= "\n" if length && !/\n\z/' "$f" >"$T/exp/lf/${f##*/}"
-done
+# The expected bytes of each message (lib.sh: expect_messages).
+expect_messages
 
 # LIST's answer: "N SIZE" lines, SIZE the octets of exp/crlf/N.
 for n in $(seq "$N"); do echo "$n $(stat -c %s "$T/exp/crlf/$(printf %02d "$n")")"; done >"$T/exp.list"

@@ -117,11 +117,7 @@ perl -e '
 		print F $m[$i]; close F;
 	}' "$T/msg"
 N=$(ls "$T/msg" | wc -l)
-mkdir -p "$T/exp/crlf" "$T/exp/lf"
-for f in "$T"/msg/*; do
-	perl -0777 -pe 's/\n/\r\n/g; $_ .= "\r\n" if length && !/\r\n\z/' "$f" >"$T/exp/crlf/${f##*/}"
-	perl -0777 -pe '$_ .= "\n" if length && !/\n\z/' "$f" >"$T/exp/lf/${f##*/}"
-done
+expect_messages
 OCTETS=$(cat "$T"/exp/crlf/* | wc -c)
 LOGIN="+OK maildrop has $N messages ($OCTETS octets)"
 FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
