@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -41,22 +42,39 @@
 
 #define JOURNAL_SUFFIX	".pop3d-journal"
 #define JOURNAL_NEW	".pop3d-journal.new"
-#define JOURNAL_MAGIC	"POP3DJN1"
-#define JH_SIZE		112	/* header bytes; the data follows */
-#define JH_PHASE_OFF	8	/* the one field rewritten in place */
-#define JH_SUM_FROM	16	/* the checksum covers [16, 80) + data */
-#define JH_SUM_TO	80
+#define JOURNAL_MAGIC	"POP3DJN2"
+#define JH_SIZE		128	/* header bytes; the data follows */
+#define JH_STATE_OFF	8	/* phase and progress: rewritten in place */
+#define JH_STATE_LEN	16
+#define JH_SUM_FROM	24	/* the checksum covers [24, 96) + data */
+#define JH_SUM_TO	96
 #define NONCE_LEN	16
+#define MOVE_LEN	16	/* one move in the data: source offset, length */
+#define MOVE_BATCH	256	/* pieces written by one pwritev */
+#define MOVE_KICK_BYTES	(8UL * 1024 * 1024)	/* see run_moves() */
 
 enum { PHASE_WRITTEN = 1, PHASE_APPLIED = 2 };
 
+/*
+ * KIND_DATA: the data is the final contents of [w0, s_new); applying it is
+ * a plain copy, idempotent by construction.
+ * KIND_MOVES: the data lists the moves (source offset and length of each
+ * kept piece, destinations back to back from w0) and the mbox itself is
+ * the only copy of the mail; "progress" says how much of [w0, s_new) is
+ * durably final, and the writer never overwrites a source byte that
+ * recovery from that progress would still read (see run_moves()).
+ */
+enum { KIND_DATA = 1, KIND_MOVES = 2 };
+
 struct jheader {
 	uint32_t phase;
+	uint64_t progress;	/* KIND_MOVES: [w0, progress) is final */
 	uint64_t dev, ino;	/* the mbox this journal belongs to */
 	uint64_t w0;		/* first byte the rewrite changes */
 	uint64_t s_orig;	/* mbox size when the journal was made */
-	uint64_t s_new;		/* mbox size after UPDATE: w0 + data_len */
+	uint64_t s_new;		/* mbox size after UPDATE */
 	uint64_t data_len;
+	uint32_t kind;
 	unsigned char nonce[NONCE_LEN];
 	unsigned char sum[32];	/* SHA-256 */
 };
@@ -83,36 +101,55 @@ static void encode(const struct jheader *h, unsigned char *b)
 	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(b, JOURNAL_MAGIC, 8);
 	put64(b + 8, h->phase);		/* phase, then 4 reserved bytes */
-	put64(b + 16, h->dev);
-	put64(b + 24, h->ino);
-	put64(b + 32, h->w0);
-	put64(b + 40, h->s_orig);
-	put64(b + 48, h->s_new);
-	put64(b + 56, h->data_len);
-	memcpy(b + 64, h->nonce, NONCE_LEN);
-	memcpy(b + 80, h->sum, 32);
+	put64(b + 16, h->progress);
+	put64(b + 24, h->dev);
+	put64(b + 32, h->ino);
+	put64(b + 40, h->w0);
+	put64(b + 48, h->s_orig);
+	put64(b + 56, h->s_new);
+	put64(b + 64, h->data_len);
+	put64(b + 72, h->kind);		/* kind, then 4 reserved bytes */
+	memcpy(b + 80, h->nonce, NONCE_LEN);
+	memcpy(b + 96, h->sum, 32);
 }
 
 static int decode(const unsigned char *b, struct jheader *h)
 {
+	uint64_t phase, kind;
+
 	if (memcmp(b, JOURNAL_MAGIC, 8))
 		return -1;
-	h->phase = (uint32_t)get64(b + 8);
-	h->dev = get64(b + 16);
-	h->ino = get64(b + 24);
-	h->w0 = get64(b + 32);
-	h->s_orig = get64(b + 40);
-	h->s_new = get64(b + 48);
-	h->data_len = get64(b + 56);
-	memcpy(h->nonce, b + 64, NONCE_LEN);
-	memcpy(h->sum, b + 80, 32);
+	phase = get64(b + 8);
+	h->progress = get64(b + 16);
+	h->dev = get64(b + 24);
+	h->ino = get64(b + 32);
+	h->w0 = get64(b + 40);
+	h->s_orig = get64(b + 48);
+	h->s_new = get64(b + 56);
+	h->data_len = get64(b + 64);
+	kind = get64(b + 72);
+	memcpy(h->nonce, b + 80, NONCE_LEN);
+	memcpy(h->sum, b + 96, 32);
 	/* Every relation the writer guarantees; overflow checked first. */
-	if (h->phase != PHASE_WRITTEN && h->phase != PHASE_APPLIED)
+	if (phase != PHASE_WRITTEN && phase != PHASE_APPLIED)
 		return -1;
-	if (h->w0 > UINT64_MAX - h->data_len ||
-	    h->w0 + h->data_len != h->s_new || h->s_new >= h->s_orig ||
-	    h->nonce[0] != '\0')
+	if (kind != KIND_DATA && kind != KIND_MOVES)
 		return -1;
+	h->phase = (uint32_t)phase;
+	h->kind = (uint32_t)kind;
+	if (h->w0 > h->s_new || h->s_new >= h->s_orig || h->nonce[0] != '\0')
+		return -1;
+	if (kind == KIND_DATA) {
+		if (h->data_len != h->s_new - h->w0 || h->progress != 0)
+			return -1;
+	} else {
+		/* Each move has at least one source byte of its own. */
+		if (h->data_len % MOVE_LEN ||
+		    h->data_len / MOVE_LEN > h->s_orig - h->w0 ||
+		    h->progress < h->w0 || h->progress > h->s_new ||
+		    (phase == PHASE_APPLIED && h->progress != h->s_new))
+			return -1;
+	}
 	return 0;
 }
 
@@ -197,6 +234,173 @@ static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 	return 0;
 }
 
+/* pwritev(2) until everything is written; iov is consumed. */
+static int pwritev_full(int fd, struct iovec *iov, int cnt, uint64_t off)
+{
+	while (cnt > 0) {
+		ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (uint64_t)n;
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Rewrites the two in-place fields of the journal header. */
+static int set_state(int jfd, uint32_t phase, uint64_t progress)
+{
+	unsigned char b[JH_STATE_LEN];
+
+	put64(b, phase);
+	put64(b + 8, progress);
+	return write_full(jfd, b, sizeof(b), JH_STATE_OFF);
+}
+
+/*
+ * The moves of a KIND_MOVES journal, and the rule that makes them
+ * restartable.  Destinations lie back to back from w0 and every source
+ * lies after its destination, in the same order; so recovery from a
+ * durable progress D redoes the moves of [D, s_new) and reads only
+ * source bytes from need = (the source of destination D) on.  The writer
+ * therefore never writes past `need`: a piece that would is first cut
+ * there, and once it reaches `need` the work done so far is made durable
+ * (fsync of the mbox, then the new progress in the journal, fsync), which
+ * moves `need` forward.  When a good share of the mail is deleted, need
+ * runs far ahead of the writer and a handful of such checkpoints does;
+ * a small deletion early in a big mailbox would need one per few bytes,
+ * and the dry run below then sends the rewrite to a KIND_DATA journal.
+ */
+struct mover {
+	int mfd, jfd;			/* jfd < 0: dry run, no I/O */
+	const struct jsource *mv;
+	size_t n;
+	uint64_t w0, s_new;
+	uint64_t durable, need;
+	uint64_t kicked;		/* write-back started up to here */
+	unsigned long checkpoints, limit;	/* limit: dry run only */
+	const unsigned char *nonce;
+	unsigned char *buf;
+};
+
+/* The source offset of destination byte d, or UINT64_MAX at s_new. */
+static uint64_t source_of(const struct jsource *mv, size_t n, uint64_t w0,
+    uint64_t d)
+{
+	uint64_t dst = w0;
+
+	for (size_t k = 0; k < n; dst += mv[k].len, k++)
+		if (d < dst + mv[k].len)
+			return mv[k].off + (d - dst);
+	return UINT64_MAX;
+}
+
+static int checkpoint(struct mover *m, uint64_t at, uint64_t need)
+{
+	m->checkpoints++;
+	if (m->jfd < 0) {
+		if (m->checkpoints > m->limit)
+			return -1;
+	} else if (fsync(m->mfd) < 0 ||
+	    set_state(m->jfd, PHASE_WRITTEN, at) || fsync(m->jfd) < 0) {
+		return -1;
+	}
+	m->durable = at;
+	m->need = need;
+	return 0;
+}
+
+/*
+ * Applies the moves from m->durable on, then writes the nonce at s_new.
+ * Works in batches: the kept pieces whose sources lie within one buffer
+ * are read with one pread of that stretch (deleted mail in between
+ * included) and written back to back with one pwritev.  Returns 0, or -1
+ * (an I/O error, or a dry run over its limit).
+ */
+static int run_moves(struct mover *m)
+{
+	struct iovec iov[MOVE_BATCH];
+	uint64_t dst = m->w0, off = 0;	/* move k starts at dst */
+	size_t k = 0;
+
+	while (k < m->n && dst + m->mv[k].len <= m->durable)
+		dst += m->mv[k++].len;
+	if (k < m->n)
+		off = m->durable - dst;
+	while (k < m->n) {
+		uint64_t a = dst + off, s = m->mv[k].off + off;
+		uint64_t total = 0, o = off, span = 0;
+		int ni = 0;
+
+		/* How much one batch can take from here. */
+		for (size_t j = k; j < m->n && ni < MOVE_BATCH; j++, o = 0) {
+			uint64_t ps = m->mv[j].off + o, pl = m->mv[j].len - o;
+
+			if (ps - s >= MBOX_BLOCK_SIZE)
+				break;
+			if (pl > MBOX_BLOCK_SIZE - (ps - s))
+				pl = MBOX_BLOCK_SIZE - (ps - s);
+			total += pl;
+			ni++;
+		}
+		if (a + total > m->need) {
+			/* Sources from s on are still intact, so a is a
+			 * valid restart point. */
+			if (a > m->durable && checkpoint(m, a, s))
+				return -1;
+			if (a + total > m->need)
+				total = m->need - a;	/* > 0: s > a */
+		}
+		/* Take `total` bytes of pieces, advancing the cursor. */
+		for (ni = 0; total > 0; ni++) {
+			uint64_t ps = m->mv[k].off + off, pl = m->mv[k].len - off;
+
+			if (pl > total)
+				pl = total;
+			iov[ni].iov_base = m->buf + (ps - s);
+			iov[ni].iov_len = (size_t)pl;
+			span = ps + pl - s;
+			total -= pl;
+			off += pl;
+			if (off == m->mv[k].len) {
+				dst += m->mv[k++].len;
+				off = 0;
+			}
+		}
+		if (m->jfd < 0)
+			continue;
+		if (read_full(m->mfd, m->buf, (size_t)span, s) ||
+		    pwritev_full(m->mfd, iov, ni, a))
+			return -1;
+		/* Start the write-back now, so that the disk works while we
+		 * copy and the next fsync has little left to wait for.  A
+		 * hint: its failure changes nothing. */
+		if (dst + off - m->kicked >= MOVE_KICK_BYTES) {
+			(void)sync_file_range(m->mfd, (off_t)m->kicked,
+			    (off_t)(dst + off - m->kicked),
+			    SYNC_FILE_RANGE_WRITE);
+			m->kicked = dst + off;
+		}
+	}
+	/* The nonce goes at s_new (perhaps fewer bytes: the larger is
+	 * checked). */
+	if (m->durable < m->s_new && m->s_new + NONCE_LEN > m->need &&
+	    checkpoint(m, m->s_new, UINT64_MAX))
+		return -1;
+	return 0;
+}
+
 /* Step 1: writes the journal under its temporary name, then renames it
  * into place.  Returns an open descriptor of the journal, or -1. */
 static int write_journal(const char *mbox, struct jheader *h,
@@ -207,7 +411,7 @@ static int write_journal(const char *mbox, struct jheader *h,
 	unsigned int len;
 	EVP_MD_CTX *md = NULL;
 	uint64_t off = JH_SIZE;
-	size_t i;
+	size_t i, fill = 0;
 	int fd = -1;
 
 	if (journal_path(tmp, sizeof(tmp), mbox, JOURNAL_NEW) ||
@@ -235,10 +439,23 @@ static int write_journal(const char *mbox, struct jheader *h,
 	if (fd < 0)
 		goto fail;
 	for (i = 0; i < nsrc; i++) {
-		if (copy_range(src[i].fd, src[i].off, fd, off, src[i].len, buf,
-		    md))
-			goto fail;
-		off += src[i].len;
+		if (h->kind == KIND_DATA) {
+			if (copy_range(src[i].fd, src[i].off, fd, off,
+			    src[i].len, buf, md))
+				goto fail;
+			off += src[i].len;
+			continue;
+		}
+		put64(buf + fill, src[i].off);
+		put64(buf + fill + 8, src[i].len);
+		fill += MOVE_LEN;
+		if (fill + MOVE_LEN > MBOX_BLOCK_SIZE || i + 1 == nsrc) {
+			if (!EVP_DigestUpdate(md, buf, fill) ||
+			    write_full(fd, buf, fill, off))
+				goto fail;
+			off += fill;
+			fill = 0;
+		}
 	}
 	if (!EVP_DigestFinal_ex(md, h->sum, &len) || len != 32)
 		goto fail;
@@ -275,27 +492,42 @@ fail_renamed:
 	return -1;
 }
 
-/* Steps 2-4: applies a journal that is in place. */
+/* Steps 2-4: applies a journal that is in place; for KIND_MOVES, mv holds
+ * its moves (sources in the mbox). */
 static int apply_journal(const char *mbox, int mfd, int jfd,
-    struct jheader *h, unsigned char *buf)
+    const struct jheader *h, const struct jsource *mv, size_t nmv,
+    unsigned char *buf)
 {
 	char path[MAX_PATH_LEN];
-	unsigned char phase[4] = { PHASE_APPLIED, 0, 0, 0 };
 	size_t nlen;
 
 	if (journal_path(path, sizeof(path), mbox, JOURNAL_SUFFIX))
 		return -1;
-	if (copy_range(jfd, JH_SIZE, mfd, h->w0, h->data_len, buf, NULL) ||
-	    fsync(mfd) < 0)
-		return -1;
+	if (h->kind == KIND_DATA) {
+		if (copy_range(jfd, JH_SIZE, mfd, h->w0, h->data_len, buf,
+		    NULL))
+			return -1;
+	} else {
+		struct mover m = {
+			.mfd = mfd, .jfd = jfd, .mv = mv, .n = nmv,
+			.w0 = h->w0, .s_new = h->s_new,
+			.durable = h->progress, .kicked = h->progress,
+			.buf = buf,
+			.need = source_of(mv, nmv, h->w0, h->progress),
+		};
+
+		if (run_moves(&m))
+			return -1;
+	}
 	/* The nonce must be durable before the phase says "applied":
-	 * recovery reads its absence as "the truncation happened". */
+	 * recovery reads its absence as "the truncation happened".  (Its
+	 * bytes are no source any more: run_moves() saw to that.) */
 	nlen = h->s_orig - h->s_new < NONCE_LEN ?
 	    (size_t)(h->s_orig - h->s_new) : NONCE_LEN;
 	if (write_full(mfd, h->nonce, nlen, h->s_new) || fsync(mfd) < 0)
 		return -1;
-	if (write_full(jfd, phase, sizeof(phase), JH_PHASE_OFF) ||
-	    fsync(jfd) < 0)
+	if (set_state(jfd, PHASE_APPLIED,
+	    h->kind == KIND_MOVES ? h->s_new : 0) || fsync(jfd) < 0)
 		return -1;
 	if (ftruncate(mfd, (off_t)h->s_new) < 0 || fsync(mfd) < 0)
 		return -1;
@@ -308,32 +540,24 @@ static int apply_journal(const char *mbox, int mfd, int jfd,
 	return fsync_dir(path);
 }
 
-int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
+/* Writes the journal h describes (kind, w0, s_orig, s_new and progress
+ * set by the caller) and applies it. */
+static int rewrite(const char *mbox, int mfd, struct jheader *h,
     const struct jsource *src, size_t nsrc, unsigned char *buf)
 {
-	struct jheader h;
 	struct stat st;
-	size_t i;
 	int jfd, r;
 
-	memset(&h, 0, sizeof(h));
 	if (fstat(mfd, &st) < 0)
 		return -1;
-	h.dev = (uint64_t)st.st_dev;
-	h.ino = (uint64_t)st.st_ino;
-	h.w0 = w0;
-	h.s_orig = s_orig;
-	for (i = 0; i < nsrc; i++)
-		h.data_len += src[i].len;
-	h.s_new = w0 + h.data_len;
-	if (h.s_new >= s_orig) {
-		errno = EINVAL;
-		return -1;
-	}
-	jfd = write_journal(mbox, &h, src, nsrc, buf);
+	h->dev = (uint64_t)st.st_dev;
+	h->ino = (uint64_t)st.st_ino;
+	h->data_len = h->kind == KIND_DATA ? h->s_new - h->w0 :
+	    (uint64_t)nsrc * MOVE_LEN;
+	jfd = write_journal(mbox, h, src, nsrc, buf);
 	if (jfd < 0)
 		return -1;
-	r = apply_journal(mbox, mfd, jfd, &h, buf);
+	r = apply_journal(mbox, mfd, jfd, h, src, nsrc, buf);
 	if (r < 0)
 		log_msg(LOG_ERR, "UPDATE of %s interrupted: %s; the journal "
 		    "finishes it at the next login", mbox, strerror(errno));
@@ -341,33 +565,110 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
 	return r;
 }
 
-/* Reads and verifies a journal.  Returns 0, or -1 if damaged. */
-static int load_journal(int jfd, struct jheader *h, unsigned char *buf)
+int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
+    const struct jsource *src, size_t nsrc, unsigned char *buf)
+{
+	struct jheader h;
+	uint64_t total = 0;
+	size_t i;
+	int moves = 1;
+
+	memset(&h, 0, sizeof(h));
+	if (w0 > s_orig) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < nsrc; i++) {
+		if (src[i].len > s_orig - w0 - total) {
+			errno = EINVAL;
+			return -1;
+		}
+		/* Moves read the mbox itself, in order, each from after
+		 * its destination (w0 + total). */
+		if (src[i].fd != mfd || src[i].len == 0 ||
+		    src[i].off <= w0 + total ||
+		    (i > 0 && src[i].off < src[i - 1].off + src[i - 1].len))
+			moves = 0;
+		total += src[i].len;
+	}
+	h.w0 = w0;
+	h.s_orig = s_orig;
+	h.s_new = w0 + total;
+	if (h.s_new >= s_orig) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (moves && nsrc > 0) {
+		/* A dry run counts the checkpoints; each costs two fsyncs,
+		 * against writing every moved byte twice with KIND_DATA. */
+		struct mover dry = {
+			.mfd = mfd, .jfd = -1, .mv = src, .n = nsrc,
+			.w0 = w0, .s_new = h.s_new, .durable = w0,
+			.need = src[0].off,
+			.limit = JOURNAL_CHECKPOINTS_MIN +
+			    total / JOURNAL_CHECKPOINT_BYTES,
+		};
+
+		moves = run_moves(&dry) == 0;
+	}
+	h.kind = moves ? KIND_MOVES : KIND_DATA;
+	h.progress = moves ? w0 : 0;
+	return rewrite(mbox, mfd, &h, src, nsrc, buf);
+}
+
+/*
+ * Reads and verifies a journal.  For KIND_MOVES, *mv_r gets its moves
+ * (malloc'd, with fd -1; the caller frees).  Returns 0, or -1 if damaged
+ * (or out of memory: errno ENOMEM).
+ */
+static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
+    struct jsource **mv_r, size_t *nmv_r)
 {
 	unsigned char hb[JH_SIZE], sum[32];
 	unsigned int len;
 	EVP_MD_CTX *md;
 	struct stat st;
-	uint64_t off, left;
+	struct jsource *mv = NULL;
+	uint64_t off, left, dst, prev_end;
+	size_t nmv = 0, k = 0;
 	int ok = 0;
 
+	*mv_r = NULL;
+	*nmv_r = 0;
 	if (fstat(jfd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_uid != geteuid() || read_full(jfd, hb, JH_SIZE, 0) ||
 	    decode(hb, h) ||
 	    (uint64_t)st.st_size != JH_SIZE + h->data_len)
 		return -1;
+	if (h->kind == KIND_MOVES) {
+		if (h->data_len / MOVE_LEN > SIZE_MAX / sizeof(*mv))
+			return -1;
+		nmv = (size_t)(h->data_len / MOVE_LEN);
+		if (nmv > 0 && !(mv = calloc(nmv, sizeof(*mv))))
+			return -1;
+	}
 	md = EVP_MD_CTX_new();
-	if (!md)
+	if (!md) {
+		free(mv);
 		return -1;
+	}
 	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
 	    EVP_DigestUpdate(md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM)) {
 		ok = 1;
 		for (off = JH_SIZE, left = h->data_len; ok && left > 0;) {
+			/* Whole moves per block: MBOX_BLOCK_SIZE is a
+			 * multiple of MOVE_LEN. */
 			size_t n = left < MBOX_BLOCK_SIZE ? (size_t)left :
 			    MBOX_BLOCK_SIZE;
 
 			ok = !read_full(jfd, buf, n, off) &&
 			    EVP_DigestUpdate(md, buf, n);
+			for (size_t i = 0; ok && mv && i < n; i += MOVE_LEN) {
+				mv[k].fd = -1;
+				mv[k].off = get64(buf + i);
+				mv[k].len = get64(buf + i + 8);
+				k++;
+			}
 			off += n;
 			left -= n;
 		}
@@ -375,7 +676,26 @@ static int load_journal(int jfd, struct jheader *h, unsigned char *buf)
 		    CRYPTO_memcmp(sum, h->sum, 32) == 0;
 	}
 	EVP_MD_CTX_free(md);
-	return ok ? 0 : -1;
+	/* The moves' shape, which run_moves() relies on: each source
+	 * non-empty, after its destination, after the previous source,
+	 * inside the old file; destinations ending at s_new. */
+	for (k = 0, dst = h->w0, prev_end = h->w0; ok && k < nmv; k++) {
+		ok = mv[k].len > 0 && mv[k].off > dst &&
+		    mv[k].off >= prev_end && mv[k].off < h->s_orig &&
+		    mv[k].len <= h->s_orig - mv[k].off &&
+		    mv[k].len <= h->s_new - dst;
+		dst += mv[k].len;
+		prev_end = mv[k].off + mv[k].len;
+	}
+	if (ok && h->kind == KIND_MOVES && dst != h->s_new)
+		ok = 0;
+	if (!ok) {
+		free(mv);
+		return -1;
+	}
+	*mv_r = mv;
+	*nmv_r = nmv;
+	return 0;
 }
 
 /* Says whether the truncation of an applied journal already happened. */
@@ -403,12 +723,59 @@ static void refuse(const char *jpath, const char *mbox, const char *why)
 	    "remove or move the journal away", jpath, why, mbox);
 }
 
+/* Finishes a journal in place: redone as it is, or (mail appended since
+ * the crash, `appended` bytes after s_orig) replaced by one that also
+ * keeps that mail. */
+static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
+    struct jsource *mv, size_t nmv, uint64_t appended, unsigned char *buf)
+{
+	struct jsource *all, data[2];
+	struct jheader nh;
+	int r;
+
+	for (size_t k = 0; k < nmv; k++)
+		mv[k].fd = mfd;
+	if (appended == 0) {
+		h->phase = PHASE_WRITTEN;
+		return apply_journal(mbox, mfd, jfd, h, mv, nmv, buf);
+	}
+	memset(&nh, 0, sizeof(nh));
+	nh.kind = h->kind;
+	nh.w0 = h->w0;
+	nh.s_orig = h->s_orig + appended;
+	nh.s_new = h->s_new + appended;
+	if (h->kind == KIND_DATA) {
+		data[0].fd = jfd;
+		data[0].off = JH_SIZE;
+		data[0].len = h->data_len;
+		data[1].fd = mfd;
+		data[1].off = h->s_orig;
+		data[1].len = appended;
+		return rewrite(mbox, mfd, &nh, data, 2, buf);
+	}
+	/* The new mail is one more move, and the progress made stays
+	 * valid: no earlier move changes. */
+	all = calloc(nmv + 1, sizeof(*all));
+	if (!all)
+		return -1;
+	if (nmv > 0)
+		memcpy(all, mv, nmv * sizeof(*all));
+	all[nmv].fd = mfd;
+	all[nmv].off = h->s_orig;
+	all[nmv].len = appended;
+	nh.progress = h->phase == PHASE_APPLIED ? h->s_new : h->progress;
+	r = rewrite(mbox, mfd, &nh, all, nmv + 1, buf);
+	free(all);
+	return r;
+}
+
 int journal_recover(const char *mbox, int mfd, unsigned char *buf)
 {
 	char path[MAX_PATH_LEN], tmp[MAX_PATH_LEN];
 	struct jheader h;
 	struct stat st;
-	struct jsource src[2];
+	struct jsource *mv = NULL;
+	size_t nmv = 0;
 	uint64_t cur, appended;
 	int jfd, done, r;
 
@@ -431,68 +798,58 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf)
 		refuse(path, mbox, "unreadable");
 		return MBOX_JOURNAL;
 	}
-	if (load_journal(jfd, &h, buf) < 0) {
-		refuse(path, mbox, "damaged");
+	errno = 0;
+	if (load_journal(jfd, &h, buf, &mv, &nmv) < 0) {
 		close(jfd);
+		if (errno == ENOMEM)
+			return MBOX_ERROR;
+		refuse(path, mbox, "damaged");
 		return MBOX_JOURNAL;
 	}
-	if (fstat(mfd, &st) < 0) {
-		close(jfd);
-		return MBOX_ERROR;
-	}
+	r = MBOX_ERROR;
+	if (fstat(mfd, &st) < 0)
+		goto out;
 	cur = (uint64_t)st.st_size;
 	if (h.dev != (uint64_t)st.st_dev || h.ino != (uint64_t)st.st_ino) {
 		refuse(path, mbox, "from another mailbox");
-		close(jfd);
-		return MBOX_JOURNAL;
+		r = MBOX_JOURNAL;
+		goto out;
 	}
 	if (h.phase == PHASE_APPLIED) {
-		if (truncated(mfd, &h, cur, &done) < 0) {
-			close(jfd);
-			return MBOX_ERROR;
-		}
+		if (truncated(mfd, &h, cur, &done) < 0)
+			goto out;
 		if (done) {
 			/* Only the journal's removal was missing. */
-			close(jfd);
 			spool_privileged(1);
 			r = unlink(path);
 			spool_privileged(0);
-			if (r < 0 || fsync_dir(path) < 0)
-				return MBOX_ERROR;
+			if (r < 0 || fsync_dir(path) < 0) {
+				r = MBOX_ERROR;
+				goto out;
+			}
 			log_msg(LOG_NOTICE, "recovered interrupted UPDATE of "
 			    "%s (it had completed)", mbox);
-			return MBOX_OK;
+			r = MBOX_OK;
+			goto out;
 		}
 	}
 	if (cur < h.s_orig) {
 		refuse(path, mbox, "inconsistent with the mailbox size");
-		close(jfd);
-		return MBOX_JOURNAL;
+		r = MBOX_JOURNAL;
+		goto out;
 	}
-
 	appended = cur - h.s_orig;
-	if (appended == 0) {
-		h.phase = PHASE_WRITTEN;
-		r = apply_journal(mbox, mfd, jfd, &h, buf);
-		close(jfd);
-	} else {
-		/* Mail arrived after the crash: a new journal takes the
-		 * old data plus that mail, and replaces the old one. */
-		src[0].fd = jfd;
-		src[0].off = JH_SIZE;
-		src[0].len = h.data_len;
-		src[1].fd = mfd;
-		src[1].off = h.s_orig;
-		src[1].len = appended;
-		r = journal_rewrite(mbox, mfd, h.w0, cur, src, 2, buf);
-		close(jfd);
-	}
-	if (r < 0) {
+	if (finish(mbox, mfd, jfd, &h, mv, nmv, appended, buf) < 0) {
 		log_msg(LOG_ERR, "recovery of %s failed: %s", mbox,
 		    strerror(errno));
-		return MBOX_ERROR;
+		r = MBOX_ERROR;
+		goto out;
 	}
 	log_msg(LOG_NOTICE, "recovered interrupted UPDATE of %s (completed "
 	    "it%s)", mbox, appended ? ", keeping mail delivered since" : "");
-	return MBOX_OK;
+	r = MBOX_OK;
+out:
+	close(jfd);
+	free(mv);
+	return r;
 }

@@ -72,6 +72,15 @@
 /* Enough for any mailbox a POP3 client will ever page through. */
 #define MAX_MAILBOX_MESSAGES 10000000
 
+/*
+ * UPDATE moves the kept mail in place, with a checkpoint (two fsyncs)
+ * whenever the copy catches up with mail that is not yet durably moved;
+ * when a rewrite would need more than MIN + (bytes moved / BYTES) of
+ * them, it journals the moved bytes instead (docs/update-journal.md).
+ */
+#define JOURNAL_CHECKPOINTS_MIN 16
+#define JOURNAL_CHECKPOINT_BYTES (4UL * 1024 * 1024)
+
 /* Password and secrets files: a line longer than this is malformed. */
 #define MAX_PASSWD_LINE 4096
 /* Paths built from the mailbox template. */

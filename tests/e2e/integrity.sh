@@ -155,6 +155,23 @@ fault_session() {
 }
 count_of() { tr -dc 0-9 <"$T/f/$1.count" 2>/dev/null || echo 0; }
 
+# journal_kind FILE: the kind field of a journal (1 data, 2 moves).
+journal_kind() { od -An -tu1 -j72 -N1 "$1" 2>/dev/null | tr -d ' '; }
+# expect_kind NAME USER BEFORE KIND CMD...: the UPDATE of the mbox BEFORE
+# by a session of CMDs must write a journal of KIND -- seen in a session
+# killed right after the rename that puts the journal in place.
+expect_kind() {
+	local name=$1 user=$2 before=$3 kind=$4 mb=$T/mail/$2 jn
+	shift 4
+	put "$before" "$mb"
+	fault_session "$name-trace" "$user" 0 after "$@"
+	jn=$(grep -m1 -E "^[0-9]+ rename(at2?)? .* -> .*$user\.pop3d-journal\$" "$T/f/$name-trace.trace" | cut -d' ' -f1)
+	put "$before" "$mb"
+	[ -n "$jn" ] && fault_session "$name-jkind" "$user" "$jn" after "$@"
+	equal "$name-journal-kind" "$kind" "$(journal_kind "$mb.pop3d-journal")"
+	rm -f "$mb".lock* "$mb".pop3d-journal*
+}
+
 # Does preloading work with the sanitizer build?  Else a plain build.
 if [ -e "$T/faultshim.so" ]; then
 	parts "$T/p" 1 2 >"$T/probe.mbox"; put "$T/probe.mbox" "$T/mail/alice"
@@ -246,6 +263,12 @@ fault_series() {
 
 TMPLEFT=0 TMPFIRST='' TMPRUNS=0
 if [ "$FAULT_OK" = 1 ]; then
+	# DELE 2 and 4 of the small parts moves little: the moves kind; with
+	# a 5 MB message 3 moved back by a few hundred bytes, the data kind.
+	parts "$T/p" 1 2 3 4 5 6 >"$T/kind-small"
+	parts "$T/pb" 1 2 3 4 5 6 >"$T/kind-5mb"
+	expect_kind kind-small alice "$T/kind-small" 2 'DELE 2' 'DELE 4' QUIT
+	expect_kind kind-5mb alice "$T/kind-5mb" 1 'DELE 2' 'DELE 4' QUIT
 	fault_series fault-before alice "$T/p" before 0
 	fault_series fault-after alice "$T/p" after 0
 	fault_series fault-5mb-before alice "$T/pb" before 0
@@ -276,35 +299,36 @@ LIVELOCK=$!
 
 # ------------------------------------- (b) random SIGKILLs on 200 MB
 
-# 2000 messages of ~100 KB; DELE 2, 5, 9 then QUIT, SIGKILL after a random
-# delay; a plain login after each must find the before- or after-state.
+# 2000 messages of ~100 KB; DELE of some, then QUIT, SIGKILL after a
+# random delay; a plain login after each must find the before- or
+# after-state.  Two deletion patterns, one for each kind of journal
+# (docs/update-journal.md): DELE 2, 5, 9 moves nearly everything a little
+# way, so the moved bytes are journaled ("data"); DELE of every odd message
+# moves half the mail far back, in place, with checkpoints ("moves").
 BIG=$T/mail/big
-perl -e '
-	my ($out, @skip) = @ARGV; my %skip = map { $_ => 1 } @skip;
-	open(F, ">", $out) or die;
-	my $body = join("", map { "body line $_ " . ("b" x 90) . "\n" } 1 .. 1000);
-	for my $i (1 .. 2000) {
-		next if $skip{$i};
-		print F "From big\@example.org Mon Jan  1 10:00:00 2024\nMessage-ID: <big-$i\@example.org>\nSubject: big $i\n\n$body\n";
-	}
-	close F or die;' "$T/big.before"
+# big_mbox SKIP...: the mbox without the messages numbered SKIP.
+big_mbox() {
+	perl -e '
+		my %skip = map { $_ => 1 } @ARGV;
+		my $body = join("", map { "body line $_ " . ("b" x 90) . "\n" } 1 .. 1000);
+		for my $i (1 .. 2000) {
+			next if $skip{$i};
+			print "From big\@example.org Mon Jan  1 10:00:00 2024\nMessage-ID: <big-$i\@example.org>\nSubject: big $i\n\n$body\n";
+		}' "$@"
+}
+big_mbox >"$T/big.before"
 BIG_B=$(sha "$T/big.before")
-BIG_A=$(perl -e '
-	my %skip = (2 => 1, 5 => 1, 9 => 1);
-	my $body = join("", map { "body line $_ " . ("b" x 90) . "\n" } 1 .. 1000);
-	for my $i (1 .. 2000) {
-		next if $skip{$i};
-		print "From big\@example.org Mon Jan  1 10:00:00 2024\nMessage-ID: <big-$i\@example.org>\nSubject: big $i\n\n$body\n";
-	}' | sha256sum | cut -c1-64)
 
-# big_session NAME DELAY_MS: the session, QUIT, SIGKILL after DELAY_MS
-# (-1: no kill).  Sets UPDATE_MS to the time from QUIT to exit.
+# big_session NAME DELAY_MS: the session (DELE of $BIG_DELE), QUIT,
+# SIGKILL after DELAY_MS (-1: no kill).  Sets UPDATE_MS to the time from
+# QUIT to exit.
 big_session() {
-	local name=$1 delay=$2 t0
+	local name=$1 delay=$2 t0 n
 	put "$T/big.before" "$BIG"
 	start "$name" "${POP[@]}"
-	send 'USER big' 'PASS secret' 'DELE 2' 'DELE 5' 'DELE 9'
-	await "$name" 6 1200
+	send 'USER big' 'PASS secret'
+	for n in $BIG_DELE; do send "DELE $n"; done
+	await "$name" $((3 + $(wc -w <<<"$BIG_DELE"))) 1200
 	t0=$(now_ms)
 	send QUIT
 	if [ "$delay" -ge 0 ]; then
@@ -314,31 +338,47 @@ big_session() {
 	finish "$name"
 	UPDATE_MS=$(( $(now_ms) - t0 ))
 }
-big_session big-measure -1
-if [ "$(sha "$BIG")" = "$BIG_A" ]; then pass "big-update-undisturbed (${UPDATE_MS} ms from QUIT to exit)"
-else fail big-update-undisturbed "not the after-state; QUIT answered: $(line big-measure 7)"; fi
-# The kill delays are spread over the measured UPDATE time (at least
-# 0-300 ms), so they land in every part of it.
-MAXDELAY=$(( UPDATE_MS > 300 ? UPDATE_MS : 300 ))
-bad=0 first='' states=''
-for trial in $(seq 10); do
-	delay=$(( RANDOM % (MAXDELAY + 1) ))
-	big_session big-kill "$delay"
-	rc=$(cat "$T/big-kill.rc")
-	login_ok big-rec big
-	got=$(sha "$BIG")
-	if [ "$got" = "$BIG_B" ]; then st=before; elif [ "$got" = "$BIG_A" ]; then st=after; else st=BAD; fi
-	states="$states ${delay}ms:$st"
-	why=''
-	if [ "$st" = BAD ]; then why="neither before nor after ($(stat -c %s "$BIG") bytes)"
-	elif [ "${LOGIN_LINE#+OK maildrop has }" = "$LOGIN_LINE" ]; then why="recovery login answered: $LOGIN_LINE"
-	elif [ -e "$BIG.lock" ] || [ -n "$(find "$T/mail" -name 'big.pop3d-journal*')" ]; then why="left: $(leftovers "$BIG")"
+
+# big_trials LABEL KIND DELE...: the undisturbed UPDATE, which must use a
+# journal of KIND (seen in a session killed right after the journal's
+# rename, when the shim works), then 10 random kills.
+big_trials() {
+	local label=$1 kind=$2 trial delay rc got st why bad=0 first='' states='' jn
+	shift 2
+	BIG_DELE="$*"
+	BIG_A=$(big_mbox "$@" | sha256sum | cut -c1-64)
+	big_session "$label-measure" -1
+	if [ "$(sha "$BIG")" = "$BIG_A" ]; then pass "$label-update-undisturbed (${UPDATE_MS} ms from QUIT to exit)"
+	else fail "$label-update-undisturbed" "not the after-state; QUIT answered: $(tail -n 1 "$T/$label-measure.out")"; fi
+	if [ "$FAULT_OK" = 1 ]; then
+		local cmds=() n
+		for n in "$@"; do cmds+=("DELE $n"); done
+		expect_kind "$label" big "$T/big.before" "$kind" "${cmds[@]}" QUIT
 	fi
-	if [ -n "$why" ]; then bad=$((bad + 1)); [ -n "$first" ] || first="trial $trial (kill after $delay ms, status $rc): $why"; fi
-	rm -f "$BIG".lock* "$BIG".pop3d-journal*
-done
-if [ "$bad" = 0 ]; then pass "big-random-kill (10 trials, delay ms:state$states)"
-else fail big-random-kill "$bad of 10 trials failed; first: $first; all:$states"; fi
+	# The kill delays are spread over the measured UPDATE time (at least
+	# 0-300 ms), so they land in every part of it.
+	MAXDELAY=$(( UPDATE_MS > 300 ? UPDATE_MS : 300 ))
+	for trial in $(seq 10); do
+		delay=$(( RANDOM % (MAXDELAY + 1) ))
+		big_session big-kill "$delay"
+		rc=$(cat "$T/big-kill.rc")
+		login_ok big-rec big
+		got=$(sha "$BIG")
+		if [ "$got" = "$BIG_B" ]; then st=before; elif [ "$got" = "$BIG_A" ]; then st=after; else st=BAD; fi
+		states="$states ${delay}ms:$st"
+		why=''
+		if [ "$st" = BAD ]; then why="neither before nor after ($(stat -c %s "$BIG") bytes)"
+		elif [ "${LOGIN_LINE#+OK maildrop has }" = "$LOGIN_LINE" ]; then why="recovery login answered: $LOGIN_LINE"
+		elif [ -e "$BIG.lock" ] || [ -n "$(find "$T/mail" -name 'big.pop3d-journal*')" ]; then why="left: $(leftovers "$BIG")"
+		fi
+		if [ -n "$why" ]; then bad=$((bad + 1)); [ -n "$first" ] || first="trial $trial (kill after $delay ms, status $rc): $why"; fi
+		rm -f "$BIG".lock* "$BIG".pop3d-journal*
+	done
+	if [ "$bad" = 0 ]; then pass "$label-random-kill (10 trials, delay ms:state$states)"
+	else fail "$label-random-kill" "$bad of 10 trials failed; first: $first; all:$states"; fi
+}
+big_trials big-data 1 2 5 9
+big_trials big-moves 2 $(seq 1 2 1999)
 rm -f "$BIG" "$T/big.before"
 
 # ------------------------------------------ (c) one session per maildrop
