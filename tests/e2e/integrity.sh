@@ -203,19 +203,25 @@ fi
 # lock left.  One PASS/FAIL line per series; the first failing N named.
 fault_series() {
 	local label=$1 user=$2 pd=$3 when=$4 app=$5 mb=$T/mail/$2 k n got ino why
-	local nfail=0 first='' notkilled=0
-	cat "$pd/1" "$pd/2" "$pd/3" "$pd/4" "$pd/5" "$pd/6" >"$T/$label.before"
-	cat "$pd/1" "$pd/3" "$pd/5" "$pd/6" >"$T/$label.after"
+	local nfail=0 first='' notkilled=0 cmds=()
+	# FS_ALL, FS_KEEP, FS_DELE: other parts, kept parts and DELEs.
+	local all=${FS_ALL:-1 2 3 4 5 6} keep=${FS_KEEP:-1 3 5 6} dele=${FS_DELE:-2 4}
+	for n in $dele; do cmds+=("DELE $n"); done
+	cmds+=(QUIT)
+	# shellcheck disable=SC2086 # lists of part numbers
+	parts "$pd" $all >"$T/$label.before"
+	# shellcheck disable=SC2086
+	parts "$pd" $keep >"$T/$label.after"
 	local want_b want_a
 	if [ "$app" = 1 ]; then
-		want_b=$(cat "$T/$label.before" "$pd/7" | sha256sum | cut -c1-64)
-		want_a=$(cat "$T/$label.after" "$pd/7" | sha256sum | cut -c1-64)
+		want_b=$(cat "$T/$label.before" "$pd/${FS_NEW:-7}" | sha256sum | cut -c1-64)
+		want_a=$(cat "$T/$label.after" "$pd/${FS_NEW:-7}" | sha256sum | cut -c1-64)
 	else
 		want_b=$(sha "$T/$label.before"); want_a=$(sha "$T/$label.after")
 	fi
 	# K: the calls of an undisturbed run, which must give the after-state.
 	put "$T/$label.before" "$mb"
-	fault_session "$label-k" "$user" 0 "$when" 'DELE 2' 'DELE 4' QUIT
+	fault_session "$label-k" "$user" 0 "$when" "${cmds[@]}"
 	k=$(count_of "$label-k")
 	if [ "$(cat "$T/$label-k.rc")" != 0 ] || ! cmp -s "$mb" "$T/$label.after"; then
 		fail "$label" "the undisturbed run did not give the after-state (status $(cat "$T/$label-k.rc"), $(line "$label-k" 6))"
@@ -224,10 +230,10 @@ fault_series() {
 	for n in $(seq "$k"); do
 		put "$T/$label.before" "$mb"
 		ino=$(stat -c %i "$mb")
-		fault_session "$label-run" "$user" "$n" "$when" 'DELE 2' 'DELE 4' QUIT
+		fault_session "$label-run" "$user" "$n" "$when" "${cmds[@]}"
 		[ "$(cat "$T/$label-run.rc")" = 137 ] || notkilled=$((notkilled + 1))
 		why=''
-		if [ "$app" = 1 ] && ! deliver_new "$pd/7" "$mb" 2>"$T/$label-mda.err"; then
+		if [ "$app" = 1 ] && ! deliver_new "$pd/${FS_NEW:-7}" "$mb" 2>"$T/$label-mda.err"; then
 			why="the MDA could not deliver after the kill: $(head -n 1 "$T/$label-mda.err")"
 		fi
 		if [ -z "$why" ]; then
@@ -238,7 +244,7 @@ fault_series() {
 			elif [ "${LOGIN_LINE#+OK maildrop has }" = "$LOGIN_LINE" ]; then
 				why="recovery login answered: $LOGIN_LINE"
 			elif [ "$got" != "$want_b" ] && [ "$got" != "$want_a" ]; then
-				why="mbox is neither the before- nor the after-state ($(stat -c %s "$mb") bytes; before $(stat -c %s "$T/$label.before"), after $(stat -c %s "$T/$label.after")$([ "$app" = 1 ] && echo ", each + $(stat -c %s "$pd/7") new"))"
+				why="mbox is neither the before- nor the after-state ($(stat -c %s "$mb") bytes; before $(stat -c %s "$T/$label.before"), after $(stat -c %s "$T/$label.after")$([ "$app" = 1 ] && echo ", each + $(stat -c %s "$pd/${FS_NEW:-7}") new"))"
 			elif [ "$(stat -c %i "$mb")" != "$ino" ]; then
 				why="the mbox has a new inode"
 			elif [ -e "$mb.lock" ] || [ -n "$(find "$T/mail" -name "$user.pop3d-journal*")" ]; then
@@ -276,11 +282,66 @@ if [ "$FAULT_OK" = 1 ]; then
 	fault_series fault-newmail-before alice "$T/p" before 1
 	fault_series fault-newmail-after alice "$T/p" after 1
 	fault_series fault-5mb-newmail-after alice "$T/pb" after 1
+	# 60 messages of random sizes (a few hundred bytes to 300 KB), a
+	# random half deleted: batches of several pieces and checkpoints.
+	mkdir "$T/pr"
+	perl -e '
+		srand(7); my $dir = shift; my @keep; my @dele;
+		for my $i (1 .. 61) {
+			my $n = int(rand(3) < 1 ? rand(300000) : rand(3000));
+			open(F, ">", "$dir/$i") or die;
+			print F "From r\@example.org Mon Jan  1 10:00:00 2024\nMessage-ID: <r$i\@example.org>\n\n", "z" x $n, "\n\n";
+			close F;
+			next if $i == 61;
+			if (rand(2) < 1) { push @dele, $i } else { push @keep, $i }
+		}
+		open(F, ">", "$dir/list") or die; print F "@keep\n@dele\n"; close F;' "$T/pr"
+	FS_ALL="$(seq -s ' ' 60)" FS_KEEP=$(sed -n 1p "$T/pr/list") FS_DELE=$(sed -n 2p "$T/pr/list")
+	FS_NEW=61
+	# shellcheck disable=SC2086 # lists of part numbers
+	parts "$T/pr" $FS_ALL >"$T/pr/before"
+	mapfile -t rcmds < <(printf 'DELE %s\n' $FS_DELE)
+	expect_kind kind-random alice "$T/pr/before" 2 "${rcmds[@]}" QUIT
+	fault_series fault-random-after alice "$T/pr" after 1
+	unset FS_ALL FS_KEEP FS_DELE FS_NEW
 	# A killed process's temporary lock file (MBOX.lock.*) is litter the
 	# next session should clear too.
 	if [ "$TMPLEFT" = 0 ]; then pass "fault-no-lock-temp-left ($TMPRUNS runs)"
 	else fail fault-no-lock-temp-left "$TMPLEFT of $TMPRUNS runs left a MBOX.lock.* file after the recovery session; first: $TMPFIRST"; fi
 fi
+
+# ------------------------- (a2) many deletion patterns, undisturbed
+
+# 25 mailboxes of random shape (tiny to 1.5 MB messages; runs of kept and
+# deleted ones), random deletions (from one message to all but one): the
+# UPDATE must give exactly the kept messages, whichever journal it takes.
+mkdir "$T/pat"
+bad=0 first='' kinds=''
+for seed in $(seq 25); do
+	perl -e '
+		my ($seed, $dir) = @ARGV; srand($seed);
+		my $n = 1 + int(rand(400)); my $pdel = rand(1);
+		open(A, ">", "$dir/before") or die; open(K, ">", "$dir/after") or die;
+		open(C, ">", "$dir/cmds") or die;
+		print C "USER bob\r\nPASS secret\r\n";
+		my $kept = 0;
+		for my $i (1 .. $n) {
+			my $r = rand(10);
+			my $len = $r < 6 ? int(rand(500)) : $r < 9 ? int(rand(20000)) : int(rand(1500000));
+			my $m = "From p\@example.org Mon Jan  1 10:00:00 2024\nSubject: p$i\n\n" . ("q" x $len) . "\n\n";
+			print A $m;
+			if (rand(1) < $pdel && !($i == $n && $kept == 0)) { print C "DELE $i\r\n" } else { print K $m; $kept++ }
+		}
+		print C "QUIT\r\n";' "$seed" "$T/pat"
+	put "$T/pat/before" "$T/mail/bob"
+	"${RUNAS[@]}" "$POP3D" "${POP[@]}" <"$T/pat/cmds" >"$T/pat.out" 2>"$T/pat.err"
+	if ! cmp -s "$T/mail/bob" "$T/pat/after" || [ -n "$(leftovers "$T/mail/bob")" ]; then
+		bad=$((bad + 1))
+		[ -n "$first" ] || first="seed $seed: $(stat -c %s "$T/mail/bob") bytes, want $(stat -c %s "$T/pat/after"); $(tail -n 1 "$T/pat.out")"
+	fi
+done
+if [ "$bad" = 0 ]; then pass "update-patterns (25 random mailboxes and deletions)"
+else fail update-patterns "$bad of 25 wrong; first: $first"; fi
 
 # ------------------------- (d, long) a live dot-lock is waited for, bounded
 
