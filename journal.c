@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -50,7 +51,10 @@
 #define JH_SUM_TO	96
 #define NONCE_LEN	16
 #define MOVE_LEN	16	/* one move in the data: source offset, length */
-#define MOVE_BATCH	256	/* pieces written by one pwritev */
+#define MOVE_BATCH	1024	/* pieces written by one pwritev (IOV_MAX) */
+#define MOVE_WINDOW	(8UL * 1024 * 1024)	/* source bytes of a batch */
+#define MOVE_PAGE	4096	/* mmap offsets: a multiple of any page size
+				 * pop3d runs with is a multiple of this one */
 #define MOVE_KICK_BYTES	(8UL * 1024 * 1024)	/* see run_moves() */
 
 enum { PHASE_WRITTEN = 1, PHASE_APPLIED = 2 };
@@ -322,6 +326,42 @@ static int checkpoint(struct mover *m, uint64_t at, uint64_t need)
 }
 
 /*
+ * Writes the pieces of one batch back to back at `to`: iov[i] holds the
+ * offset from `from` and the length of piece i, src_off[i] its offset in
+ * the file; they all lie in [from, from + span), which begins after the
+ * destination range ends.  The pieces are written straight from a
+ * read-only mapping of that stretch (the kernel copies them; pop3d never
+ * touches the mapping, so a file cut short gives EFAULT, not SIGBUS);
+ * without a mapping, piece by piece through buf.
+ */
+static int move_batch(int fd, uint64_t from, uint64_t span,
+    struct iovec *iov, const uint64_t *src_off, int ni, uint64_t to,
+    unsigned char *buf)
+{
+	uint64_t base = from & ~(uint64_t)(MOVE_PAGE - 1);
+	size_t maplen = (size_t)(span + (from - base));
+	unsigned char *map;
+	int i, r;
+
+	map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)base);
+	if (map == MAP_FAILED) {
+		for (i = 0; i < ni; i++) {
+			if (copy_range(fd, src_off[i], fd, to, iov[i].iov_len,
+			    buf, NULL))
+				return -1;
+			to += iov[i].iov_len;
+		}
+		return 0;
+	}
+	for (i = 0; i < ni; i++)
+		iov[i].iov_base = map + (from - base) +
+		    (uintptr_t)iov[i].iov_base;
+	r = pwritev_full(fd, iov, ni, to);
+	(void)munmap(map, maplen);
+	return r;
+}
+
+/*
  * Applies the moves from m->durable on, then writes the nonce at s_new.
  * Works in batches: the kept pieces whose sources lie within one buffer
  * are read with one pread of that stretch (deleted mail in between
@@ -331,6 +371,7 @@ static int checkpoint(struct mover *m, uint64_t at, uint64_t need)
 static int run_moves(struct mover *m)
 {
 	struct iovec iov[MOVE_BATCH];
+	uint64_t src_off[MOVE_BATCH];
 	uint64_t dst = m->w0, off = 0;	/* move k starts at dst */
 	size_t k = 0;
 
@@ -347,10 +388,10 @@ static int run_moves(struct mover *m)
 		for (size_t j = k; j < m->n && ni < MOVE_BATCH; j++, o = 0) {
 			uint64_t ps = m->mv[j].off + o, pl = m->mv[j].len - o;
 
-			if (ps - s >= MBOX_BLOCK_SIZE)
+			if (ps - s >= MOVE_WINDOW)
 				break;
-			if (pl > MBOX_BLOCK_SIZE - (ps - s))
-				pl = MBOX_BLOCK_SIZE - (ps - s);
+			if (pl > MOVE_WINDOW - (ps - s))
+				pl = MOVE_WINDOW - (ps - s);
 			total += pl;
 			ni++;
 		}
@@ -362,13 +403,15 @@ static int run_moves(struct mover *m)
 			if (a + total > m->need)
 				total = m->need - a;	/* > 0: s > a */
 		}
-		/* Take `total` bytes of pieces, advancing the cursor. */
+		/* Take `total` bytes of pieces, advancing the cursor; the
+		 * iovecs hold offsets from s until the window is mapped. */
 		for (ni = 0; total > 0; ni++) {
 			uint64_t ps = m->mv[k].off + off, pl = m->mv[k].len - off;
 
 			if (pl > total)
 				pl = total;
-			iov[ni].iov_base = m->buf + (ps - s);
+			src_off[ni] = ps;
+			iov[ni].iov_base = (void *)(uintptr_t)(ps - s);
 			iov[ni].iov_len = (size_t)pl;
 			span = ps + pl - s;
 			total -= pl;
@@ -378,11 +421,11 @@ static int run_moves(struct mover *m)
 				off = 0;
 			}
 		}
+		if (m->jfd >= 0 && move_batch(m->mfd, s, span, iov, src_off, ni,
+		    a, m->buf))
+			return -1;
 		if (m->jfd < 0)
 			continue;
-		if (read_full(m->mfd, m->buf, (size_t)span, s) ||
-		    pwritev_full(m->mfd, iov, ni, a))
-			return -1;
 		/* Start the write-back now, so that the disk works while we
 		 * copy and the next fsync has little left to wait for.  A
 		 * hint: its failure changes nothing. */
