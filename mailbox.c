@@ -442,7 +442,8 @@ static inline uint64_t match64(const unsigned char *p, __m128i c)
 	uint64_t m = 0;
 
 	for (int k = 0; k < 4; k++) {
-		__m128i v = _mm_loadu_si128((const void *)(p + 16 * k));
+		__m128i v = _mm_loadu_si128(
+		    (const void *)(p + (ptrdiff_t)16 * k));
 
 		m |= (uint64_t)(unsigned)_mm_movemask_epi8(
 		    _mm_cmpeq_epi8(v, c)) << (16 * k);
@@ -504,13 +505,13 @@ static size_t scan_body_fast(struct scan *s)
 		blank &= keep;
 		bare += popcount64(nl & ~pcr);
 		if (blank) {
-			unsigned bit = 63u - (unsigned)__builtin_clzll(blank);
+			unsigned bit = 63U - (unsigned)__builtin_clzll(blank);
 
 			blank_len = (pcr >> bit) & 1 ? 2 : 1;
 			blank_at = q + bit + 1 - blank_len;
 		}
 		/* Consumed up to the last newline so far. */
-		b = 63u - (unsigned)__builtin_clzll(nl);
+		b = 63U - (unsigned)__builtin_clzll(nl);
 		stop = q + b + 1;
 		last_blank = (int)((blank >> b) & 1);
 		if (boundary)
@@ -908,6 +909,8 @@ static size_t stuff_crlf(const unsigned char *src, size_t n,
 			*at_start = 0;
 			break;
 		}
+		/* seg is 0 for an empty line (cppcheck assumes otherwise). */
+		/* cppcheck-suppress knownConditionTrueFalse */
 		if (!(seg ? src[i + seg - 1] == '\r' : *prev_cr))
 			*o++ = '\r';
 		*o++ = '\n';
