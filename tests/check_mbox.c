@@ -1032,10 +1032,9 @@ END_TEST
  * block_msg builds FROM1 + head + filler line + rest where the filler is
  * sized so that rest starts at message offset MBOX_BLOCK_SIZE - back.
  */
-static char *block_msg(const char *head, const char *eol, long back,
+static char *msg_at(size_t target, const char *head, const char *eol,
     const char *rest, size_t *len_r)
 {
-	size_t target = (size_t)((long)MBOX_BLOCK_SIZE - back);
 	size_t fill = target - strlen(head) - strlen("X-Fill: ") - strlen(eol);
 	size_t len = strlen(FROM1) + target + strlen(rest);
 	char *t = malloc(len + 1), *p;
@@ -1051,6 +1050,13 @@ static char *block_msg(const char *head, const char *eol, long back,
 	p = stpcpy(p, rest);
 	*len_r = (size_t)(p - t);
 	return t;
+}
+
+static char *block_msg(const char *head, const char *eol, long back,
+    const char *rest, size_t *len_r)
+{
+	return msg_at((size_t)((long)MBOX_BLOCK_SIZE - back), head, eol, rest,
+	    len_r);
 }
 
 static void assert_send_big(const char *t, size_t len, long lines,
@@ -1123,6 +1129,41 @@ START_TEST(send_top_header_end_lf_at_block_boundary)
 	free(w);
 	free(c);
 	free(t);
+}
+END_TEST
+
+/*
+ * TOP reads TOP_FIRST_BLOCK bytes first and doubles the block after each
+ * read, so its reads end at TOP_FIRST_BLOCK, 3 * TOP_FIRST_BLOCK, ...
+ * The header's end (LF or CRLF, the CR on either side) and a dot line
+ * right at those ends must come out as RETR would send them.
+ */
+START_TEST(send_top_header_end_at_growing_block_ends)
+{
+	static const size_t ends[] = { TOP_FIRST_BLOCK, 3 * TOP_FIRST_BLOCK };
+	static const char *const eols[] = { "\n", "\r\n" };
+
+	for (size_t e = 0; e < sizeof(ends) / sizeof(ends[0]); e++)
+		for (size_t k = 0; k < 2; k++)
+			for (long back = -2; back <= 2; back++) {
+				char rest[64];
+				size_t len, clen, wlen, head_len;
+				char *t, *c, *w;
+
+				snprintf(rest, sizeof(rest), "%s.dot%sb%s",
+				    eols[k], eols[k], eols[k]);
+				t = msg_at((size_t)((long)ends[e] - back),
+				    "Subject: top\n", eols[k], rest, &len);
+				/* The header, its blank line, one body line. */
+				head_len = (size_t)((long)ends[e] - back) +
+				    2 * strlen(eols[k]) + 4;
+				c = crlf_form(t + strlen(FROM1), head_len, &clen);
+				w = wire_form(c, clen, &wlen);
+				assert_send_big(t, len, 1, w, wlen);
+				free(w);
+				free(c);
+				free(t);
+			}
 }
 END_TEST
 
@@ -1201,6 +1242,7 @@ Suite *mbox_suite(void)
 	tcase_add_test(tc, send_retr_crlf_split_at_block_boundary);
 	tcase_add_test(tc, send_top_header_end_split_at_block_boundary);
 	tcase_add_test(tc, send_top_header_end_lf_at_block_boundary);
+	tcase_add_test(tc, send_top_header_end_at_growing_block_ends);
 	suite_add_tcase(s, tc);
 	return s;
 }
