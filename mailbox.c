@@ -682,9 +682,16 @@ static int64_t mtime_ns(const struct stat *st)
 
 int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 {
+	return mbox_open_cached(mb, path, owner, NULL);
+}
+
+int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
+    const char *cache)
+{
 	struct mbox_lock lk;
 	struct stat st;
-	int r, flags;
+	time_t scan_start = 0;
+	int r, flags, cached = 0;
 
 	memset(mb, 0, sizeof(*mb));
 	mb->fd = -1;
@@ -745,9 +752,15 @@ int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 	/* Under the lock the size is stable: scan exactly that much. */
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
-	if (r == MBOX_OK)
+	if (r == MBOX_OK && cache) {
+		scan_start = time(NULL);
+		cached = idxcache_load(cache, mb->fd, &st, &mb->idx) == 0;
+	}
+	if (r == MBOX_OK && !cached)
 		r = mbox_scan(mb->fd, (uint64_t)st.st_size, &mb->idx);
 	unlock_mbox(&lk);
+	if (r == MBOX_OK && cache && !cached)
+		idxcache_save(cache, &st, scan_start, &mb->idx);
 	if (r != MBOX_OK) {
 		if (r == MBOX_NOT_MBOX)
 			log_msg(LOG_ERR, "maildrop %s does not start with a "

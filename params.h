@@ -93,6 +93,13 @@
 #define JOURNAL_CHECKPOINTS_MIN 16
 #define JOURNAL_CHECKPOINT_BYTES (4UL * 1024 * 1024)
 
+/* The index cache (idxcache.c): only an mbox unchanged for this long is
+ * cached, and this many of its From_ lines are checked at load. */
+#define CACHE_SETTLE_SECONDS 2
+#define CACHE_PROBES 64
+/* Records read or written at a time (56 bytes each). */
+#define CACHE_BLOCK_RECORDS 1024
+
 /* Password and secrets files: a line longer than this is malformed. */
 #define MAX_PASSWD_LINE 4096
 /* Paths built from the mailbox template. */

@@ -32,6 +32,10 @@ static const char usage_text[] =
     "directory,\n"
     "                          %% a percent sign (default "
     DEFAULT_MAILBOX_TEMPLATE ")\n"
+    "  -I, --index-cache TEMPLATE\n"
+    "                          keep each maildrop's index in this file "
+    "(%u, %h, %%;\n"
+    "                          e.g. %h/.pop3d-index); default: none\n"
     "  -t, --timeout SECONDS   idle autologout (default 600, at least 1)\n"
     "  -a, --apop FILE         APOP secrets file (user:secret lines, mode "
     "0600);\n"
@@ -68,6 +72,20 @@ static void usage_error(const char *what, const char *arg)
 		fprintf(stderr, "pop3d: %s\n", what);
 	fprintf(stderr, "Try 'pop3d --help' for more information.\n");
 	exit(2);
+}
+
+/* A path template may use only %u, %h and %%. */
+static void check_template(const char *what, const char *template)
+{
+	char msg[64];
+	const char *p;
+
+	for (p = strchr(template, '%'); p; p = strchr(p + 2, '%'))
+		if (p[1] != 'u' && p[1] != 'h' && p[1] != '%') {
+			snprintf(msg, sizeof(msg), "%s template may use only "
+			    "%%u, %%h and %%%%:", what);
+			usage_error(msg, template);
+		}
 }
 
 /* The client's address: the socket peer, or what the launcher tells. */
@@ -118,6 +136,7 @@ int main(int argc, char **argv)
 		{ "apop", required_argument, NULL, 'a' },
 		{ "hostname", required_argument, NULL, 'n' },
 		{ "mail-group", required_argument, NULL, 'g' },
+		{ "index-cache", required_argument, NULL, 'I' },
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "tls", no_argument, NULL, 'S' },
@@ -143,7 +162,7 @@ int main(int argc, char **argv)
 	int c, use_stderr = 0, plaintext = -1;
 
 	opterr = 0;	/* our own messages, with exit status 2 */
-	while ((c = getopt_long(argc, argv, ":p:m:t:a:n:g:c:k:SL:U:C:shV", longopts,
+	while ((c = getopt_long(argc, argv, ":p:m:I:t:a:n:g:c:k:SL:U:C:shV", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -155,6 +174,11 @@ int main(int argc, char **argv)
 			if (!*optarg)
 				usage_error("empty mailbox template", NULL);
 			cfg.mailbox_template = optarg;
+			break;
+		case 'I':
+			if (!*optarg)
+				usage_error("empty index cache template", NULL);
+			cfg.index_template = optarg;
 			break;
 		case 't':
 			errno = 0;
@@ -253,15 +277,9 @@ int main(int argc, char **argv)
 	 * without one, there is no other way, and a pipe is local. */
 	cfg.plaintext = plaintext >= 0 ? (enum plaintext_policy)plaintext :
 	    cfg.tls_cert ? PLAINTEXT_TLS : PLAINTEXT_ALWAYS;
-	if (strchr(cfg.mailbox_template, '%')) {
-		const char *p;
-
-		for (p = strchr(cfg.mailbox_template, '%'); p;
-		    p = strchr(p + 2, '%'))
-			if (p[1] != 'u' && p[1] != 'h' && p[1] != '%')
-				usage_error("mailbox template may use only %u, "
-				    "%h and %%:", cfg.mailbox_template);
-	}
+	check_template("mailbox", cfg.mailbox_template);
+	if (cfg.index_template)
+		check_template("index cache", cfg.index_template);
 
 	if (!cfg.hostname) {
 		if (gethostname(host, sizeof(host)) < 0 || !host[0])

@@ -10,6 +10,7 @@
  *   mailbox.c  mbox scanning, message streaming, UPDATE
  *   lock.c     dot-lock and fcntl locking of the mbox, the mail group
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
+ *   idxcache.c optional on-disk cache of a maildrop's index
  *   log.c      syslog/stderr logging with escaping of untrusted text
  */
 #ifndef POP3D_PROTO_H
@@ -18,7 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "params.h"
 
@@ -252,6 +255,9 @@ struct mailbox {
 /* Opens the maildrop (no symlinks; a regular file owned by owner) and
  * indexes it under the locks.  A missing file is an empty maildrop. */
 int mbox_open(struct mailbox *mb, const char *path, uid_t owner);
+/* The same, with the index cache file `cache` (NULL: none; idxcache.c). */
+int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
+    const char *cache);
 
 /*
  * Sends message n (0-based) to the client as a byte-stuffed multi-line
@@ -276,6 +282,20 @@ void mbox_unmark_all(struct mailbox *mb);
 int mbox_update(struct mailbox *mb);
 
 void mbox_close(struct mailbox *mb);
+
+/* ----------------------------------------------------------- idxcache.c */
+
+/*
+ * The optional on-disk index cache.  idxcache_load() fills idx from the
+ * cache file if it was built from exactly the mbox that fstat showed as
+ * mst (opened as mfd, under the locks); returns 0, or -1 (missing, stale
+ * or damaged: scan).  idxcache_save() writes one after a scan that began
+ * at scan_start, if the mbox was old enough then; failures are ignored.
+ */
+int idxcache_load(const char *file, int mfd, const struct stat *mst,
+    struct mbox_index *idx);
+void idxcache_save(const char *file, const struct stat *mst,
+    time_t scan_start, const struct mbox_index *idx);
 
 /* --------------------------------------------------------------- lock.c */
 
@@ -346,6 +366,7 @@ enum plaintext_policy { PLAINTEXT_NEVER, PLAINTEXT_TLS, PLAINTEXT_ALWAYS };
 struct config {
 	const char *passwd_file;
 	const char *mailbox_template;
+	const char *index_template;	/* NULL: no index cache */
 	const char *apop_file;		/* NULL: APOP not offered */
 	const char *hostname;
 	const char *mail_group;		/* privileged group; "" for none */

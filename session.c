@@ -317,7 +317,8 @@ static int become_user(struct session *s)
 /* Opens the maildrop after a successful authentication. */
 static enum outcome start_transaction(struct session *s)
 {
-	char path[MAX_PATH_LEN], name[MAX_USER_NAME + 4];
+	char path[MAX_PATH_LEN], cache[MAX_PATH_LEN];
+	char name[MAX_USER_NAME + 4];
 	const char *template = s->pw.mail ? s->pw.mail :
 	    s->cfg->mailbox_template;
 	int r;
@@ -333,7 +334,13 @@ static enum outcome start_transaction(struct session *s)
 		reply(s, R_SYS_PERM);
 		return s->dropped_privileges ? END_FAIL : GO_ON;
 	}
-	r = mbox_open(&s->mb, path, geteuid());
+	cache[0] = '\0';
+	if (s->cfg->index_template && expand_mailbox(s->cfg->index_template,
+	    &s->pw, cache, sizeof(cache)) < 0)
+		log_msg(LOG_NOTICE, "index cache template gives no path for "
+		    "user %s; not used", name);
+	r = mbox_open_cached(&s->mb, path, geteuid(),
+	    cache[0] ? cache : NULL);
 	switch (r) {
 	case MBOX_OK:
 		break;

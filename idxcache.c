@@ -1,0 +1,310 @@
+/*
+ * idxcache.c - the optional on-disk cache of a maildrop's index
+ * (--index-cache): a login whose mbox has not changed since an earlier
+ * session reads the index back instead of scanning the whole file.
+ *
+ * Never stale: a cache entry names the mbox by device and inode and holds
+ * its size, mtime and ctime to the nanosecond, as fstat(2) gave them under
+ * the mbox locks just before the scan that built it.  Any write to the
+ * file, truncation, utimes(2) or chmod moves the ctime, which no
+ * unprivileged program can set back.  A change in the same clock tick as
+ * that fstat could keep the ctime (the kernel's file time stamps are
+ * coarser than a nanosecond), so an entry is only written for an mbox
+ * whose ctime was at least CACHE_SETTLE_SECONDS old when the scan began:
+ * a later change then carries a later ctime.  On top of that the loaded
+ * index is checked for shape, and From_ lines it names must still be
+ * where it says (a sample: one small read each).
+ *
+ * The file is the user's own (it lives where the administrator's template
+ * puts it, e.g. %h/.pop3d-index); it is read as untrusted input, written
+ * under a temporary name and renamed into place.  Any failure only costs
+ * the scan it would have saved.
+ *
+ * Format (little-endian): magic "POP3DIC1", dev, ino, size, mtime_ns,
+ * ctime_ns, count, scanned (8 bytes each), SHA-256 of all the rest, then
+ * count records of from_off, data_off, data_len, size (8 bytes each),
+ * hash (16), dup, flags (4 each).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "proto.h"
+
+#define IC_MAGIC	"POP3DIC1"
+#define IC_HEAD		64	/* magic and seven fields */
+#define IC_SUM		32
+#define IC_DATA		(IC_HEAD + IC_SUM)
+#define IC_REC		56
+/* Flags a cached message may carry (MSG_DELETED is the session's). */
+#define IC_FLAGS	(MSG_WIDE_UID | MSG_NO_FINAL_NL)
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static int64_t ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* The identity fields of the header, for the mbox as fstat saw it. */
+static void put_head(unsigned char *b, const struct stat *st, uint64_t count,
+    uint64_t scanned)
+{
+	/* A fixed 8-byte binary field, not a string: no NUL wanted. */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
+	memcpy(b, IC_MAGIC, 8);
+	put64(b + 8, (uint64_t)st->st_dev);
+	put64(b + 16, (uint64_t)st->st_ino);
+	put64(b + 24, (uint64_t)st->st_size);
+	put64(b + 32, (uint64_t)ns(&st->st_mtim));
+	put64(b + 40, (uint64_t)ns(&st->st_ctim));
+	put64(b + 48, count);
+	put64(b + 56, scanned);
+}
+
+static int read_all(int fd, unsigned char *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The shape mbox_scan() guarantees: messages in order from offset 0, each
+ * From_ line before its data, the data inside the message, sizes at least
+ * the stored bytes, known flags; the last one ends where the scan did.
+ */
+static int plausible(const struct message *m, size_t count, uint64_t scanned)
+{
+	for (size_t i = 0; i < count; i++) {
+		uint64_t end = i + 1 < count ? m[i + 1].from_off : scanned;
+
+		if ((i == 0 ? m[i].from_off != 0 :
+		    m[i].from_off <= m[i - 1].from_off) ||
+		    m[i].from_off >= end || m[i].data_off <= m[i].from_off ||
+		    m[i].data_off > end ||
+		    m[i].data_len > end - m[i].data_off ||
+		    m[i].size < m[i].data_len ||
+		    m[i].size - m[i].data_len > m[i].data_len + 2 ||
+		    (m[i].flags & ~(uint32_t)IC_FLAGS) || m[i].dup == 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* From_ lines the index names are still there: the first, the last and
+ * some spread between (all of them would cost a read each). */
+static int boundaries_hold(int mfd, const struct message *m, size_t count)
+{
+	unsigned char b[5];
+	size_t step = count / CACHE_PROBES + 1;
+
+	for (size_t i = 0;; i += step) {
+		if (i >= count)
+			i = count - 1;
+		if (read_all(mfd, b, sizeof(b), m[i].from_off) ||
+		    memcmp(b, "From ", 5))
+			return 0;
+		if (i == count - 1)
+			return 1;
+	}
+}
+
+int idxcache_load(const char *file, int mfd, const struct stat *mst,
+    struct mbox_index *idx)
+{
+	unsigned char head[IC_DATA], want[IC_HEAD], sum[IC_SUM];
+	unsigned char blk[IC_REC * CACHE_BLOCK_RECORDS];
+	struct message *m = NULL;
+	EVP_MD_CTX *md = NULL;
+	struct stat st;
+	uint64_t count;
+	unsigned int n;
+	size_t i = 0;
+	int fd, ok = 0, tried = 0;
+
+	memset(idx, 0, sizeof(*idx));
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_size <= IC_DATA ||
+	    (st.st_size - IC_DATA) % IC_REC)
+		goto out;
+	tried = 1;
+	count = (uint64_t)(st.st_size - IC_DATA) / IC_REC;
+	/* Each message takes at least "From \n" of the mbox. */
+	if (count > MAX_MAILBOX_MESSAGES || count > (uint64_t)mst->st_size / 6)
+		goto out;
+	put_head(want, mst, count, (uint64_t)mst->st_size);
+	if (read_all(fd, head, IC_DATA, 0) || memcmp(head, want, IC_HEAD))
+		goto out;
+	m = calloc((size_t)count, sizeof(*m));
+	md = EVP_MD_CTX_new();
+	if (!m || !md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(md, head, IC_HEAD))
+		goto out;
+	while (i < count) {
+		size_t k, nrec = count - i < CACHE_BLOCK_RECORDS ?
+		    (size_t)(count - i) : CACHE_BLOCK_RECORDS;
+
+		if (read_all(fd, blk, nrec * IC_REC, IC_DATA + i * IC_REC) ||
+		    !EVP_DigestUpdate(md, blk, nrec * IC_REC))
+			goto out;
+		for (k = 0; k < nrec; k++, i++) {
+			const unsigned char *r = blk + k * IC_REC;
+
+			m[i].from_off = get64(r);
+			m[i].data_off = get64(r + 8);
+			m[i].data_len = get64(r + 16);
+			m[i].size = get64(r + 24);
+			memcpy(m[i].hash, r + 32, 16);
+			m[i].dup = get32(r + 48);
+			m[i].flags = get32(r + 52);
+		}
+	}
+	if (!EVP_DigestFinal_ex(md, sum, &n) || n != IC_SUM ||
+	    CRYPTO_memcmp(sum, head + IC_HEAD, IC_SUM) ||
+	    !plausible(m, (size_t)count, (uint64_t)mst->st_size) ||
+	    !boundaries_hold(mfd, m, (size_t)count))
+		goto out;
+	idx->msgs = m;
+	idx->count = idx->alloc = (size_t)count;
+	idx->scanned = (uint64_t)mst->st_size;
+	m = NULL;
+	ok = 1;
+	log_msg(LOG_DEBUG, "index read from cache %s", file);
+out:
+	if (!ok && tried)
+		log_msg(LOG_DEBUG, "index cache %s not used (stale or "
+		    "damaged)", file);
+	EVP_MD_CTX_free(md);
+	free(m);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len,
+    uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+void idxcache_save(const char *file, const struct stat *mst,
+    time_t scan_start, const struct mbox_index *idx)
+{
+	unsigned char head[IC_DATA], blk[IC_REC * CACHE_BLOCK_RECORDS];
+	char tmp[MAX_PATH_LEN];
+	EVP_MD_CTX *md = NULL;
+	unsigned int n;
+	size_t i = 0;
+	int fd, ok = 0;
+
+	/* Too fresh: a change in the same tick could go unseen. */
+	if (idx->count == 0 || idx->count > MAX_MAILBOX_MESSAGES ||
+	    mst->st_ctim.tv_sec > scan_start - CACHE_SETTLE_SECONDS)
+		return;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", file,
+	    (long)getpid()) >= sizeof(tmp))
+		return;
+	(void)unlink(tmp);	/* a crashed session's */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0) {
+		log_msg(LOG_DEBUG, "cannot write index cache %s: %s", tmp,
+		    strerror(errno));
+		return;
+	}
+	memset(head, 0, sizeof(head));
+	put_head(head, mst, idx->count, idx->scanned);
+	md = EVP_MD_CTX_new();
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(md, head, IC_HEAD))
+		goto out;
+	while (i < idx->count) {
+		size_t k, nrec = idx->count - i < CACHE_BLOCK_RECORDS ?
+		    idx->count - i : CACHE_BLOCK_RECORDS;
+		uint64_t at = IC_DATA + (uint64_t)i * IC_REC;
+
+		for (k = 0; k < nrec; k++, i++) {
+			const struct message *m = &idx->msgs[i];
+			unsigned char *r = blk + k * IC_REC;
+
+			put64(r, m->from_off);
+			put64(r + 8, m->data_off);
+			put64(r + 16, m->data_len);
+			put64(r + 24, m->size);
+			memcpy(r + 32, m->hash, 16);
+			put32(r + 48, m->dup);
+			put32(r + 52, m->flags & IC_FLAGS);
+		}
+		if (!EVP_DigestUpdate(md, blk, nrec * IC_REC) ||
+		    write_all(fd, blk, nrec * IC_REC, at))
+			goto out;
+	}
+	/* No fsync: a cache torn by a crash fails its checksum. */
+	ok = EVP_DigestFinal_ex(md, head + IC_HEAD, &n) && n == IC_SUM &&
+	    !write_all(fd, head, IC_DATA, 0);
+out:
+	EVP_MD_CTX_free(md);
+	if (close(fd) < 0 || !ok || rename(tmp, file) < 0) {
+		log_msg(LOG_DEBUG, "cannot write index cache %s: %s", file,
+		    strerror(errno));
+		(void)unlink(tmp);
+	}
+}
