@@ -18,8 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <md5.h>
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "proto.h"
 
@@ -347,22 +348,16 @@ int apop_check_file(const char *file)
 int apop_digest(const char *timestamp, const char *secret, char hex_r[33])
 {
 	static const char hexdigits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[MD5_DIGEST_LENGTH];
 	size_t i;
-	EVP_MD_CTX *ctx;
-	int ok;
+	MD5_CTX ctx;
 
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
-	    EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) &&
-	    EVP_DigestUpdate(ctx, secret, strlen(secret)) &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
-		return -1;
+	/* RFC 1939 section 7: MD5 over the timestamp and the secret. */
+	MD5Init(&ctx);
+	MD5Update(&ctx, (const uint8_t *)timestamp, strlen(timestamp));
+	MD5Update(&ctx, (const uint8_t *)secret, strlen(secret));
+	MD5Final(md, &ctx);
+	explicit_bzero(&ctx, sizeof(ctx));
 	for (i = 0; i < 16; i++) {
 		hex_r[2 * i] = hexdigits[md[i] >> 4];
 		hex_r[2 * i + 1] = hexdigits[md[i] & 15];

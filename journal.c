@@ -34,8 +34,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <sha2.h>
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "proto.h"
 
@@ -180,15 +181,17 @@ static int write_full(int fd, const unsigned char *p, size_t len,
 /* Copies len bytes from (in, in_off) to (out, out_off), hashing them into
  * md when md is not NULL. */
 static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
-    uint64_t len, unsigned char *buf, EVP_MD_CTX *md)
+    uint64_t len, unsigned char *buf, SHA2_CTX *md)
 {
 	while (len > 0) {
 		size_t n = len < MBOX_BLOCK_SIZE ? (size_t)len :
 		    MBOX_BLOCK_SIZE;
 
-		if (read_full(in, buf, n, in_off) ||
-		    (md && !EVP_DigestUpdate(md, buf, n)) ||
-		    write_full(out, buf, n, out_off))
+		if (read_full(in, buf, n, in_off))
+			return -1;
+		if (md)
+			SHA256Update(md, buf, n);
+		if (write_full(out, buf, n, out_off))
 			return -1;
 		in_off += n;
 		out_off += n;
@@ -204,8 +207,7 @@ static int write_journal(const char *mbox, struct jheader *h,
 {
 	char tmp[MAX_PATH_LEN], path[MAX_PATH_LEN];
 	unsigned char hb[JH_SIZE];
-	unsigned int len;
-	EVP_MD_CTX *md = NULL;
+	SHA2_CTX md;
 	uint64_t off = JH_SIZE;
 	size_t i;
 	int fd = -1;
@@ -220,12 +222,9 @@ static int write_journal(const char *mbox, struct jheader *h,
 	h->nonce[0] = '\0';
 	h->phase = PHASE_WRITTEN;
 
-	md = EVP_MD_CTX_new();
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
-		goto fail;
+	SHA256Init(&md);
 	encode(h, hb);
-	if (!EVP_DigestUpdate(md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM))
-		goto fail;
+	SHA256Update(&md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM);
 
 	spool_privileged(1);
 	(void)unlink(tmp);	/* left by a crash before its rename */
@@ -236,12 +235,11 @@ static int write_journal(const char *mbox, struct jheader *h,
 		goto fail;
 	for (i = 0; i < nsrc; i++) {
 		if (copy_range(src[i].fd, src[i].off, fd, off, src[i].len, buf,
-		    md))
+		    &md))
 			goto fail;
 		off += src[i].len;
 	}
-	if (!EVP_DigestFinal_ex(md, h->sum, &len) || len != 32)
-		goto fail;
+	SHA256Final(h->sum, &md);
 	encode(h, hb);
 	if (write_full(fd, hb, JH_SIZE, 0) || fsync(fd) < 0)
 		goto fail;
@@ -253,7 +251,6 @@ static int write_journal(const char *mbox, struct jheader *h,
 	spool_privileged(0);
 	if (fsync_dir(path) < 0)
 		goto fail_renamed;
-	EVP_MD_CTX_free(md);
 	return fd;
 
 fail:
@@ -264,14 +261,12 @@ fail:
 		(void)unlink(tmp);
 		spool_privileged(0);
 	}
-	EVP_MD_CTX_free(md);
 	return -1;
 fail_renamed:
 	/* The journal is in place; recovery at the next open finishes. */
 	log_msg(LOG_ERR, "cannot sync directory of %s: %s", path,
 	    strerror(errno));
 	close(fd);
-	EVP_MD_CTX_free(md);
 	return -1;
 }
 
@@ -344,38 +339,31 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
 /* Reads and verifies a journal.  Returns 0, or -1 if damaged. */
 static int load_journal(int jfd, struct jheader *h, unsigned char *buf)
 {
-	unsigned char hb[JH_SIZE], sum[32];
-	unsigned int len;
-	EVP_MD_CTX *md;
+	unsigned char hb[JH_SIZE], sum[SHA256_DIGEST_LENGTH];
+	SHA2_CTX md;
 	struct stat st;
 	uint64_t off, left;
-	int ok = 0;
+	int ok = 1;
 
 	if (fstat(jfd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_uid != geteuid() || read_full(jfd, hb, JH_SIZE, 0) ||
 	    decode(hb, h) ||
 	    (uint64_t)st.st_size != JH_SIZE + h->data_len)
 		return -1;
-	md = EVP_MD_CTX_new();
-	if (!md)
-		return -1;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM)) {
-		ok = 1;
-		for (off = JH_SIZE, left = h->data_len; ok && left > 0;) {
-			size_t n = left < MBOX_BLOCK_SIZE ? (size_t)left :
-			    MBOX_BLOCK_SIZE;
+	SHA256Init(&md);
+	SHA256Update(&md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM);
+	for (off = JH_SIZE, left = h->data_len; ok && left > 0;) {
+		size_t n = left < MBOX_BLOCK_SIZE ? (size_t)left :
+		    MBOX_BLOCK_SIZE;
 
-			ok = !read_full(jfd, buf, n, off) &&
-			    EVP_DigestUpdate(md, buf, n);
-			off += n;
-			left -= n;
-		}
-		ok = ok && EVP_DigestFinal_ex(md, sum, &len) && len == 32 &&
-		    CRYPTO_memcmp(sum, h->sum, 32) == 0;
+		ok = !read_full(jfd, buf, n, off);
+		if (ok)
+			SHA256Update(&md, buf, n);
+		off += n;
+		left -= n;
 	}
-	EVP_MD_CTX_free(md);
-	return ok ? 0 : -1;
+	SHA256Final(sum, &md);
+	return ok && CRYPTO_memcmp(sum, h->sum, sizeof(sum)) == 0 ? 0 : -1;
 }
 
 /* Says whether the truncation of an applied journal already happened. */
