@@ -20,8 +20,6 @@
 
 #include <md5.h>
 
-#include <openssl/crypto.h>
-
 #include "proto.h"
 
 /*
@@ -277,6 +275,22 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 	return found;
 }
 
+/*
+ * Compares len bytes in a time that depends on len only, as OpenSSL's
+ * CRYPTO_memcmp() does: how long a comparison of hashes or digests takes
+ * must not tell how many leading bytes were right.  The volatile reads
+ * keep the compiler from ending the loop early.
+ */
+static int equal_ct(const void *a, const void *b, size_t len)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < len; i++)
+		diff |= (unsigned char)(x[i] ^ y[i]);
+	return diff == 0;
+}
+
 int auth_check_hash(const char *hash, const char *password)
 {
 	struct crypt_data *cd;
@@ -291,7 +305,7 @@ int auth_check_hash(const char *hash, const char *password)
 	out = crypt_rn(password, hash, cd, sizeof(*cd));
 	if (out && out[0] != '*') {
 		len = strlen(hash);
-		if (strlen(out) == len && CRYPTO_memcmp(out, hash, len) == 0)
+		if (strlen(out) == len && equal_ct(out, hash, len))
 			ok = 1;
 	}
 	explicit_bzero(cd, sizeof(*cd));
@@ -418,7 +432,7 @@ int auth_apop(const char *apop_file, const char *passwd_file,
 	if (r == 0)
 		strcpy(secret, "\001no such user\001");
 	ok = apop_digest(timestamp, secret, want) == 0 &&
-	    CRYPTO_memcmp(want, got, 32) == 0 && r == 1;
+	    equal_ct(want, got, 32) && r == 1;
 	explicit_bzero(secret, sizeof(secret));
 	explicit_bzero(want, sizeof(want));
 	if (!ok)

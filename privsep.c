@@ -43,8 +43,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
 #include "proto.h"
 
 enum {
@@ -146,7 +144,7 @@ int privsep_handoff(int chan, const void *pending, size_t len, void *tls)
  * until the parent closes its side.  The client's end of input is passed
  * on as a half-close, so the parent sees EOF as it would directly.
  */
-static void relay(SSL *ssl, int client_in, int peer)
+static void relay(void *ssl, int client_in, int peer)
 {
 	unsigned char buf[16384];
 	int client_open = 1;
@@ -159,15 +157,15 @@ static void relay(SSL *ssl, int client_in, int peer)
 		int nfds = client_open ? 2 : 1;
 		ssize_t n;
 
-		if (!(client_open && SSL_pending(ssl) > 0) &&
+		if (!(client_open && tls_pending(ssl)) &&
 		    poll(pfd, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (client_open && (SSL_pending(ssl) > 0 ||
+		if (client_open && (tls_pending(ssl) ||
 		    (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
-			int got = SSL_read(ssl, buf, sizeof(buf));
+			int got = tls_read(ssl, buf, sizeof(buf));
 
 			if (got > 0) {
 				if (write_exact(peer, buf, (size_t)got) < 0)
@@ -184,10 +182,10 @@ static void relay(SSL *ssl, int client_in, int peer)
 			if (n <= 0)
 				break;	/* the session is over */
 			for (ssize_t off = 0; off < n;) {
-				int w = SSL_write(ssl, buf + off,
-				    (int)(n - off));
+				int w = tls_write(ssl, buf + off,
+				    (size_t)(n - off));
 
-				if (w <= 0)
+				if (w < 0)
 					goto out;
 				off += w;
 			}

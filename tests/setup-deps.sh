@@ -3,8 +3,8 @@
 # only when something is missing.  Used by `make check` and `make demo`.
 set -eu
 
-# Build: compiler, pkg-config, libxcrypt, libmd (MD5 and SHA-256), OpenSSL
-# (TLS), Check.
+# Build: compiler, pkg-config, libxcrypt, libmd (MD5 and SHA-256), OpenSSL 3
+# (headers; libssl3 is loaded at run time for TLS), Check.
 # Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time.
 PKGS="gcc make pkg-config libcrypt-dev libmd-dev libssl-dev check libsubunit-dev \
 perl util-linux procps time"
