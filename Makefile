@@ -25,8 +25,10 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
           -Wmissing-prototypes -Wpointer-arith -Wvla
 CSTD    = -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypt libssl libcrypto 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libssl libcrypto 2>/dev/null)
+# OpenSSL's headers only: tls.c loads libssl.so.3 at run time, when TLS
+# is configured (see there why).
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypt libmd libxxhash libssl 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libmd libxxhash 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 

@@ -18,8 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <md5.h>
 
 #include "proto.h"
 
@@ -276,6 +275,22 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 	return found;
 }
 
+/*
+ * Compares len bytes in a time that depends on len only, as OpenSSL's
+ * CRYPTO_memcmp() does: how long a comparison of hashes or digests takes
+ * must not tell how many leading bytes were right.  The volatile reads
+ * keep the compiler from ending the loop early.
+ */
+static int equal_ct(const void *a, const void *b, size_t len)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < len; i++)
+		diff |= (unsigned char)(x[i] ^ y[i]);
+	return diff == 0;
+}
+
 int auth_check_hash(const char *hash, const char *password)
 {
 	struct crypt_data *cd;
@@ -290,7 +305,7 @@ int auth_check_hash(const char *hash, const char *password)
 	out = crypt_rn(password, hash, cd, sizeof(*cd));
 	if (out && out[0] != '*') {
 		len = strlen(hash);
-		if (strlen(out) == len && CRYPTO_memcmp(out, hash, len) == 0)
+		if (strlen(out) == len && equal_ct(out, hash, len))
 			ok = 1;
 	}
 	explicit_bzero(cd, sizeof(*cd));
@@ -347,22 +362,16 @@ int apop_check_file(const char *file)
 int apop_digest(const char *timestamp, const char *secret, char hex_r[33])
 {
 	static const char hexdigits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[MD5_DIGEST_LENGTH];
 	size_t i;
-	EVP_MD_CTX *ctx;
-	int ok;
+	MD5_CTX ctx;
 
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -1;
-	ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
-	    EVP_DigestUpdate(ctx, timestamp, strlen(timestamp)) &&
-	    EVP_DigestUpdate(ctx, secret, strlen(secret)) &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 16;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
-		return -1;
+	/* RFC 1939 section 7: MD5 over the timestamp and the secret. */
+	MD5Init(&ctx);
+	MD5Update(&ctx, (const uint8_t *)timestamp, strlen(timestamp));
+	MD5Update(&ctx, (const uint8_t *)secret, strlen(secret));
+	MD5Final(md, &ctx);
+	explicit_bzero(&ctx, sizeof(ctx));
 	for (i = 0; i < 16; i++) {
 		hex_r[2 * i] = hexdigits[md[i] >> 4];
 		hex_r[2 * i + 1] = hexdigits[md[i] & 15];
@@ -423,7 +432,7 @@ int auth_apop(const char *apop_file, const char *passwd_file,
 	if (r == 0)
 		strcpy(secret, "\001no such user\001");
 	ok = apop_digest(timestamp, secret, want) == 0 &&
-	    CRYPTO_memcmp(want, got, 32) == 0 && r == 1;
+	    equal_ct(want, got, 32) && r == 1;
 	explicit_bzero(secret, sizeof(secret));
 	explicit_bzero(want, sizeof(want));
 	if (!ok)

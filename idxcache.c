@@ -21,7 +21,7 @@
  * the scan it would have saved.
  *
  * Format (little-endian): magic "POP3DIC1", dev, ino, size, mtime_ns,
- * ctime_ns, count, scanned (8 bytes each), SHA-256 of all the rest, then
+ * ctime_ns, count, scanned (8 bytes each), XXH3-128 of all the rest, then
  * count records of from_off, data_off, data_len, size (8 bytes each),
  * hash (16), dup, flags (4 each).
  */
@@ -35,14 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "proto.h"
 
 #define IC_MAGIC	"POP3DIC1"
 #define IC_HEAD		64	/* magic and seven fields */
-#define IC_SUM		32
+#define IC_SUM		16	/* XXH3-128: against damage, not forgery */
 #define IC_DATA		(IC_HEAD + IC_SUM)
 #define IC_REC		56
 /* Flags a cached message may carry (MSG_DELETED is the session's). */
@@ -156,13 +155,13 @@ static int boundaries_hold(int mfd, const struct message *m, size_t count)
 int idxcache_load(const char *file, int mfd, const struct stat *mst,
     struct mbox_index *idx)
 {
-	unsigned char head[IC_DATA], want[IC_HEAD], sum[IC_SUM];
+	unsigned char head[IC_DATA], want[IC_HEAD];
 	unsigned char blk[IC_REC * CACHE_BLOCK_RECORDS];
 	struct message *m = NULL;
-	EVP_MD_CTX *md = NULL;
+	XXH3_state_t *md = NULL;
+	XXH128_canonical_t sum;
 	struct stat st;
 	uint64_t count;
-	unsigned int n;
 	size_t i = 0;
 	int fd, ok = 0, tried = 0;
 
@@ -184,16 +183,16 @@ int idxcache_load(const char *file, int mfd, const struct stat *mst,
 	if (read_all(fd, head, IC_DATA, 0) || memcmp(head, want, IC_HEAD))
 		goto out;
 	m = calloc((size_t)count, sizeof(*m));
-	md = EVP_MD_CTX_new();
-	if (!m || !md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(md, head, IC_HEAD))
+	md = XXH3_createState();
+	if (!m || !md || XXH3_128bits_reset(md) != XXH_OK ||
+	    XXH3_128bits_update(md, head, IC_HEAD) != XXH_OK)
 		goto out;
 	while (i < count) {
 		size_t k, nrec = count - i < CACHE_BLOCK_RECORDS ?
 		    (size_t)(count - i) : CACHE_BLOCK_RECORDS;
 
 		if (read_all(fd, blk, nrec * IC_REC, IC_DATA + i * IC_REC) ||
-		    !EVP_DigestUpdate(md, blk, nrec * IC_REC))
+		    XXH3_128bits_update(md, blk, nrec * IC_REC) != XXH_OK)
 			goto out;
 		for (k = 0; k < nrec; k++, i++) {
 			const unsigned char *r = blk + k * IC_REC;
@@ -207,8 +206,8 @@ int idxcache_load(const char *file, int mfd, const struct stat *mst,
 			m[i].flags = get32(r + 52);
 		}
 	}
-	if (!EVP_DigestFinal_ex(md, sum, &n) || n != IC_SUM ||
-	    CRYPTO_memcmp(sum, head + IC_HEAD, IC_SUM) ||
+	XXH128_canonicalFromHash(&sum, XXH3_128bits_digest(md));
+	if (memcmp(sum.digest, head + IC_HEAD, IC_SUM) ||
 	    !plausible(m, (size_t)count, (uint64_t)mst->st_size) ||
 	    !boundaries_hold(mfd, m, (size_t)count))
 		goto out;
@@ -222,7 +221,7 @@ out:
 	if (!ok && tried)
 		log_msg(LOG_DEBUG, "index cache %s not used (stale or "
 		    "damaged)", file);
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 	free(m);
 	close(fd);
 	return ok ? 0 : -1;
@@ -250,8 +249,8 @@ void idxcache_save(const char *file, const struct stat *mst,
 {
 	unsigned char head[IC_DATA], blk[IC_REC * CACHE_BLOCK_RECORDS];
 	char tmp[MAX_PATH_LEN];
-	EVP_MD_CTX *md = NULL;
-	unsigned int n;
+	XXH3_state_t *md = NULL;
+	XXH128_canonical_t sum;
 	size_t i = 0;
 	int fd, ok = 0;
 
@@ -272,9 +271,9 @@ void idxcache_save(const char *file, const struct stat *mst,
 	}
 	memset(head, 0, sizeof(head));
 	put_head(head, mst, idx->count, idx->scanned);
-	md = EVP_MD_CTX_new();
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(md, head, IC_HEAD))
+	md = XXH3_createState();
+	if (!md || XXH3_128bits_reset(md) != XXH_OK ||
+	    XXH3_128bits_update(md, head, IC_HEAD) != XXH_OK)
 		goto out;
 	while (i < idx->count) {
 		size_t k, nrec = idx->count - i < CACHE_BLOCK_RECORDS ?
@@ -293,15 +292,16 @@ void idxcache_save(const char *file, const struct stat *mst,
 			put32(r + 48, m->dup);
 			put32(r + 52, m->flags & IC_FLAGS);
 		}
-		if (!EVP_DigestUpdate(md, blk, nrec * IC_REC) ||
+		if (XXH3_128bits_update(md, blk, nrec * IC_REC) != XXH_OK ||
 		    write_all(fd, blk, nrec * IC_REC, at))
 			goto out;
 	}
 	/* No fsync: a cache torn by a crash fails its checksum. */
-	ok = EVP_DigestFinal_ex(md, head + IC_HEAD, &n) && n == IC_SUM &&
-	    !write_all(fd, head, IC_DATA, 0);
+	XXH128_canonicalFromHash(&sum, XXH3_128bits_digest(md));
+	memcpy(head + IC_HEAD, sum.digest, IC_SUM);
+	ok = !write_all(fd, head, IC_DATA, 0);
 out:
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 	if (close(fd) < 0 || !ok || rename(tmp, file) < 0) {
 		log_msg(LOG_DEBUG, "cannot write index cache %s: %s", file,
 		    strerror(errno));

@@ -36,20 +36,20 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <xxhash.h>
 
 #include "proto.h"
 
 #define JOURNAL_SUFFIX	".pop3d-journal"
 #define JOURNAL_NEW	".pop3d-journal.new"
 #define JOURNAL_MAGIC	"POP3DJN2"
-#define JH_SIZE		128	/* header bytes; the data follows */
+#define JH_SIZE		112	/* header bytes; the data follows */
 #define JH_STATE_OFF	8	/* phase and progress: rewritten in place */
 #define JH_STATE_LEN	16
 #define JH_SUM_FROM	24	/* the checksum covers [24, 96) + data */
 #define JH_SUM_TO	96
 #define NONCE_LEN	16
+#define SUM_LEN		16
 #define MOVE_LEN	16	/* one move in the data: source offset, length */
 #define MOVE_BATCH	1024	/* pieces written by one pwritev (IOV_MAX) */
 #define MOVE_WINDOW	(8UL * 1024 * 1024)	/* source bytes of a batch */
@@ -80,7 +80,7 @@ struct jheader {
 	uint64_t data_len;
 	uint32_t kind;
 	unsigned char nonce[NONCE_LEN];
-	unsigned char sum[32];	/* SHA-256 */
+	unsigned char sum[SUM_LEN];	/* XXH3-128, canonical */
 };
 
 static void put64(unsigned char *p, uint64_t v)
@@ -96,6 +96,16 @@ static uint64_t get64(const unsigned char *p)
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+/* The checksum in its canonical (big-endian) bytes.  It guards against
+ * damage, not forgery: the journal is the user's own file. */
+static void put_sum(XXH3_state_t *md, unsigned char sum[SUM_LEN])
+{
+	XXH128_canonical_t c;
+
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(md));
+	memcpy(sum, c.digest, SUM_LEN);
 }
 
 static void encode(const struct jheader *h, unsigned char *b)
@@ -114,7 +124,7 @@ static void encode(const struct jheader *h, unsigned char *b)
 	put64(b + 64, h->data_len);
 	put64(b + 72, h->kind);		/* kind, then 4 reserved bytes */
 	memcpy(b + 80, h->nonce, NONCE_LEN);
-	memcpy(b + 96, h->sum, 32);
+	memcpy(b + 96, h->sum, SUM_LEN);
 }
 
 static int decode(const unsigned char *b, struct jheader *h)
@@ -133,7 +143,7 @@ static int decode(const unsigned char *b, struct jheader *h)
 	h->data_len = get64(b + 64);
 	kind = get64(b + 72);
 	memcpy(h->nonce, b + 80, NONCE_LEN);
-	memcpy(h->sum, b + 96, 32);
+	memcpy(h->sum, b + 96, SUM_LEN);
 	/* Every relation the writer guarantees; overflow checked first. */
 	if (phase != PHASE_WRITTEN && phase != PHASE_APPLIED)
 		return -1;
@@ -221,14 +231,14 @@ static int write_full(int fd, const unsigned char *p, size_t len,
 /* Copies len bytes from (in, in_off) to (out, out_off), hashing them into
  * md when md is not NULL. */
 static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
-    uint64_t len, unsigned char *buf, EVP_MD_CTX *md)
+    uint64_t len, unsigned char *buf, XXH3_state_t *md)
 {
 	while (len > 0) {
 		size_t n = len < MBOX_BLOCK_SIZE ? (size_t)len :
 		    MBOX_BLOCK_SIZE;
 
 		if (read_full(in, buf, n, in_off) ||
-		    (md && !EVP_DigestUpdate(md, buf, n)) ||
+		    (md && XXH3_128bits_update(md, buf, n) != XXH_OK) ||
 		    write_full(out, buf, n, out_off))
 			return -1;
 		in_off += n;
@@ -451,8 +461,7 @@ static int write_journal(const char *mbox, struct jheader *h,
 {
 	char tmp[MAX_PATH_LEN], path[MAX_PATH_LEN];
 	unsigned char hb[JH_SIZE];
-	unsigned int len;
-	EVP_MD_CTX *md = NULL;
+	XXH3_state_t *md = NULL;
 	uint64_t off = JH_SIZE;
 	size_t i, fill = 0;
 	int fd = -1;
@@ -467,11 +476,12 @@ static int write_journal(const char *mbox, struct jheader *h,
 	h->nonce[0] = '\0';
 	h->phase = PHASE_WRITTEN;
 
-	md = EVP_MD_CTX_new();
-	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
+	md = XXH3_createState();
+	if (!md || XXH3_128bits_reset(md) != XXH_OK)
 		goto fail;
 	encode(h, hb);
-	if (!EVP_DigestUpdate(md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM))
+	if (XXH3_128bits_update(md, hb + JH_SUM_FROM,
+	    JH_SUM_TO - JH_SUM_FROM) != XXH_OK)
 		goto fail;
 
 	spool_privileged(1);
@@ -493,15 +503,14 @@ static int write_journal(const char *mbox, struct jheader *h,
 		put64(buf + fill + 8, src[i].len);
 		fill += MOVE_LEN;
 		if (fill + MOVE_LEN > MBOX_BLOCK_SIZE || i + 1 == nsrc) {
-			if (!EVP_DigestUpdate(md, buf, fill) ||
+			if (XXH3_128bits_update(md, buf, fill) != XXH_OK ||
 			    write_full(fd, buf, fill, off))
 				goto fail;
 			off += fill;
 			fill = 0;
 		}
 	}
-	if (!EVP_DigestFinal_ex(md, h->sum, &len) || len != 32)
-		goto fail;
+	put_sum(md, h->sum);
 	encode(h, hb);
 	if (write_full(fd, hb, JH_SIZE, 0) || fsync(fd) < 0)
 		goto fail;
@@ -513,7 +522,7 @@ static int write_journal(const char *mbox, struct jheader *h,
 	spool_privileged(0);
 	if (fsync_dir(path) < 0)
 		goto fail_renamed;
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 	return fd;
 
 fail:
@@ -524,14 +533,14 @@ fail:
 		(void)unlink(tmp);
 		spool_privileged(0);
 	}
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 	return -1;
 fail_renamed:
 	/* The journal is in place; recovery at the next open finishes. */
 	log_msg(LOG_ERR, "cannot sync directory of %s: %s", path,
 	    strerror(errno));
 	close(fd);
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 	return -1;
 }
 
@@ -667,9 +676,8 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
 static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
     struct jsource **mv_r, size_t *nmv_r)
 {
-	unsigned char hb[JH_SIZE], sum[32];
-	unsigned int len;
-	EVP_MD_CTX *md;
+	unsigned char hb[JH_SIZE], sum[SUM_LEN];
+	XXH3_state_t *md;
 	struct stat st;
 	struct jsource *mv = NULL;
 	uint64_t off, left, dst, prev_end;
@@ -690,13 +698,14 @@ static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
 		if (nmv > 0 && !(mv = calloc(nmv, sizeof(*mv))))
 			return -1;
 	}
-	md = EVP_MD_CTX_new();
+	md = XXH3_createState();
 	if (!md) {
 		free(mv);
 		return -1;
 	}
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(md, hb + JH_SUM_FROM, JH_SUM_TO - JH_SUM_FROM)) {
+	if (XXH3_128bits_reset(md) == XXH_OK &&
+	    XXH3_128bits_update(md, hb + JH_SUM_FROM,
+	    JH_SUM_TO - JH_SUM_FROM) == XXH_OK) {
 		ok = 1;
 		for (off = JH_SIZE, left = h->data_len; ok && left > 0;) {
 			/* Whole moves per block: MBOX_BLOCK_SIZE is a
@@ -705,7 +714,7 @@ static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
 			    MBOX_BLOCK_SIZE;
 
 			ok = !read_full(jfd, buf, n, off) &&
-			    EVP_DigestUpdate(md, buf, n);
+			    XXH3_128bits_update(md, buf, n) == XXH_OK;
 			for (size_t i = 0; ok && mv && i < n; i += MOVE_LEN) {
 				mv[k].fd = -1;
 				mv[k].off = get64(buf + i);
@@ -715,10 +724,11 @@ static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
 			off += n;
 			left -= n;
 		}
-		ok = ok && EVP_DigestFinal_ex(md, sum, &len) && len == 32 &&
-		    CRYPTO_memcmp(sum, h->sum, 32) == 0;
+		if (ok)
+			put_sum(md, sum);
+		ok = ok && memcmp(sum, h->sum, SUM_LEN) == 0;
 	}
-	EVP_MD_CTX_free(md);
+	XXH3_freeState(md);
 	/* The moves' shape, which run_moves() relies on: each source
 	 * non-empty, after its destination, after the previous source,
 	 * inside the old file; destinations ending at s_new. */

@@ -23,7 +23,7 @@
 
 #include <emmintrin.h>
 
-#include <openssl/evp.h>
+#include <md5.h>
 
 #include "proto.h"
 
@@ -50,8 +50,8 @@ struct scan {
 	struct mbox_index *idx;
 	struct message cur;
 	int in_msg, in_header;
-	EVP_MD_CTX *fixed_ctx;		/* popa3d's UID hash */
-	EVP_MD_CTX *wide_ctx;		/* our fallback UID hash */
+	MD5_CTX fixed_ctx;		/* popa3d's UID hash */
+	MD5_CTX wide_ctx;		/* our fallback UID hash */
 	unsigned char *wbuf;		/* its read buffer, made when needed */
 	int fixed_any;			/* some bytes went into fixed_ctx */
 	int received;			/* popa3d: a Received: line was seen */
@@ -63,7 +63,6 @@ struct scan {
 	unsigned prev_blank_len;	/* 1 ("\n") or 2 ("\r\n") */
 	unsigned char last_byte;	/* last byte of the previous fragment */
 	int in_from_line;		/* inside an overlong From_ line */
-	EVP_MD *md5;			/* fetched once, not per message */
 };
 
 /* Case-insensitive prefix test: does the line start with name? */
@@ -148,7 +147,7 @@ static int is_volatile_header(const unsigned char *p, size_t len)
 #define WIDE_BUF_SIZE 65536
 
 static int wide_uid_hash(struct scan *s, const struct message *m,
-    unsigned char *md, unsigned int *mdlen)
+    unsigned char md[MD5_DIGEST_LENGTH])
 {
 	uint64_t off = m->data_off, left = m->data_len;
 	size_t have = 0, pos = 0;
@@ -157,8 +156,7 @@ static int wide_uid_hash(struct scan *s, const struct message *m,
 
 	if (!s->wbuf && !(s->wbuf = malloc(WIDE_BUF_SIZE)))
 		return -1;
-	if (!EVP_DigestInit_ex(s->wide_ctx, s->md5, NULL))
-		return -1;
+	MD5Init(&s->wide_ctx);
 	for (;;) {
 		unsigned char *p, *nl;
 		size_t avail, len;
@@ -196,29 +194,27 @@ static int wide_uid_hash(struct scan *s, const struct message *m,
 				hash_line = !is_volatile_header(p, len);
 		}
 		if (in_header) {
-			if (hash_line && !EVP_DigestUpdate(s->wide_ctx, p, len))
-				return -1;
+			if (hash_line)
+				MD5Update(&s->wide_ctx, p, len);
 		} else if (at_start && blank) {
 			pending++;
 		} else {
 			for (; pending; pending--)
-				if (!EVP_DigestUpdate(s->wide_ctx, "\n", 1))
-					return -1;
-			if (!EVP_DigestUpdate(s->wide_ctx, p, len))
-				return -1;
+				MD5Update(&s->wide_ctx, (const uint8_t *)"\n", 1);
+			MD5Update(&s->wide_ctx, p, len);
 		}
 		at_start = nl != NULL;
 		pos += len;
 	}
-	return EVP_DigestFinal_ex(s->wide_ctx, md, mdlen) ? 0 : -1;
+	MD5Final(md, &s->wide_ctx);
+	return 0;
 }
 
 /* Ends the current message at file offset end.  Returns 0 or -1. */
 static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 {
 	struct message *m = &s->cur;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen;
+	unsigned char md[MD5_DIGEST_LENGTH];
 
 	if (!s->in_msg)
 		return 0;
@@ -233,12 +229,11 @@ static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 	m->size = m->data_len + s->bare_lf +
 	    ((m->flags & MSG_NO_FINAL_NL) ? 2 : 0);
 	if (s->fixed_any) {
-		if (!EVP_DigestFinal_ex(s->fixed_ctx, md, &mdlen))
-			return -1;
+		MD5Final(md, &s->fixed_ctx);
 	} else {
 		/* Nothing popa3d would hash: every such message would get
 		 * the MD5 of nothing.  Use the wide hash instead. */
-		if (wide_uid_hash(s, m, md, &mdlen) < 0)
+		if (wide_uid_hash(s, m, md) < 0)
 			return -1;
 		m->flags |= MSG_WIDE_UID;
 	}
@@ -256,8 +251,7 @@ static int start_message(struct scan *s, uint64_t from_off)
 	s->fixed_any = s->received = 0;
 	s->line_fixed = 0;
 	s->bare_lf = 0;
-	if (!EVP_DigestInit_ex(s->fixed_ctx, s->md5, NULL))
-		return -1;
+	MD5Init(&s->fixed_ctx);
 	return 0;
 }
 
@@ -356,8 +350,7 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 	s->last_byte = p[len - 1];
 
 	if (s->in_header && !blank && s->line_fixed) {
-		if (!EVP_DigestUpdate(s->fixed_ctx, p, len))
-			return -1;
+		MD5Update(&s->fixed_ctx, p, len);
 		s->fixed_any = 1;
 	}
 	return 0;
@@ -541,10 +534,7 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 	s.limit = limit;
 	s.idx = idx;
 	s.buf = malloc(MBOX_BLOCK_SIZE);
-	s.fixed_ctx = EVP_MD_CTX_new();
-	s.wide_ctx = EVP_MD_CTX_new();
-	s.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
-	if (!s.buf || !s.fixed_ctx || !s.wide_ctx || !s.md5)
+	if (!s.buf)
 		goto out;
 
 	for (;;) {
@@ -620,9 +610,6 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 out:
 	if (r != MBOX_OK)
 		mbox_index_free(idx);
-	EVP_MD_CTX_free(s.fixed_ctx);
-	EVP_MD_CTX_free(s.wide_ctx);
-	EVP_MD_free(s.md5);
 	free(s.wbuf);
 	free(s.buf);
 	return r;

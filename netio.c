@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
 #include "proto.h"
 
 int io_init(struct netio *io, int in_fd, int out_fd, int timeout)
@@ -49,10 +47,9 @@ static int write_all(struct netio *io, const unsigned char *p, size_t len)
 		ssize_t n;
 
 		if (io->tls) {
-			int chunk = len > 65536 ? 65536 : (int)len;
-			int w = SSL_write(io->tls, p, chunk);
+			int w = tls_write(io->tls, p, len > 65536 ? 65536 : len);
 
-			if (w <= 0)
+			if (w < 0)
 				return -1;
 			p += w;
 			len -= (size_t)w;
@@ -159,7 +156,7 @@ static int wait_input(struct netio *io, const struct timespec *deadline)
 	if (io->timeout <= 0)
 		return 1;
 	/* Records already decrypted are input the socket will not show. */
-	if (io->tls && SSL_pending(io->tls) > 0)
+	if (io->tls && tls_pending(io->tls))
 		return 1;
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -198,18 +195,10 @@ static ssize_t fill(struct netio *io, const struct timespec *deadline)
 	if (r < 0)
 		return -1;
 	if (io->tls) {
-		int got = SSL_read(io->tls, io->in + io->in_end,
-		    (int)(sizeof(io->in) - io->in_end));
-		int err = got > 0 ? SSL_ERROR_NONE :
-		    SSL_get_error(io->tls, got);
-
 		/* A clean close_notify or a dropped connection: both end
-		 * the session like EOF. */
-		if (got > 0)
-			n = got;
-		else
-			n = err == SSL_ERROR_ZERO_RETURN ||
-			    err == SSL_ERROR_SYSCALL ? 0 : -1;
+		 * the session like EOF (0). */
+		n = tls_read(io->tls, io->in + io->in_end,
+		    sizeof(io->in) - io->in_end);
 	} else {
 		do
 			n = read(io->in_fd, io->in + io->in_end,

@@ -28,9 +28,11 @@
  * a second socketpair and encrypts its answers, still unprivileged and
  * chrooted (Dovecot's login processes work this way).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,8 +44,6 @@
 #include <syslog.h>
 #include <poll.h>
 #include <unistd.h>
-
-#include <openssl/ssl.h>
 
 #include "proto.h"
 
@@ -146,7 +146,7 @@ int privsep_handoff(int chan, const void *pending, size_t len, void *tls)
  * until the parent closes its side.  The client's end of input is passed
  * on as a half-close, so the parent sees EOF as it would directly.
  */
-static void relay(SSL *ssl, int client_in, int peer)
+static void relay(void *ssl, int client_in, int peer)
 {
 	unsigned char buf[16384];
 	int client_open = 1;
@@ -159,15 +159,15 @@ static void relay(SSL *ssl, int client_in, int peer)
 		int nfds = client_open ? 2 : 1;
 		ssize_t n;
 
-		if (!(client_open && SSL_pending(ssl) > 0) &&
+		if (!(client_open && tls_pending(ssl)) &&
 		    poll(pfd, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (client_open && (SSL_pending(ssl) > 0 ||
+		if (client_open && (tls_pending(ssl) ||
 		    (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
-			int got = SSL_read(ssl, buf, sizeof(buf));
+			int got = tls_read(ssl, buf, sizeof(buf));
 
 			if (got > 0) {
 				if (write_exact(peer, buf, (size_t)got) < 0)
@@ -184,10 +184,10 @@ static void relay(SSL *ssl, int client_in, int peer)
 			if (n <= 0)
 				break;	/* the session is over */
 			for (ssize_t off = 0; off < n;) {
-				int w = SSL_write(ssl, buf + off,
-				    (int)(n - off));
+				int w = tls_write(ssl, buf + off,
+				    (size_t)(n - off));
 
-				if (w <= 0)
+				if (w < 0)
 					goto out;
 				off += w;
 			}
@@ -198,17 +198,51 @@ out:
 	tls_close(ssl);
 }
 
-/* Closes every descriptor but 0-2, the channel and sockets (syslog's). */
+/* Closes fd unless it is 0-2, keep or a socket (syslog's). */
+static void close_if_other(int fd, int keep)
+{
+	struct stat st;
+
+	if (fd > 2 && fd != keep && fstat(fd, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode))
+		close(fd);
+}
+
+/*
+ * Closes every descriptor but 0-2, the channel and sockets (syslog's).
+ * /proc/self/fd lists the open ones; trying every number up to the limit
+ * instead costs one fstat(2) each, 20,000 of them per session where
+ * RLIMIT_NOFILE is 20,000.  That remains the way without /proc.
+ */
 static void close_other_files(int keep)
 {
 	long max = sysconf(_SC_OPEN_MAX);
-	struct stat st;
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *de;
 
+	if (dir) {
+		/* Single-threaded; readdir_r() is deprecated in glibc. */
+		/* cppcheck-suppress readdirCalled */
+		while ((de = readdir(dir)) != NULL) {
+			char *end;
+			long fd;
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;	/* "." and ".." */
+			errno = 0;
+			fd = strtol(de->d_name, &end, 10);
+			if (errno || *end || fd > INT_MAX ||
+			    fd == dirfd(dir))
+				continue;
+			close_if_other((int)fd, keep);
+		}
+		closedir(dir);
+		return;
+	}
 	if (max < 0 || max > 65536)
 		max = 65536;
 	for (int fd = 3; fd < max; fd++)
-		if (fd != keep && fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode))
-			close(fd);
+		close_if_other(fd, keep);
 }
 
 /* Becomes the pre-login process: no files, no root.  Returns 0 or -1. */

@@ -415,8 +415,9 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
 
 /* ---------------------------------------------------------------- tls.c */
 
-/* Loads the certificate chain and key (refusing a key file group or
- * others can read), TLS 1.2 at least.  Returns 0, or -1 (logged). */
+/* Loads libssl, the certificate chain and key (refusing a key file group
+ * or others can read), TLS 1.2 at least.  Must run before any chroot.
+ * Returns 0, or -1 (logged). */
 int tls_setup(const char *cert, const char *key);
 /* Non-zero once tls_setup() succeeded. */
 int tls_available(void);
@@ -425,6 +426,14 @@ int tls_available(void);
 void *tls_accept(int in_fd, int out_fd, int timeout);
 /* Sends close_notify and frees the SSL object. */
 void tls_close(void *ssl);
+/* Record I/O on an SSL object from tls_accept().  tls_read() returns the
+ * bytes read, 0 at the end of the stream (close_notify or a dropped
+ * connection), or -1; tls_write() the bytes written (at least 1, partial
+ * writes are on) or -1.  tls_pending() says whether decrypted input is
+ * waiting that poll(2) on the socket would not show. */
+int tls_read(void *ssl, void *buf, size_t len);
+int tls_write(void *ssl, const void *buf, size_t len);
+int tls_pending(void *ssl);
 
 /* ------------------------------------------------------------ privsep.c */
 

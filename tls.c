@@ -1,16 +1,33 @@
 /*
  * tls.c - TLS with OpenSSL 3: the server context (certificate, key,
- * protocol floor) and the handshake on the client connection.
+ * protocol floor), the handshake on the client connection, and record
+ * I/O for netio.c and the relay in privsep.c.  No other file calls
+ * OpenSSL.
+ *
+ * libssl is loaded with dlopen(3) by tls_setup(), that is only when a
+ * certificate is configured.  Mapping and relocating libssl and libcrypto
+ * costs about a millisecond per process, more than the rest of a short
+ * plain-text session besides crypt(3), and a process started per
+ * connection pays it every time.  The library is the same one the linker
+ * would have named (soname libssl.so.3, found the same way), every
+ * function is looked up with its OpenSSL 3 symbol version, its type is
+ * checked against OpenSSL's own prototype at compile time, and the table
+ * of function pointers is made read-only once filled, as RELRO does for
+ * the GOT.  Plain-text sessions have no OpenSSL in their address space.
  *
  * The context is made by the process that starts as root, before any
- * fork or privilege drop, because the key file is readable by root only.
+ * fork, chroot or privilege drop, because the key file is readable by
+ * root only (and the library could not be loaded inside the chroot).
  * The handshake and all record I/O happen in the process that talks to
- * the client; netio.c calls SSL_read/SSL_write through the SSL object.
+ * the client.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -21,6 +38,81 @@
 
 #include "proto.h"
 
+/* The library and the symbol version of the ABI our headers describe. */
+#define LIBSSL_SONAME	"libssl.so.3"
+#define LIBSSL_VERSION	"OPENSSL_3.0.0"
+
+/* One pointer per OpenSSL function we call, typed from its prototype. */
+#define SSL_FUNCTIONS(X) \
+	X(TLS_server_method) X(SSL_CTX_new) X(SSL_CTX_free) \
+	X(SSL_CTX_ctrl) X(SSL_CTX_set_options) \
+	X(SSL_CTX_use_certificate_chain_file) X(SSL_CTX_use_PrivateKey_file) \
+	X(SSL_CTX_check_private_key) X(SSL_new) X(SSL_free) X(SSL_set_rfd) \
+	X(SSL_set_wfd) X(SSL_accept) X(SSL_get_error) X(SSL_get_version) \
+	X(SSL_get_current_cipher) X(SSL_CIPHER_get_name) X(SSL_shutdown) \
+	X(SSL_read) X(SSL_write) X(SSL_pending) X(ERR_get_error) \
+	X(ERR_error_string_n) X(ERR_clear_error)
+
+struct ssl_api {
+/* name is a declarator here, which parentheses cannot enclose. */
+/* NOLINTNEXTLINE(bugprone-macro-parentheses) */
+#define DECLARE_POINTER(name) __typeof__(&name) name;
+	SSL_FUNCTIONS(DECLARE_POINTER)
+#undef DECLARE_POINTER
+};
+
+/* Filled once by load_libssl(), then read-only; NULL before. */
+static const struct ssl_api *ssl_api;
+/* libssl's handle: never closed (OpenSSL marks itself NODELETE). */
+static void *ssl_lib;
+
+/* Loads libssl and fills the table.  Returns 0, or -1 (logged). */
+static int load_libssl(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size = page > 0 && (size_t)page >= sizeof(struct ssl_api) ?
+	    (size_t)page : sizeof(struct ssl_api);
+	struct ssl_api *api;
+	void *lib;
+
+	if (ssl_api)
+		return 0;
+	lib = dlopen(LIBSSL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		log_msg(LOG_ERR, "cannot load %s: %s", LIBSSL_SONAME,
+		    dlerror());
+		return -1;
+	}
+	ssl_lib = lib;
+	/* A page of its own, so that it can be made read-only. */
+	api = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    /* cppcheck-suppress invalidFunctionArg ; no fd: MAP_ANONYMOUS */
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (api == MAP_FAILED) {
+		log_msg(LOG_ERR, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	/* POSIX lets a dlsym() result be converted to a function pointer. */
+#define LOOK_UP(name) \
+	api->name = (__typeof__(api->name))dlvsym(lib, #name, \
+	    LIBSSL_VERSION); \
+	if (!api->name) { \
+		log_msg(LOG_ERR, "%s: no %s@%s", LIBSSL_SONAME, #name, \
+		    LIBSSL_VERSION); \
+		munmap(api, size); \
+		return -1; \
+	}
+	SSL_FUNCTIONS(LOOK_UP)
+#undef LOOK_UP
+	if (mprotect(api, size, PROT_READ) < 0) {
+		log_msg(LOG_ERR, "mprotect: %s", strerror(errno));
+		munmap(api, size);
+		return -1;
+	}
+	ssl_api = api;
+	return 0;
+}
+
 static SSL_CTX *tls_ctx;
 
 /* Logs OpenSSL's error queue (one line per entry) and clears it. */
@@ -30,8 +122,8 @@ static void log_openssl(const char *what)
 	char buf[256];
 	int any = 0;
 
-	while ((e = ERR_get_error()) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
+	while ((e = ssl_api->ERR_get_error()) != 0) {
+		ssl_api->ERR_error_string_n(e, buf, sizeof(buf));
 		log_msg(LOG_ERR, "%s: %s", what, buf);
 		any = 1;
 	}
@@ -68,29 +160,35 @@ int tls_setup(const char *cert, const char *key)
 {
 	SSL_CTX *ctx;
 
-	if (key_file_ok(key) < 0)
+	if (key_file_ok(key) < 0 || load_libssl() < 0)
 		return -1;
-	ctx = SSL_CTX_new(TLS_server_method());
+	ctx = ssl_api->SSL_CTX_new(ssl_api->TLS_server_method());
 	if (!ctx) {
 		log_openssl("SSL_CTX_new");
 		return -1;
 	}
 	/* RFC 8314 section 4.1: TLS 1.2 or later.  Cipher suites come from
 	 * the system's OpenSSL policy (/etc/ssl/openssl.cnf). */
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	/* SSL_CTX_set_min_proto_version(), SSL_CTX_set_session_cache_mode()
+	 * and SSL_CTX_set_mode() are macros for these SSL_CTX_ctrl() calls. */
+	if (!ssl_api->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
+	    TLS1_2_VERSION, NULL) ||
+	    ssl_api->SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    ssl_api->SSL_CTX_use_PrivateKey_file(ctx, key,
+	    SSL_FILETYPE_PEM) != 1 ||
+	    ssl_api->SSL_CTX_check_private_key(ctx) != 1) {
 		log_openssl("TLS certificate/key");
-		SSL_CTX_free(ctx);
+		ssl_api->SSL_CTX_free(ctx);
 		return -1;
 	}
 	/* No renegotiation, no compression, one session per process. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	ssl_api->SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	ssl_api->SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
+	    SSL_SESS_CACHE_OFF, NULL);
+	ssl_api->SSL_CTX_ctrl(ctx, SSL_CTRL_MODE,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+	    NULL);
 	tls_ctx = ctx;
 	return 0;
 }
@@ -130,10 +228,11 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 
 	if (!tls_ctx)
 		return NULL;
-	ssl = SSL_new(tls_ctx);
-	if (!ssl || !SSL_set_rfd(ssl, in_fd) || !SSL_set_wfd(ssl, out_fd)) {
+	ssl = ssl_api->SSL_new(tls_ctx);
+	if (!ssl || !ssl_api->SSL_set_rfd(ssl, in_fd) ||
+	    !ssl_api->SSL_set_wfd(ssl, out_fd)) {
 		log_openssl("SSL_new");
-		SSL_free(ssl);
+		ssl_api->SSL_free(ssl);
 		return NULL;
 	}
 	/* Non-blocking during the handshake, so a silent client meets the
@@ -143,16 +242,16 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 	if (fl_in < 0 || fl_out < 0 ||
 	    fcntl(in_fd, F_SETFL, fl_in | O_NONBLOCK) < 0 ||
 	    fcntl(out_fd, F_SETFL, fl_out | O_NONBLOCK) < 0) {
-		SSL_free(ssl);
+		ssl_api->SSL_free(ssl);
 		return NULL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout;
 	for (;;) {
-		r = SSL_accept(ssl);
+		r = ssl_api->SSL_accept(ssl);
 		if (r == 1)
 			break;
-		switch (SSL_get_error(ssl, r)) {
+		switch (ssl_api->SSL_get_error(ssl, r)) {
 		case SSL_ERROR_WANT_READ:
 			if (wait_fd(in_fd, POLLIN, &deadline) > 0)
 				continue;
@@ -171,14 +270,14 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 	fcntl(in_fd, F_SETFL, fl_in);
 	fcntl(out_fd, F_SETFL, fl_out);
 	/* RFC 8314 section 4.1: the version and cipher, in the logs. */
-	log_msg(LOG_INFO, "TLS: %s %s", SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl));
+	log_msg(LOG_INFO, "TLS: %s %s", ssl_api->SSL_get_version(ssl),
+	    ssl_api->SSL_CIPHER_get_name(ssl_api->SSL_get_current_cipher(ssl)));
 	return ssl;
 fail:
-	ERR_clear_error();
+	ssl_api->ERR_clear_error();
 	fcntl(in_fd, F_SETFL, fl_in);
 	fcntl(out_fd, F_SETFL, fl_out);
-	SSL_free(ssl);
+	ssl_api->SSL_free(ssl);
 	return NULL;
 }
 
@@ -187,7 +286,35 @@ void tls_close(void *ssl)
 	if (!ssl)
 		return;
 	/* RFC 8314 section 3.4: close_notify before closing. */
-	(void)SSL_shutdown(ssl);
-	SSL_free(ssl);
-	ERR_clear_error();
+	(void)ssl_api->SSL_shutdown(ssl);
+	ssl_api->SSL_free(ssl);
+	ssl_api->ERR_clear_error();
+}
+
+int tls_read(void *ssl, void *buf, size_t len)
+{
+	int got = ssl_api->SSL_read(ssl, buf, len > INT_MAX ? INT_MAX :
+	    (int)len);
+	int err;
+
+	if (got > 0)
+		return got;
+	err = ssl_api->SSL_get_error(ssl, got);
+	/* A clean close_notify or a dropped connection: both end the
+	 * stream like EOF. */
+	return err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ?
+	    0 : -1;
+}
+
+int tls_write(void *ssl, const void *buf, size_t len)
+{
+	int w = ssl_api->SSL_write(ssl, buf, len > INT_MAX ? INT_MAX :
+	    (int)len);
+
+	return w > 0 ? w : -1;
+}
+
+int tls_pending(void *ssl)
+{
+	return ssl_api->SSL_pending(ssl) > 0;
 }

@@ -3,9 +3,11 @@
 # only when something is missing.  Used by `make check` and `make demo`.
 set -eu
 
-# Build: compiler, pkg-config, libxcrypt, OpenSSL's libcrypto, Check.
+# Build: compiler, pkg-config, libxcrypt, libmd (MD5), libxxhash (journal
+# and index cache checksums), OpenSSL 3
+# (headers; libssl3 is loaded at run time for TLS), Check.
 # Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time.
-PKGS="gcc make pkg-config libcrypt-dev libssl-dev check libsubunit-dev \
+PKGS="gcc make pkg-config libcrypt-dev libmd-dev libxxhash-dev libssl-dev check libsubunit-dev \
 perl util-linux procps time"
 
 missing=""

@@ -45,7 +45,10 @@ trap cleanup EXIT
 start() {
 	local name=$1; shift
 	rm -f "$T/$name.fifo"; mkfifo "$T/$name.fifo"
-	( exec "$POP3D" "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" ) &
+	# Two inherited descriptors of a regular file, a low and a high one,
+	# which the pre-login process must close.
+	( exec 5<"$PW" 250<"$PW"
+	  exec "$POP3D" "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" ) &
 	DRIVEN=$!
 	exec 7>"$T/$name.fifo"
 }

@@ -812,4 +812,37 @@ opt opt-key-0640-nonroot 1 'key.*(group|others)' run_pop3d -s -c "$CA" -k "$T/nr
 ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" \
 opt opt-key-0640-root 1 'key.*(group|others)' "$POP3D" -s -c "$CA" -k "$T/rt/key.pem" -p "$T/rt/passwd" -m "$T/rt/mail/%u"
 chmod 600 "$T/nr/key.pem" "$T/rt/key.pem"
+
+# ------------------------------------------ libssl only with a certificate
+# tls.c loads libssl at run time, and only when a certificate is
+# configured: a plain-text pop3d must not map it (that costs every short
+# session about a millisecond), one with a certificate must map it before
+# the pre-login process is chrooted.  Root mode, as inetd starts it.
+maps_of() {	# maps_of NAME ARGS...: pop3d's mappings while it waits for input
+	local name=$1 pid; shift
+	mkfifo "$T/$name.fifo"
+	"$POP3D" "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" &
+	pid=$!
+	exec 9>"$T/$name.fifo"
+	# The greeting is flushed when pop3d starts to wait for a command.
+	for _ in $(seq 200); do [ -s "$T/$name.out" ] && break; sleep 0.05; done
+	cat "/proc/$pid/maps" >"$T/$name.maps" 2>/dev/null
+	crlf QUIT >&9
+	exec 9>&-
+	wait "$pid"
+}
+maps_of libssl-plain -s -p "$T/rt/passwd" -m "$T/rt/mail/%u"
+if ! grep -q '^+OK' "$T/libssl-plain.out"; then
+	fail libssl-not-loaded-without-cert "no greeting: $(head -c 300 "$T/libssl-plain.err")"
+elif grep -q 'libssl\.so' "$T/libssl-plain.maps"; then
+	fail libssl-not-loaded-without-cert "libssl is mapped"
+else
+	pass libssl-not-loaded-without-cert
+fi
+maps_of libssl-cert -s -c "$CA" -k "$T/rt/key.pem" -p "$T/rt/passwd" -m "$T/rt/mail/%u"
+if grep -q '^+OK' "$T/libssl-cert.out" && grep -q 'libssl\.so\.3' "$T/libssl-cert.maps"; then
+	pass libssl-loaded-with-cert
+else
+	fail libssl-loaded-with-cert "greeting or libssl mapping missing: $(head -c 300 "$T/libssl-cert.err")"
+fi
 exit 0
