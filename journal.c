@@ -304,7 +304,6 @@ struct mover {
 	uint64_t durable, need;
 	uint64_t kicked;		/* write-back started up to here */
 	unsigned long checkpoints, limit;	/* limit: dry run only */
-	const unsigned char *nonce;
 	unsigned char *buf;
 };
 
@@ -337,9 +336,8 @@ static int checkpoint(struct mover *m, uint64_t at, uint64_t need)
 
 /*
  * Writes the pieces of one batch back to back at `to`: iov[i] holds the
- * offset from `from` and the length of piece i, src_off[i] its offset in
- * the file; they all lie in [from, from + span), which begins after the
- * destination range ends.  The pieces are written straight from a
+ * length of piece i, src_off[i] its offset in the file; they all lie in
+ * [from, from + span), which begins after the destination range ends.  The pieces are written straight from a
  * read-only mapping of that stretch (the kernel copies them; pop3d never
  * touches the mapping, so a file cut short gives EFAULT, not SIGBUS);
  * without a mapping, piece by piece through buf.
@@ -364,8 +362,7 @@ static int move_batch(int fd, uint64_t from, uint64_t span,
 		return 0;
 	}
 	for (i = 0; i < ni; i++)
-		iov[i].iov_base = map + (from - base) +
-		    (uintptr_t)iov[i].iov_base;
+		iov[i].iov_base = map + (src_off[i] - base);
 	r = pwritev_full(fd, iov, ni, to);
 	(void)munmap(map, maplen);
 	return r;
@@ -414,14 +411,14 @@ static int run_moves(struct mover *m)
 				total = m->need - a;	/* > 0: s > a */
 		}
 		/* Take `total` bytes of pieces, advancing the cursor; the
-		 * iovecs hold offsets from s until the window is mapped. */
+		 * iovecs get their addresses once the window is mapped. */
 		for (ni = 0; total > 0; ni++) {
 			uint64_t ps = m->mv[k].off + off, pl = m->mv[k].len - off;
 
 			if (pl > total)
 				pl = total;
 			src_off[ni] = ps;
-			iov[ni].iov_base = (void *)(uintptr_t)(ps - s);
+			iov[ni].iov_base = NULL;
 			iov[ni].iov_len = (size_t)pl;
 			span = ps + pl - s;
 			total -= pl;
@@ -676,7 +673,7 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
 static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
     struct jsource **mv_r, size_t *nmv_r)
 {
-	unsigned char hb[JH_SIZE], sum[SUM_LEN];
+	unsigned char hb[JH_SIZE], sum[SUM_LEN] = { 0 };
 	XXH3_state_t *md;
 	struct stat st;
 	struct jsource *mv = NULL;
@@ -782,7 +779,7 @@ static void refuse(const char *jpath, const char *mbox, const char *why)
 static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
     struct jsource *mv, size_t nmv, uint64_t appended, unsigned char *buf)
 {
-	struct jsource *all, data[2];
+	struct jsource *all, data[2] = { { 0 } };
 	struct jheader nh;
 	int r;
 
