@@ -52,7 +52,7 @@
 #define SUM_LEN		16
 #define MOVE_LEN	16	/* one move in the data: source offset, length */
 #define MOVE_BATCH	1024	/* pieces written by one pwritev (IOV_MAX) */
-#define MOVE_WINDOW	(8UL * 1024 * 1024)	/* source bytes of a batch */
+#define MOVE_WINDOW	MBOX_BLOCK_SIZE	/* source bytes of a batch: bounds RSS */
 #define MOVE_PAGE	4096	/* mmap offsets: a multiple of any page size
 				 * pop3d runs with is a multiple of this one */
 #define MOVE_KICK_BYTES	(8UL * 1024 * 1024)	/* see run_moves() */
