@@ -47,21 +47,6 @@
 /* Flags a cached message may carry (MSG_DELETED is the session's). */
 #define IC_FLAGS	(MSG_WIDE_UID | MSG_NO_FINAL_NL)
 
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 static void put32(unsigned char *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -86,29 +71,13 @@ static void put_head(unsigned char *b, const struct stat *st, uint64_t count,
 	/* A fixed 8-byte binary field, not a string: no NUL wanted. */
 	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(b, IC_MAGIC, 8);
-	put64(b + 8, (uint64_t)st->st_dev);
-	put64(b + 16, (uint64_t)st->st_ino);
-	put64(b + 24, (uint64_t)st->st_size);
-	put64(b + 32, (uint64_t)ns(&st->st_mtim));
-	put64(b + 40, (uint64_t)ns(&st->st_ctim));
-	put64(b + 48, count);
-	put64(b + 56, scanned);
-}
-
-static int read_all(int fd, unsigned char *p, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	put_le64(b + 8, (uint64_t)st->st_dev);
+	put_le64(b + 16, (uint64_t)st->st_ino);
+	put_le64(b + 24, (uint64_t)st->st_size);
+	put_le64(b + 32, (uint64_t)ns(&st->st_mtim));
+	put_le64(b + 40, (uint64_t)ns(&st->st_ctim));
+	put_le64(b + 48, count);
+	put_le64(b + 56, scanned);
 }
 
 /*
@@ -144,7 +113,7 @@ static int boundaries_hold(int mfd, const struct message *m, size_t count)
 	for (size_t i = 0;; i += step) {
 		if (i >= count)
 			i = count - 1;
-		if (read_all(mfd, b, sizeof(b), m[i].from_off) ||
+		if (pread_full(mfd, b, sizeof(b), m[i].from_off) ||
 		    memcmp(b, "From ", 5))
 			return 0;
 		if (i == count - 1)
@@ -181,7 +150,7 @@ int idxcache_load(const char *file, int mfd, const struct stat *mst,
 	if (count > MAX_MAILBOX_MESSAGES || count > (uint64_t)mst->st_size / 6)
 		goto out;
 	put_head(want, mst, count, (uint64_t)mst->st_size);
-	if (read_all(fd, head, IC_DATA, 0) || memcmp(head, want, IC_HEAD))
+	if (pread_full(fd, head, IC_DATA, 0) || memcmp(head, want, IC_HEAD))
 		goto out;
 	m = calloc((size_t)count, sizeof(*m));
 	md = XXH3_createState();
@@ -192,16 +161,16 @@ int idxcache_load(const char *file, int mfd, const struct stat *mst,
 		size_t k, nrec = count - i < CACHE_BLOCK_RECORDS ?
 		    (size_t)(count - i) : CACHE_BLOCK_RECORDS;
 
-		if (read_all(fd, blk, nrec * IC_REC, IC_DATA + i * IC_REC) ||
+		if (pread_full(fd, blk, nrec * IC_REC, IC_DATA + i * IC_REC) ||
 		    XXH3_128bits_update(md, blk, nrec * IC_REC) != XXH_OK)
 			goto out;
 		for (k = 0; k < nrec; k++, i++) {
 			const unsigned char *r = blk + k * IC_REC;
 
-			m[i].from_off = get64(r);
-			m[i].data_off = get64(r + 8);
-			m[i].data_len = get64(r + 16);
-			m[i].size = get64(r + 24);
+			m[i].from_off = get_le64(r);
+			m[i].data_off = get_le64(r + 8);
+			m[i].data_len = get_le64(r + 16);
+			m[i].size = get_le64(r + 24);
 			memcpy(m[i].hash, r + 32, 16);
 			m[i].dup = get32(r + 48);
 			m[i].flags = get32(r + 52);
@@ -226,23 +195,6 @@ out:
 	free(m);
 	close(fd);
 	return ok ? 0 : -1;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len,
-    uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
 }
 
 void idxcache_save(const char *file, const struct stat *mst,
@@ -288,22 +240,22 @@ void idxcache_save(const char *file, const struct stat *mst,
 			const struct message *m = &idx->msgs[i];
 			unsigned char *r = blk + k * IC_REC;
 
-			put64(r, m->from_off);
-			put64(r + 8, m->data_off);
-			put64(r + 16, m->data_len);
-			put64(r + 24, m->size);
+			put_le64(r, m->from_off);
+			put_le64(r + 8, m->data_off);
+			put_le64(r + 16, m->data_len);
+			put_le64(r + 24, m->size);
 			memcpy(r + 32, m->hash, 16);
 			put32(r + 48, m->dup);
 			put32(r + 52, m->flags & IC_FLAGS);
 		}
 		if (XXH3_128bits_update(md, blk, nrec * IC_REC) != XXH_OK ||
-		    write_all(fd, blk, nrec * IC_REC, at))
+		    pwrite_full(fd, blk, nrec * IC_REC, at))
 			goto out;
 	}
 	/* No fsync: a cache torn by a crash fails its checksum. */
 	XXH128_canonicalFromHash(&sum, XXH3_128bits_digest(md));
 	memcpy(head + IC_HEAD, sum.digest, IC_SUM);
-	ok = !write_all(fd, head, IC_DATA, 0);
+	ok = !pwrite_full(fd, head, IC_DATA, 0);
 out:
 	XXH3_freeState(md);
 	if (close(fd) < 0 || !ok || rename(tmp, file) < 0) {

@@ -53,8 +53,6 @@
 #define MOVE_LEN	16	/* one move in the data: source offset, length */
 #define MOVE_BATCH	1024	/* pieces written by one pwritev (IOV_MAX) */
 #define MOVE_WINDOW	MBOX_BLOCK_SIZE	/* source bytes of a batch: bounds RSS */
-#define MOVE_PAGE	4096	/* mmap offsets: a multiple of any page size
-				 * pop3d runs with is a multiple of this one */
 #define MOVE_KICK_BYTES	(8UL * 1024 * 1024)	/* see run_moves() */
 
 enum { PHASE_WRITTEN = 1, PHASE_APPLIED = 2 };
@@ -83,21 +81,6 @@ struct jheader {
 	unsigned char sum[SUM_LEN];	/* XXH3-128, canonical */
 };
 
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /* The checksum in its canonical (big-endian) bytes.  It guards against
  * damage, not forgery: the journal is the user's own file. */
 static void put_sum(XXH3_state_t *md, unsigned char sum[SUM_LEN])
@@ -114,15 +97,15 @@ static void encode(const struct jheader *h, unsigned char *b)
 	/* A fixed 8-byte binary field, not a string: no NUL wanted. */
 	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(b, JOURNAL_MAGIC, 8);
-	put64(b + 8, h->phase);		/* phase, then 4 reserved bytes */
-	put64(b + 16, h->progress);
-	put64(b + 24, h->dev);
-	put64(b + 32, h->ino);
-	put64(b + 40, h->w0);
-	put64(b + 48, h->s_orig);
-	put64(b + 56, h->s_new);
-	put64(b + 64, h->data_len);
-	put64(b + 72, h->kind);		/* kind, then 4 reserved bytes */
+	put_le64(b + 8, h->phase);		/* phase, then 4 reserved bytes */
+	put_le64(b + 16, h->progress);
+	put_le64(b + 24, h->dev);
+	put_le64(b + 32, h->ino);
+	put_le64(b + 40, h->w0);
+	put_le64(b + 48, h->s_orig);
+	put_le64(b + 56, h->s_new);
+	put_le64(b + 64, h->data_len);
+	put_le64(b + 72, h->kind);		/* kind, then 4 reserved bytes */
 	memcpy(b + 80, h->nonce, NONCE_LEN);
 	memcpy(b + 96, h->sum, SUM_LEN);
 }
@@ -133,15 +116,15 @@ static int decode(const unsigned char *b, struct jheader *h)
 
 	if (memcmp(b, JOURNAL_MAGIC, 8))
 		return -1;
-	phase = get64(b + 8);
-	h->progress = get64(b + 16);
-	h->dev = get64(b + 24);
-	h->ino = get64(b + 32);
-	h->w0 = get64(b + 40);
-	h->s_orig = get64(b + 48);
-	h->s_new = get64(b + 56);
-	h->data_len = get64(b + 64);
-	kind = get64(b + 72);
+	phase = get_le64(b + 8);
+	h->progress = get_le64(b + 16);
+	h->dev = get_le64(b + 24);
+	h->ino = get_le64(b + 32);
+	h->w0 = get_le64(b + 40);
+	h->s_orig = get_le64(b + 48);
+	h->s_new = get_le64(b + 56);
+	h->data_len = get_le64(b + 64);
+	kind = get_le64(b + 72);
 	memcpy(h->nonce, b + 80, NONCE_LEN);
 	memcpy(h->sum, b + 96, SUM_LEN);
 	/* Every relation the writer guarantees; overflow checked first. */
@@ -192,42 +175,6 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-static int read_full(int fd, unsigned char *p, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;	/* shorter than promised */
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const unsigned char *p, size_t len,
-    uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Copies len bytes from (in, in_off) to (out, out_off), hashing them into
  * md when md is not NULL. */
 static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
@@ -237,9 +184,9 @@ static int copy_range(int in, uint64_t in_off, int out, uint64_t out_off,
 		size_t n = len < MBOX_BLOCK_SIZE ? (size_t)len :
 		    MBOX_BLOCK_SIZE;
 
-		if (read_full(in, buf, n, in_off) ||
+		if (pread_full(in, buf, n, in_off) ||
 		    (md && XXH3_128bits_update(md, buf, n) != XXH_OK) ||
-		    write_full(out, buf, n, out_off))
+		    pwrite_full(out, buf, n, out_off))
 			return -1;
 		in_off += n;
 		out_off += n;
@@ -277,9 +224,9 @@ static int set_state(int jfd, uint32_t phase, uint64_t progress)
 {
 	unsigned char b[JH_STATE_LEN];
 
-	put64(b, phase);
-	put64(b + 8, progress);
-	return write_full(jfd, b, sizeof(b), JH_STATE_OFF);
+	put_le64(b, phase);
+	put_le64(b + 8, progress);
+	return pwrite_full(jfd, b, sizeof(b), JH_STATE_OFF);
 }
 
 /*
@@ -346,7 +293,8 @@ static int move_batch(int fd, uint64_t from, uint64_t span,
     struct iovec *iov, const uint64_t *src_off, int ni, uint64_t to,
     unsigned char *buf)
 {
-	uint64_t base = from & ~(uint64_t)(MOVE_PAGE - 1);
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t base = from - from % (uint64_t)(pg > 0 ? pg : 4096);
 	size_t maplen = (size_t)(span + (from - base));
 	unsigned char *map;
 	int i, r;
@@ -496,12 +444,12 @@ static int write_journal(const char *mbox, struct jheader *h,
 			off += src[i].len;
 			continue;
 		}
-		put64(buf + fill, src[i].off);
-		put64(buf + fill + 8, src[i].len);
+		put_le64(buf + fill, src[i].off);
+		put_le64(buf + fill + 8, src[i].len);
 		fill += MOVE_LEN;
 		if (fill + MOVE_LEN > MBOX_BLOCK_SIZE || i + 1 == nsrc) {
 			if (XXH3_128bits_update(md, buf, fill) != XXH_OK ||
-			    write_full(fd, buf, fill, off))
+			    pwrite_full(fd, buf, fill, off))
 				goto fail;
 			off += fill;
 			fill = 0;
@@ -509,7 +457,7 @@ static int write_journal(const char *mbox, struct jheader *h,
 	}
 	put_sum(md, h->sum);
 	encode(h, hb);
-	if (write_full(fd, hb, JH_SIZE, 0) || fsync(fd) < 0)
+	if (pwrite_full(fd, hb, JH_SIZE, 0) || fsync(fd) < 0)
 		goto fail;
 	spool_privileged(1);
 	if (rename(tmp, path) < 0) {
@@ -573,7 +521,7 @@ static int apply_journal(const char *mbox, int mfd, int jfd,
 	 * bytes are no source any more: run_moves() saw to that.) */
 	nlen = h->s_orig - h->s_new < NONCE_LEN ?
 	    (size_t)(h->s_orig - h->s_new) : NONCE_LEN;
-	if (write_full(mfd, h->nonce, nlen, h->s_new) || fsync(mfd) < 0)
+	if (pwrite_full(mfd, h->nonce, nlen, h->s_new) || fsync(mfd) < 0)
 		return -1;
 	if (set_state(jfd, PHASE_APPLIED,
 	    h->kind == KIND_MOVES ? h->s_new : 0) || fsync(jfd) < 0)
@@ -684,7 +632,7 @@ static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
 	*mv_r = NULL;
 	*nmv_r = 0;
 	if (fstat(jfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || read_full(jfd, hb, JH_SIZE, 0) ||
+	    st.st_uid != geteuid() || pread_full(jfd, hb, JH_SIZE, 0) ||
 	    decode(hb, h) ||
 	    (uint64_t)st.st_size != JH_SIZE + h->data_len)
 		return -1;
@@ -710,12 +658,12 @@ static int load_journal(int jfd, struct jheader *h, unsigned char *buf,
 			size_t n = left < MBOX_BLOCK_SIZE ? (size_t)left :
 			    MBOX_BLOCK_SIZE;
 
-			ok = !read_full(jfd, buf, n, off) &&
+			ok = !pread_full(jfd, buf, n, off) &&
 			    XXH3_128bits_update(md, buf, n) == XXH_OK;
 			for (size_t i = 0; ok && mv && i < n; i += MOVE_LEN) {
 				mv[k].fd = -1;
-				mv[k].off = get64(buf + i);
-				mv[k].len = get64(buf + i + 8);
+				mv[k].off = get_le64(buf + i);
+				mv[k].len = get_le64(buf + i + 8);
 				k++;
 			}
 			off += n;
@@ -760,7 +708,7 @@ static int truncated(int mfd, const struct jheader *h, uint64_t cur,
 		*done_r = 1;
 		return 0;
 	}
-	if (read_full(mfd, got, nlen, h->s_new))
+	if (pread_full(mfd, got, nlen, h->s_new))
 		return -1;
 	*done_r = memcmp(got, h->nonce, nlen) != 0;
 	return 0;

@@ -11,6 +11,7 @@
  *   lock.c     dot-lock and fcntl locking of the mbox, the mail group
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
  *   idxcache.c optional on-disk cache of a maildrop's index
+ *   fullio.c   exact-length positioned I/O, little-endian fields
  *   log.c      syslog/stderr logging with escaping of untrusted text
  */
 #ifndef POP3D_PROTO_H
@@ -282,6 +283,16 @@ void mbox_unmark_all(struct mailbox *mb);
 int mbox_update(struct mailbox *mb);
 
 void mbox_close(struct mailbox *mb);
+
+/* ------------------------------------------------------------- fullio.c */
+
+/* pread(2)/pwrite(2) of exactly len bytes at off, retried after short
+ * transfers and EINTR.  Return 0, or -1 with errno (EIO: end of file). */
+int pread_full(int fd, void *buf, size_t len, uint64_t off);
+int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* 64-bit little-endian fields of the on-disk formats. */
+void put_le64(unsigned char *p, uint64_t v);
+uint64_t get_le64(const unsigned char *p);
 
 /* ----------------------------------------------------------- idxcache.c */
 

@@ -101,6 +101,20 @@ static void put_le(char *p, uint64_t v, int n)
 		p[i] = (char)(v >> (8 * i));
 }
 
+/* Sets a field of one cache record and reseals the cache. */
+static void forge(struct fixture *f, int rec, int field, int width,
+    uint64_t value)
+{
+	size_t len;
+	char *b = unit_read_file(f->cache, &len);
+
+	ck_assert_uint_eq(len, DATA + 4 * REC);
+	put_le(b + DATA + rec * REC + field, value, width);
+	unit_write_file(f->cache, b, len, 0600);
+	free(b);
+	reseal(f->cache);
+}
+
 START_TEST(cache_round_trip_is_the_scan)
 {
 	struct fixture f;
@@ -187,16 +201,9 @@ START_TEST(cache_refuses_implausible_records)
 {
 	const struct forgery *g = &forgeries[_i];
 	struct fixture f;
-	size_t len;
-	char *b;
 
 	setup_cache(&f);
-	b = unit_read_file(f.cache, &len);
-	ck_assert_uint_eq(len, DATA + 4 * REC);
-	put_le(b + DATA + g->rec * REC + g->field, g->value, g->width);
-	unit_write_file(f.cache, b, len, 0600);
-	free(b);
-	reseal(f.cache);
+	forge(&f, g->rec, g->field, g->width, g->value);
 	ck_assert_int_eq(try_load(&f), -1);
 	teardown_cache(&f);
 }
@@ -207,15 +214,9 @@ END_TEST
 START_TEST(cache_refuses_a_moved_boundary)
 {
 	struct fixture f;
-	size_t len;
-	char *b;
 
 	setup_cache(&f);
-	b = unit_read_file(f.cache, &len);
-	put_le(b + DATA + 3 * REC, f.idx.msgs[3].from_off + 1, 8);
-	unit_write_file(f.cache, b, len, 0600);
-	free(b);
-	reseal(f.cache);
+	forge(&f, 3, 0, 8, f.idx.msgs[3].from_off + 1);
 	ck_assert_int_eq(try_load(&f), -1);
 	teardown_cache(&f);
 }
