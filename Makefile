@@ -38,7 +38,7 @@ ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
 LIB_SRCS = session.c privsep.c netio.c tls.c auth.c mailbox.c idxcache.c fullio.c lock.c journal.c log.c
-HDRS     = proto.h params.h
+HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \
           -fno-sanitize-recover=all

@@ -21,7 +21,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <emmintrin.h>
+#include <immintrin.h>
 
 #include <md5.h>
 
@@ -409,16 +409,6 @@ static int assign_dup_suffixes(struct mbox_index *idx)
 	return 0;
 }
 
-/*
- * The hot loop of a scan: ordinary body lines, which only need their line
- * ends counted and an eye kept on empty lines (a From_ line may follow).
- * Sixteen bytes at a time with SSE2 bit masks: the newlines, the CRLFs
- * among them and the newlines that end an empty line ("\n\n" or
- * "\n\r\n"), looking back one and two bytes with overlapping loads.  Only
- * after an empty line is a From_ line looked for.  Consumes whole lines
- * and stops before a From_ line after an empty one (scan_fragment()'s
- * job).  Returns the number of bytes consumed.
- */
 /* Bits set in a 64-bit mask, without a libgcc call (-mpopcnt is not in
  * the x86-64 baseline). */
 static inline unsigned popcount64(uint64_t x)
@@ -429,98 +419,69 @@ static inline unsigned popcount64(uint64_t x)
 	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
 }
 
-/* Bit i set where p[i] == c, for 64 bytes. */
-static inline uint64_t match64(const unsigned char *p, __m128i c)
+/* The newline and CR bit masks of 64 bytes (bit i: p[i]), with SSE2 (the
+ * x86-64 baseline). */
+static inline void masks_sse2(const unsigned char *p, uint64_t *nl_r,
+    uint64_t *cr_r)
 {
-	uint64_t m = 0;
+	const __m128i nlv = _mm_set1_epi8('\n'), crv = _mm_set1_epi8('\r');
+	uint64_t nl = 0, cr = 0;
 
 	for (int k = 0; k < 4; k++) {
 		__m128i v = _mm_loadu_si128(
 		    (const void *)(p + (ptrdiff_t)16 * k));
 
-		m |= (uint64_t)(unsigned)_mm_movemask_epi8(
-		    _mm_cmpeq_epi8(v, c)) << (16 * k);
+		nl |= (uint64_t)(unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, nlv)) << (16 * k);
+		cr |= (uint64_t)(unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, crv)) << (16 * k);
 	}
-	return m;
+	*nl_r = nl;
+	*cr_r = cr;
+}
+
+/* The same with AVX2, for CPUs that have it (chosen at run time). */
+__attribute__((target("avx2"))) static inline void masks_avx2(
+    const unsigned char *p, uint64_t *nl_r, uint64_t *cr_r)
+{
+	const __m256i nlv = _mm256_set1_epi8('\n'), crv = _mm256_set1_epi8('\r');
+	__m256i a = _mm256_loadu_si256((const void *)p);
+	__m256i b = _mm256_loadu_si256((const void *)(p + 32));
+
+	*nl_r = (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(a, nlv)) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(b, nlv)) << 32;
+	*cr_r = (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(a, crv)) |
+	    (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	    _mm256_cmpeq_epi8(b, crv)) << 32;
 }
 
 /*
- * The hot loop of a scan: ordinary body lines, which only need their line
- * ends counted and an eye kept on empty lines (a From_ line may follow).
- * 64 bytes at a time with SSE2 bit masks: the newlines, the CRs, and from
- * them (shifted, with the bits carried over from the bytes before) the
- * newlines after a CR and those that end an empty line ("\n\n" or
- * "\n\r\n").  Only after an empty line is a From_ line looked for.
- * Consumes whole lines and stops before a From_ line after an empty one
- * (scan_fragment()'s job).  Returns the number of bytes consumed.
+ * The hot loop of a scan, scanloop.h, compiled twice: with SSE2 for any
+ * x86-64, and with AVX2 and POPCNT where the CPU has them.
  */
-static size_t scan_body_fast(struct scan *s)
+#define SCAN_FN		scan_body_sse2
+#define SCAN_TARGET
+#define SCAN_MASKS	masks_sse2
+#define SCAN_POPCOUNT	popcount64
+#include "scanloop.h"
+
+#define SCAN_FN		scan_body_avx2
+#define SCAN_TARGET	__attribute__((target("avx2,popcnt")))
+#define SCAN_MASKS	masks_avx2
+#define SCAN_POPCOUNT	__builtin_popcountll
+#include "scanloop.h"
+
+static size_t (*scan_body_fast)(struct scan *);
+
+void mbox_scan_select(int force_sse2)
 {
-	const __m128i nlv = _mm_set1_epi8('\n'), crv = _mm_set1_epi8('\r');
-	unsigned char *start = s->buf + s->bpos, *end = s->buf + s->blen;
-	unsigned char *q = start, *stop = start, *blank_at = NULL;
-	uint64_t bare = 0, c_nl1, c_cr1, c_nl2;
-	int blank_len = 0, last_blank = s->prev_blank;
-
-	/* The carried bits need the two bytes before the first block; and
-	 * a From_ line right here after an empty line is not ours. */
-	if (start - s->buf < 2 || (s->prev_blank &&
-	    (end - start < 5 || !memcmp(start, "From ", 5))))
-		return 0;
-	c_nl1 = start[-1] == '\n';
-	c_cr1 = start[-1] == '\r';
-	c_nl2 = (uint64_t)(start[-2] == '\n') | (uint64_t)(start[-1] == '\n') << 1;
-	for (; q + 64 <= end; q += 64) {
-		uint64_t nl = match64(q, nlv), cr = match64(q, crv);
-		uint64_t pnl = nl << 1 | c_nl1, pcr = cr << 1 | c_cr1;
-		uint64_t p2nl = nl << 2 | c_nl2;
-		uint64_t blank = nl & (pnl | (pcr & p2nl));
-		uint64_t keep = ~0ULL, b;
-		int boundary = 0;
-
-		c_nl1 = nl >> 63;
-		c_cr1 = cr >> 63;
-		c_nl2 = nl >> 62;
-		if (!nl)
-			continue;
-		/* A From_ line after an empty one ends the fast part. */
-		for (b = blank; b; b &= b - 1) {
-			unsigned bit = (unsigned)__builtin_ctzll(b);
-			unsigned char *next = q + bit + 1;
-
-			if (end - next < 5 || !memcmp(next, "From ", 5)) {
-				keep = bit == 63 ? ~0ULL : (2ULL << bit) - 1;
-				boundary = 1;
-				break;
-			}
-		}
-		nl &= keep;
-		blank &= keep;
-		bare += popcount64(nl & ~pcr);
-		if (blank) {
-			unsigned bit = 63U - (unsigned)__builtin_clzll(blank);
-
-			blank_len = (pcr >> bit) & 1 ? 2 : 1;
-			blank_at = q + bit + 1 - blank_len;
-		}
-		/* Consumed up to the last newline so far. */
-		b = 63U - (unsigned)__builtin_clzll(nl);
-		stop = q + b + 1;
-		last_blank = (int)((blank >> b) & 1);
-		if (boundary)
-			break;
-	}
-	if (stop == start)
-		return 0;
-	s->bare_lf += bare;
-	s->prev_blank = last_blank;
-	if (blank_at) {
-		s->prev_blank_off = s->boff + (uint64_t)(blank_at - s->buf);
-		s->prev_blank_len = (unsigned)blank_len;
-	}
-	s->last_byte = '\n';
-	s->bpos += (size_t)(stop - start);
-	return (size_t)(stop - start);
+	__builtin_cpu_init();
+	scan_body_fast = !force_sse2 && __builtin_cpu_supports("avx2") &&
+	    __builtin_cpu_supports("popcnt") ? scan_body_avx2 :
+	    scan_body_sse2;
 }
 
 int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
@@ -528,6 +489,8 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 	struct scan s;
 	int r = MBOX_ERROR;
 
+	if (!scan_body_fast)
+		mbox_scan_select(0);
 	memset(&s, 0, sizeof(s));
 	memset(idx, 0, sizeof(*idx));
 	s.fd = fd;

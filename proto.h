@@ -223,6 +223,10 @@ struct mbox_index {
  * MBOX_ERROR (I/O or memory; errno set).
  */
 int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx);
+/* Chooses the scan's inner loop: AVX2 where the CPU has it, unless
+ * force_sse2 (for tests: both must give the same index).  mbox_scan()
+ * calls it itself the first time. */
+void mbox_scan_select(int force_sse2);
 void mbox_index_free(struct mbox_index *idx);
 
 /* Formats a message's UID into buf (MAX_UID_LEN + 1 bytes). */

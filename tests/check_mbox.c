@@ -1169,6 +1169,100 @@ END_TEST
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* ------------------------------------------- SSE2 and AVX2 loops agree */
+
+static void assert_same_index(const struct mbox_index *a,
+    const struct mbox_index *b)
+{
+	ck_assert_uint_eq(a->count, b->count);
+	ck_assert_uint_eq(a->scanned, b->scanned);
+	for (size_t i = 0; i < a->count; i++) {
+		const struct message *x = &a->msgs[i], *y = &b->msgs[i];
+
+		ck_assert_uint_eq(x->from_off, y->from_off);
+		ck_assert_uint_eq(x->data_off, y->data_off);
+		ck_assert_uint_eq(x->data_len, y->data_len);
+		ck_assert_uint_eq(x->size, y->size);
+		ck_assert_mem_eq(x->hash, y->hash, 16);
+		ck_assert_uint_eq(x->dup, y->dup);
+		ck_assert_uint_eq(x->flags, y->flags);
+	}
+}
+
+/* Scans the file with the SSE2 loop and with the one the CPU gets (AVX2
+ * where it has it) and compares the indexes. */
+static void both_loops_agree(const char *path)
+{
+	struct mbox_index a, b;
+	int ra, rb;
+
+	mbox_scan_select(1);
+	ra = scan_fd_path(path, UINT64_MAX, &a);
+	mbox_scan_select(0);
+	rb = scan_fd_path(path, UINT64_MAX, &b);
+	ck_assert_int_eq(ra, rb);
+	if (ra == MBOX_OK) {
+		assert_same_index(&a, &b);
+		mbox_index_free(&a);
+		mbox_index_free(&b);
+	}
+}
+
+START_TEST(scan_loops_agree_on_samples)
+{
+	char dir[PATH_MAX], path[PATH_MAX], file[64];
+
+	samples_dir(dir, sizeof(dir));
+	snprintf(file, sizeof(file), "%s.mbox", popa3d_samples[_i]);
+	unit_path(path, sizeof(path), dir, file);
+	both_loops_agree(path);
+}
+END_TEST
+
+/*
+ * Random mboxes made of the pieces the loops care about (LF, CRLF, lone
+ * CR, empty lines, From_ lines after and not after them, ">From ", dots,
+ * long lines), 20 KB to 2.5 MB: every 64-byte and 1 MiB block edge lands
+ * somewhere different.
+ */
+START_TEST(scan_loops_agree_on_random_mboxes)
+{
+	static const char *const bits[] = {
+		"\n", "\r\n", "\r", "\n\n", "\r\n\r\n", "\nFrom x Mon Jan  1\n",
+		"\n\nFrom a@b Mon Jan  1 00:00:00 2024\n", "From ",
+		">From y\n", ".\n", "..x\n", "Subject: s\n", "Message-ID: <m>\n",
+		"\n\r\n", "text ", "x",
+	};
+	char dir[PATH_MAX], path[PATH_MAX];
+	unsigned seed = 12345u + (unsigned)_i * 7919u;
+	size_t want = 20000 + (size_t)_i * 250000, len = 0;
+	char *buf = malloc(want + 4096);
+
+	ck_assert_ptr_nonnull(buf);
+	len = (size_t)snprintf(buf, 128, "From a@b Mon Jan  1 00:00:00 2024\n");
+	while (len < want) {
+		const char *p;
+		size_t n;
+
+		seed = seed * 1103515245u + 12345u;
+		p = bits[(seed >> 16) % (sizeof(bits) / sizeof(bits[0]))];
+		n = strlen(p);
+		if ((seed >> 8) % 97 == 0) {
+			/* A long line, across blocks now and then. */
+			n = (seed >> 4) % 3000;
+			memset(buf + len, 'L', n);
+			len += n;
+			continue;
+		}
+		memcpy(buf + len, p, n);
+		len += n;
+	}
+	mbox_file(dir, path, buf, len);
+	free(buf);
+	both_loops_agree(path);
+}
+END_TEST
+
 Suite *mbox_suite(void)
 {
 	Suite *s = suite_create("mbox");
@@ -1193,6 +1287,9 @@ Suite *mbox_suite(void)
 	tcase_add_loop_test(tc, scan_not_starting_with_from_is_not_mbox, 0,
 	    N(not_mboxes));
 	tcase_add_test(tc, scan_header_line_longer_than_block);
+	tcase_add_loop_test(tc, scan_loops_agree_on_samples, 0,
+	    N(popa3d_samples));
+	tcase_add_loop_test(tc, scan_loops_agree_on_random_mboxes, 0, 11);
 	tcase_add_test(tc, scan_body_line_longer_than_block);
 	tcase_add_test(tc, scan_crlf_line_longer_than_block);
 	tcase_add_test(tc, scan_from_line_longer_than_block);
