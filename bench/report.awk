@@ -146,8 +146,10 @@ END {
 		k = gz SUBSEP rr[j]
 		goal(label(gz, rr[j]) ": at most 0.5 of the best peer", R[k, "best"], 0.5)
 		m = R[k, "mibs"]
-		printf "| %s: at least 1 GiB/s into a pipe | %s | %s |\n", label(gz, rr[j]), (m == "" ? "-" : sprintf("%.0f MiB/s", m)), \
-			(m == "" ? "no data" : (m >= 1024 ? "met" : "**missed**")) > goals
+		# the issue's unit: 1 GB/s = 10^9 bytes a second
+		printf "| %s: at least 1 GB/s into a pipe | %s | %s |\n", label(gz, rr[j]), \
+			(m == "" ? "-" : sprintf("%.2f GB/s (%.0f MiB/s)", m * 1048576 / 1e9, m)), \
+			(m == "" ? "no data" : (m * 1048576 >= 1e9 ? "met" : "**missed**")) > goals
 	}
 	split("dele_half dele_all dele_half_cache dele_all_cache", dd, " ")
 	for (j = 1; j <= 4; j++)

@@ -658,6 +658,8 @@ EOF
 	echo
 	cat "$RES/goals.md"
 	echo
+	cat "$B/profile-notes.md"
+	echo
 	cat <<'EOF'
 Notes:
 
