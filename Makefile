@@ -158,7 +158,7 @@ BENCH_VARS = BENCH_SIZES BENCH_LARGE_MB BENCH_BIGMSG_MB BENCH_RUNS \
              BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR
 
 .PHONY: bench
-bench:
+bench: deps
 	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
 	    bash bench/run.sh
 
