@@ -122,19 +122,7 @@ START_TEST(cache_round_trip_is_the_scan)
 
 	setup_cache(&f);
 	ck_assert_int_eq(idxcache_load(f.cache, f.fd, &f.st, &got), 0);
-	ck_assert_uint_eq(got.count, f.idx.count);
-	ck_assert_uint_eq(got.scanned, f.idx.scanned);
-	for (size_t i = 0; i < got.count; i++) {
-		const struct message *a = &got.msgs[i], *b = &f.idx.msgs[i];
-
-		ck_assert_uint_eq(a->from_off, b->from_off);
-		ck_assert_uint_eq(a->data_off, b->data_off);
-		ck_assert_uint_eq(a->data_len, b->data_len);
-		ck_assert_uint_eq(a->size, b->size);
-		ck_assert_mem_eq(a->hash, b->hash, 16);
-		ck_assert_uint_eq(a->dup, b->dup);
-		ck_assert_uint_eq(a->flags, b->flags);
-	}
+	unit_assert_same_index(&got, &f.idx);
 	/* The sample has each flag and a duplicate. */
 	ck_assert(got.msgs[1].flags & MSG_WIDE_UID);
 	ck_assert(got.msgs[3].flags & MSG_NO_FINAL_NL);

@@ -158,6 +158,24 @@ void unit_assert_bytes(const char *what, const char *got, size_t got_len,
 	}
 }
 
+void unit_assert_same_index(const struct mbox_index *a,
+    const struct mbox_index *b)
+{
+	ck_assert_uint_eq(a->count, b->count);
+	ck_assert_uint_eq(a->scanned, b->scanned);
+	for (size_t i = 0; i < a->count; i++) {
+		const struct message *x = &a->msgs[i], *y = &b->msgs[i];
+
+		ck_assert_uint_eq(x->from_off, y->from_off);
+		ck_assert_uint_eq(x->data_off, y->data_off);
+		ck_assert_uint_eq(x->data_len, y->data_len);
+		ck_assert_uint_eq(x->size, y->size);
+		ck_assert_mem_eq(x->hash, y->hash, 16);
+		ck_assert_uint_eq(x->dup, y->dup);
+		ck_assert_uint_eq(x->flags, y->flags);
+	}
+}
+
 int main(void)
 {
 	SRunner *sr;

@@ -1171,24 +1171,6 @@ END_TEST
 
 /* ------------------------------------------- SSE2 and AVX2 loops agree */
 
-static void assert_same_index(const struct mbox_index *a,
-    const struct mbox_index *b)
-{
-	ck_assert_uint_eq(a->count, b->count);
-	ck_assert_uint_eq(a->scanned, b->scanned);
-	for (size_t i = 0; i < a->count; i++) {
-		const struct message *x = &a->msgs[i], *y = &b->msgs[i];
-
-		ck_assert_uint_eq(x->from_off, y->from_off);
-		ck_assert_uint_eq(x->data_off, y->data_off);
-		ck_assert_uint_eq(x->data_len, y->data_len);
-		ck_assert_uint_eq(x->size, y->size);
-		ck_assert_mem_eq(x->hash, y->hash, 16);
-		ck_assert_uint_eq(x->dup, y->dup);
-		ck_assert_uint_eq(x->flags, y->flags);
-	}
-}
-
 /* Scans the file with the SSE2 loop and with the one the CPU gets (AVX2
  * where it has it) and compares the indexes. */
 static void both_loops_agree(const char *path)
@@ -1202,7 +1184,7 @@ static void both_loops_agree(const char *path)
 	rb = scan_fd_path(path, UINT64_MAX, &b);
 	ck_assert_int_eq(ra, rb);
 	if (ra == MBOX_OK) {
-		assert_same_index(&a, &b);
+		unit_assert_same_index(&a, &b);
 		mbox_index_free(&a);
 		mbox_index_free(&b);
 	}

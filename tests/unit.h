@@ -45,4 +45,9 @@ void unit_assert_bytes(const char *what, const char *got, size_t got_len,
 #define unit_assert_str(what, got, want) \
 	unit_assert_bytes((what), (got), strlen(got), (want), strlen(want))
 
+struct mbox_index;
+/* Fails the test unless two indexes agree in every field (flags too). */
+void unit_assert_same_index(const struct mbox_index *a,
+    const struct mbox_index *b);
+
 #endif
