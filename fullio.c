@@ -1,53 +1,66 @@
 /*
- * fullio.c - what the journal and the index cache share for their files:
- * positioned reads and writes of an exact length (the loops around
- * pread(2)/pwrite(2): short transfers, EINTR) and little-endian fields.
+ * fullio.c - reads and writes of an exact length (the loops around
+ * read(2)/write(2) and pread(2)/pwrite(2): short transfers, EINTR), for
+ * the privilege-separation channel, the journal and the index cache; and
+ * the little-endian fields of the on-disk formats.
  */
 #include <errno.h>
 #include <unistd.h>
 
 #include "proto.h"
 
-int pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* The one loop: reads into rbuf or writes wbuf (the other is NULL), at
+ * off when positioned, else at the file position. */
+static int transfer(int fd, void *rbuf, const void *wbuf, size_t len,
+    int positioned, uint64_t off)
 {
-	unsigned char *p = buf;
+	unsigned char *r = rbuf;
+	const unsigned char *w = wbuf;
 
 	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+		ssize_t n;
 
+		if (r)
+			n = positioned ? pread(fd, r, len, (off_t)off) :
+			    read(fd, r, len);
+		else
+			n = positioned ? pwrite(fd, w, len, (off_t)off) :
+			    write(fd, w, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			if (n == 0)
-				errno = EIO;	/* shorter than promised */
+				errno = EIO;	/* end of file first */
 			return -1;
 		}
-		p += n;
+		if (r)
+			r += n;
+		else
+			w += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
 	return 0;
 }
 
+int read_full(int fd, void *buf, size_t len)
+{
+	return transfer(fd, buf, NULL, len, 0, 0);
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+	return transfer(fd, NULL, buf, len, 0, 0);
+}
+
+int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return transfer(fd, buf, NULL, len, 1, off);
+}
+
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return transfer(fd, NULL, buf, len, 1, off);
 }
 
 void put_le64(unsigned char *p, uint64_t v)

@@ -145,33 +145,36 @@ void io_discard_input(struct netio *io)
 	io->in_start = io->in_end = 0;
 }
 
-/* Waits for input until the deadline.  Returns 1 ready, 0 timeout, -1. */
-static int wait_input(struct netio *io, const struct timespec *deadline)
+int io_wait_fd(int fd, short events, const struct timespec *deadline)
 {
-	struct pollfd pfd;
+	struct pollfd pfd = { .fd = fd, .events = events };
 	struct timespec now;
 	long ms;
 	int r;
 
-	if (io->timeout <= 0)
-		return 1;
-	/* Records already decrypted are input the socket will not show. */
-	if (io->tls && tls_pending(io->tls))
-		return 1;
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		ms = (deadline->tv_sec - now.tv_sec) * 1000L +
 		    (deadline->tv_nsec - now.tv_nsec) / 1000000L;
 		if (ms <= 0)
 			return 0;
-		pfd.fd = io->in_fd;
-		pfd.events = POLLIN;
 		r = poll(&pfd, 1, ms > 60000 ? 60000 : (int)ms);
 		if (r > 0)
 			return 1;
 		if (r < 0 && errno != EINTR)
 			return -1;
 	}
+}
+
+/* Waits for input until the deadline.  Returns 1 ready, 0 timeout, -1. */
+static int wait_input(struct netio *io, const struct timespec *deadline)
+{
+	if (io->timeout <= 0)
+		return 1;
+	/* Records already decrypted are input the socket will not show. */
+	if (io->tls && tls_pending(io->tls))
+		return 1;
+	return io_wait_fd(io->in_fd, POLLIN, deadline);
 }
 
 /* Reads more input into the buffer.  Returns bytes read, 0 EOF, -1, -2. */

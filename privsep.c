@@ -51,40 +51,6 @@ enum {
 	V_YES = 'Y', V_NO = 'N', V_LIMIT = 'L', V_ERROR = 'E'
 };
 
-static int read_exact(int fd, void *buf, size_t len)
-{
-	unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_exact(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------ the pre-login side */
 
 int privsep_ask(int chan, int kind, const char *user, const char *secret)
@@ -107,9 +73,9 @@ int privsep_ask(int chan, int kind, const char *user, const char *secret)
 	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(msg + o, secret, slen);
 	o += slen;
-	r = write_exact(chan, msg, o);
+	r = write_full(chan, msg, o);
 	explicit_bzero(msg, sizeof(msg));
-	if (r < 0 || read_exact(chan, &verdict, 1) < 0)
+	if (r < 0 || read_full(chan, &verdict, 1) < 0)
 		return -1;
 	switch (verdict) {
 	case V_YES:
@@ -135,7 +101,7 @@ int privsep_handoff(int chan, const void *pending, size_t len, void *tls)
 	hdr[0] = tls ? 'R' : 'D';
 	hdr[1] = (unsigned char)(len & 0xff);
 	hdr[2] = (unsigned char)(len >> 8);
-	if (write_exact(chan, hdr, 3) < 0 || write_exact(chan, pending, len))
+	if (write_full(chan, hdr, 3) < 0 || write_full(chan, pending, len))
 		return -1;
 	relay_tls = tls;
 	return 0;
@@ -170,7 +136,7 @@ static void relay(void *ssl, int client_in, int peer)
 			int got = tls_read(ssl, buf, sizeof(buf));
 
 			if (got > 0) {
-				if (write_exact(peer, buf, (size_t)got) < 0)
+				if (write_full(peer, buf, (size_t)got) < 0)
 					break;
 			} else {
 				client_open = 0;
@@ -332,19 +298,19 @@ static int read_request(int chan, int *kind_r, char *user, char *secret)
 	unsigned char b[2];
 	size_t ulen, slen;
 
-	if (read_exact(chan, b, 1) < 0)
+	if (read_full(chan, b, 1) < 0)
 		return 0;
 	*kind_r = b[0];
 	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP) ||
-	    read_exact(chan, b, 1) < 0)
+	    read_full(chan, b, 1) < 0)
 		return -1;
 	ulen = b[0];
-	if (ulen > MAX_USER_ARG || read_exact(chan, user, ulen) < 0 ||
-	    read_exact(chan, b, 2) < 0)
+	if (ulen > MAX_USER_ARG || read_full(chan, user, ulen) < 0 ||
+	    read_full(chan, b, 2) < 0)
 		return -1;
 	user[ulen] = '\0';
 	slen = (size_t)b[0] | (size_t)b[1] << 8;
-	if (slen > MAX_PASSWORD || read_exact(chan, secret, slen) < 0)
+	if (slen > MAX_PASSWORD || read_full(chan, secret, slen) < 0)
 		return -1;
 	secret[slen] = '\0';
 	/* An embedded NUL would make the checked string differ from the
@@ -417,19 +383,19 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		explicit_bzero(secret, sizeof(secret));
 		verdict = r == 1 ? V_YES : r == 2 ? V_LIMIT : r < 0 ? V_ERROR :
 		    V_NO;
-		if (write_exact(sp[0], &verdict, 1) < 0) {
+		if (write_full(sp[0], &verdict, 1) < 0) {
 			status = reap(pid);
 			break;
 		}
 		if (verdict != V_YES)
 			continue;
 		/* Accepted: take over what the client already sent. */
-		if (read_exact(sp[0], b, 3) < 0 || (b[0] != 'R' && b[0] != 'D')) {
+		if (read_full(sp[0], b, 3) < 0 || (b[0] != 'R' && b[0] != 'D')) {
 			status = violation(pid, "no handoff");
 			break;
 		}
 		len = (size_t)b[1] | (size_t)b[2] << 8;
-		if (len > sizeof(pending) || read_exact(sp[0], pending, len)) {
+		if (len > sizeof(pending) || read_full(sp[0], pending, len)) {
 			status = violation(pid, "bad handoff");
 			break;
 		}

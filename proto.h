@@ -11,7 +11,7 @@
  *   lock.c     dot-lock and fcntl locking of the mbox, the mail group
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
  *   idxcache.c optional on-disk cache of a maildrop's index
- *   fullio.c   exact-length positioned I/O, little-endian fields
+ *   fullio.c   exact-length reads and writes, little-endian fields
  *   log.c      syslog/stderr logging with escaping of untrusted text
  */
 #ifndef POP3D_PROTO_H
@@ -102,6 +102,9 @@ unsigned char *io_space(struct netio *io, size_t want);
 void io_commit(struct netio *io, size_t len);
 /* Writes all queued output; returns 0 or -1. */
 int io_flush(struct netio *io);
+/* Waits until fd is ready for events (POLLIN, POLLOUT), at most until the
+ * CLOCK_MONOTONIC deadline.  Returns 1 ready, 0 timed out, -1 error. */
+int io_wait_fd(int fd, short events, const struct timespec *deadline);
 
 /* --------------------------------------------------------------- auth.c */
 
@@ -290,8 +293,11 @@ void mbox_close(struct mailbox *mb);
 
 /* ------------------------------------------------------------- fullio.c */
 
-/* pread(2)/pwrite(2) of exactly len bytes at off, retried after short
- * transfers and EINTR.  Return 0, or -1 with errno (EIO: end of file). */
+/* read(2)/write(2), and pread(2)/pwrite(2) at off, of exactly len bytes,
+ * retried after short transfers and EINTR.  Return 0, or -1 with errno
+ * (EIO: end of file). */
+int read_full(int fd, void *buf, size_t len);
+int write_full(int fd, const void *buf, size_t len);
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* 64-bit little-endian fields of the on-disk formats. */

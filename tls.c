@@ -198,28 +198,6 @@ int tls_available(void)
 	return tls_ctx != NULL;
 }
 
-/* Waits until fd is ready for the direction OpenSSL asked for. */
-static int wait_fd(int fd, short events, const struct timespec *deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	struct timespec now;
-	long ms;
-	int r;
-
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (deadline->tv_sec - now.tv_sec) * 1000L +
-		    (deadline->tv_nsec - now.tv_nsec) / 1000000L;
-		if (ms <= 0)
-			return 0;
-		r = poll(&pfd, 1, ms > 60000 ? 60000 : (int)ms);
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
 void *tls_accept(int in_fd, int out_fd, int timeout)
 {
 	struct timespec deadline;
@@ -253,12 +231,12 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 			break;
 		switch (ssl_api->SSL_get_error(ssl, r)) {
 		case SSL_ERROR_WANT_READ:
-			if (wait_fd(in_fd, POLLIN, &deadline) > 0)
+			if (io_wait_fd(in_fd, POLLIN, &deadline) > 0)
 				continue;
 			log_msg(LOG_NOTICE, "TLS handshake timed out");
 			goto fail;
 		case SSL_ERROR_WANT_WRITE:
-			if (wait_fd(out_fd, POLLOUT, &deadline) > 0)
+			if (io_wait_fd(out_fd, POLLOUT, &deadline) > 0)
 				continue;
 			log_msg(LOG_NOTICE, "TLS handshake timed out");
 			goto fail;
