@@ -40,22 +40,26 @@
 
 #define FUZZ_TIMESTAMP "<1.2.3@fuzz.example>"
 
+/* LF line ends, popa3d-hashed headers, dot lines, a From_ in the body
+ * after a non-blank line (not a separator). */
+#define MESSAGE_ONE \
+    "From alice@example.org Mon Jan  1 00:00:00 2024\n" \
+    "Received: from mx.example.org by fuzz.example; Mon, 1 Jan 2024\n" \
+    "Date: Mon, 1 Jan 2024 00:00:00 +0000\n" \
+    "Message-ID: <one@example.org>\n" \
+    "Status: RO\n" \
+    "Subject: dots\n" \
+    "\n" \
+    ".\n" \
+    "..\n" \
+    ".leading dot\n" \
+    "line\n" \
+    "From not a separator\n" \
+    "\n"
+
 static const char maildrop[] =
-    /* 1: LF line ends, popa3d-hashed headers, dot lines, a From_ in the
-     * body after a non-blank line (not a separator). */
-    "From alice@example.org Mon Jan  1 00:00:00 2024\n"
-    "Received: from mx.example.org by fuzz.example; Mon, 1 Jan 2024\n"
-    "Date: Mon, 1 Jan 2024 00:00:00 +0000\n"
-    "Message-ID: <one@example.org>\n"
-    "Status: RO\n"
-    "Subject: dots\n"
-    "\n"
-    ".\n"
-    "..\n"
-    ".leading dot\n"
-    "line\n"
-    "From not a separator\n"
-    "\n"
+    /* 1 */
+    MESSAGE_ONE
     /* 2: CRLF line ends. */
     "From bob@example.org Mon Jan  1 00:00:01 2024\r\n"
     "Message-ID: <two@example.org>\r\n"
@@ -66,19 +70,7 @@ static const char maildrop[] =
     "body line 3\r\n"
     "\n"
     /* 3: the same as 1: a duplicate UID gets a suffix. */
-    "From alice@example.org Mon Jan  1 00:00:00 2024\n"
-    "Received: from mx.example.org by fuzz.example; Mon, 1 Jan 2024\n"
-    "Date: Mon, 1 Jan 2024 00:00:00 +0000\n"
-    "Message-ID: <one@example.org>\n"
-    "Status: RO\n"
-    "Subject: dots\n"
-    "\n"
-    ".\n"
-    "..\n"
-    ".leading dot\n"
-    "line\n"
-    "From not a separator\n"
-    "\n"
+    MESSAGE_ONE
     /* 4: header only, no stable headers (wide UID). */
     "From carol@example.org Mon Jan  1 00:00:02 2024\n"
     "Subject: header only\n"

@@ -33,6 +33,9 @@ run_pop3d() { "${RUNAS[@]}" "$POP3D" "$@"; }
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; }
 
+# equal NAME EXPECTED ACTUAL: PASS if the two strings are the same.
+equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+
 # check NAME COMMAND...: PASS if the command succeeds.
 check() {
 	local name=$1; shift
@@ -121,3 +124,30 @@ expect_messages() {
 		perl -0777 -pe '$_ .= "\n" if length && !/\n\z/' "$f" >"$T/exp/lf/${f##*/}"
 	done
 }
+
+# ------------------------------------------------ step-by-step sessions
+# A session driven one command at a time: fifo_start NAME CMD... runs the
+# command line CMD (exec'd, so DRIVEN is its pid: pop3d's, through
+# setpriv) reading a fifo that fd 7 writes to, stdout in $T/NAME.out and
+# stderr in $T/NAME.err; send LINE... writes commands; await NAME N
+# [TRIES] waits until N reply lines have arrived (pop3d flushes whenever
+# its input runs dry; TRIES x 50 ms, default 200); finish NAME closes the
+# fifo and records the exit status in $T/NAME.rc (DRIVEN keeps the pid).
+fifo_start() {
+	local name=$1; shift
+	rm -f "$T/$name.fifo"
+	mkfifo "$T/$name.fifo"
+	( exec "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" ) &
+	DRIVEN=$!
+	exec 7>"$T/$name.fifo"
+}
+send() { crlf "$@" >&7; }
+await() {
+	local _
+	for _ in $(seq "${3:-200}"); do
+		[ "$(wc -l <"$T/$1.out")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+finish() { exec 7>&-; wait "$DRIVEN" 2>/dev/null; echo $? >"$T/$1.rc"; }

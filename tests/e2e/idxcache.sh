@@ -5,7 +5,6 @@
 # ignored (and replaced) when damaged, never followed through a symlink.
 . "$(dirname "$0")/../lib.sh"
 
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 H=$(mkhash secret)
 printf 'ann:%s\n' "$H" >"$T/passwd"
 mkdir "$T/mail" "$T/home"

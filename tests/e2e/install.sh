@@ -19,7 +19,6 @@ need man man-db || echo "man is missing; the man page checks will fail"
 need groff groff-base || true
 need lexgrog man-db || true
 
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 
 SRC=$T/src
 mkdir -p "$SRC"

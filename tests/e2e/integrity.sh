@@ -24,7 +24,6 @@ cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
 
 # ------------------------------------------------------------- helpers
 
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 # line NAME N: line N of session NAME's output, without CR.
 line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 # sanitizer NAME: the sanitizer report of session NAME, if any.
@@ -43,30 +42,9 @@ no_locks() {
 	if [ -z "$left" ]; then pass "$1"; else fail "$1" "left behind: $left"; fi
 }
 
-# Step-by-step sessions through a fifo on fd 7 (as in update.sh); DRIVEN
-# is pop3d's own pid (the subshell execs setpriv, which execs pop3d).
-start() {
-	local name=$1; shift
-	rm -f "$T/$name.fifo"
-	mkfifo "$T/$name.fifo"
-	( exec "${RUNAS[@]}" "$POP3D" "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" ) &
-	DRIVEN=$!
-	exec 7>"$T/$name.fifo"
-}
-send() { crlf "$@" >&7; }
-await() {
-	local _
-	for _ in $(seq "${3:-400}"); do
-		[ "$(wc -l <"$T/$1.out")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-finish() {
-	exec 7>&-
-	wait "$DRIVEN" 2>/dev/null
-	echo $? >"$T/$1.rc"
-}
+# start NAME ARGS...: a step-by-step pop3d session as the session user
+# (lib.sh: fifo_start, send, await, finish); DRIVEN is pop3d's own pid.
+start() { local name=$1; shift; fifo_start "$name" "${RUNAS[@]}" "$POP3D" "$@"; }
 
 # --------------------------------------------------------------- setup
 

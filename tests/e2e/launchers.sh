@@ -79,7 +79,6 @@ tcp_session() {
 	exec {fd}>&-
 }
 line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 # log_has CHECK FILE REGEX: a line of FILE matches REGEX.
 log_has() {
 	if grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"

@@ -52,18 +52,8 @@ start() {
 	DRIVEN=$!
 	exec 7>"$T/$name.fifo"
 }
-send() { crlf "$@" >&7; }
-# await NAME N: session NAME has written at least N lines (10 s at most).
-await() {
-	local _
-	for _ in $(seq 200); do
-		[ "$(wc -l <"$T/$1.out")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-finish() { exec 7>&-; wait "$DRIVEN" 2>/dev/null; echo $? >"$T/$1.rc"; DRIVEN=; }
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+# send, await, finish: lib.sh.  After finish, DRIVEN= keeps cleanup()
+# from killing a pid that may have been reused.
 field() { awk -v k="$2:" '$1 == k { $1 = ""; print }' "$1" | xargs; }
 # survived NAME STATUS...: see hostile.sh.
 survived() {
@@ -177,6 +167,7 @@ equal session-no-capabilities "0000000000000000 0000000000000000" \
 	"$(field "$T/parent.status" CapEff) $(field "$T/parent.status" CapPrm)"
 send 'LIST' QUIT
 finish main
+DRIVEN=
 survived main 0
 transcript main "$GREET" '+OK send PASS' "$LOGIN" '+OK 2 46' '+OK nothing done' \
 	'+OK 2 messages (46 octets)' '1 24' '2 22' . '+OK pop3d signing off (2 messages left)'
@@ -234,6 +225,7 @@ else
 	fail "kill-parent-exits" "no pre-login process found"
 fi
 finish kill
+DRIVEN=
 survived kill 0 1
 equal kill-maildrop-untouched "$SUM" "$(sha256sum <"$T/mail/pop3dpriv")"
 exit 0

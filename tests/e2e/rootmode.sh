@@ -55,7 +55,6 @@ pop() {
 	echo $? >"$T/$name.rc"
 }
 line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 fingerprint() { printf '%s %s\n' "$(sha256sum <"$1")" "$(stat -c '%s %a %U:%G %i %.9Y' "$1")"; }
 # answer_is CHECK NAME N PATTERN: line N of session NAME matches the glob.
 answer_is() {
@@ -72,24 +71,9 @@ no_sanitizer() {
 	if [ -z "$hit" ]; then pass "$1"; else fail "$1" "$hit"; fi
 }
 
-# Step-by-step sessions through a fifo on fd 7; DRIVEN is pop3d's pid.
-start() {
-	local name=$1; shift
-	rm -f "$T/$name.fifo"; mkfifo "$T/$name.fifo"
-	( exec "$POP3D" "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" ) &
-	DRIVEN=$!
-	exec 7>"$T/$name.fifo"
-}
-send() { crlf "$@" >&7; }
-await() {
-	local _
-	for _ in $(seq "${3:-200}"); do
-		[ "$(wc -l <"$T/$1.out")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-finish() { exec 7>&-; wait "$DRIVEN" 2>/dev/null; echo $? >"$T/$1.rc"; }
+# start NAME ARGS...: a step-by-step session of pop3d started as root
+# (lib.sh: fifo_start, send, await, finish); DRIVEN is pop3d's pid.
+start() { local name=$1; shift; fifo_start "$name" "$POP3D" "$@"; }
 
 # ids_check NAME PID UID GID SAVEDGIDS: /proc/PID/status of a session.
 ids_check() {

@@ -245,7 +245,6 @@ settled() {
 	fi
 }
 
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 log_has() {
 	if grep -qaE -- "$3" "$T/log.$2"; then pass "$1"
 	else fail "$1" "no log line matching '$3': $(tr '\n' ' ' <"$T/log.$2" | cut -c1-300)"; fi

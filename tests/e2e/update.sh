@@ -15,7 +15,6 @@ fingerprint() { printf '%s %s\n' "$(sha256sum <"$1")" "$(stat -c '%s %a %U:%G %i
 identity() { stat -c 'inode %i mode %a owner %U:%G' "$1"; }
 
 # equal CHECK A B: two strings are equal.
-equal() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
 
 # no_locks CHECK: no dot-lock or lock temporary file left in the spool.
 no_locks() {
@@ -24,31 +23,9 @@ no_locks() {
 	if [ -z "$left" ]; then pass "$1"; else fail "$1" "left behind: $left"; fi
 }
 
-# Step-by-step sessions.  start NAME ARGS... runs pop3d reading a fifo
-# that fd 7 writes to; send LINE... writes commands; await NAME N waits
-# until N reply lines have arrived (pop3d flushes whenever its input runs
-# dry); finish NAME closes the fifo and records the exit status.
-start() {
-	local name=$1; shift
-	mkfifo "$T/$name.fifo"
-	run_pop3d "$@" <"$T/$name.fifo" >"$T/$name.out" 2>"$T/$name.err" &
-	DRIVEN=$!
-	exec 7>"$T/$name.fifo"
-}
-send() { crlf "$@" >&7; }
-await() {
-	local _
-	for _ in $(seq 200); do
-		[ "$(wc -l <"$T/$1.out")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-finish() {
-	exec 7>&-
-	wait "$DRIVEN"
-	echo $? >"$T/$1.rc"
-}
+# start NAME ARGS...: a step-by-step pop3d session as the session user
+# (lib.sh: fifo_start, send, await, finish).
+start() { local name=$1; shift; fifo_start "$name" "${RUNAS[@]}" "$POP3D" "$@"; }
 
 # poke FILE OLD NEW: replaces the first OLD in FILE by NEW (same length),
 # in place, as a program rewriting a header would.
