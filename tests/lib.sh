@@ -80,6 +80,23 @@ exited() {
 	fi
 }
 
+# survived NAME STATUS...: the session NAME was not killed by a signal,
+# left no sanitizer report, and its exit status is one of those given.
+survived() {
+	local name=$1 rc ok=no s; shift
+	rc=$(cat "$T/$name.rc" 2>/dev/null || echo none)
+	for s in "$@"; do [ "$rc" = "$s" ] && ok=yes; done
+	if [ "$rc" = 98 ] || [ "$rc" = 99 ] || grep -qaE "$SAN_RE" "$T/$name.err"; then
+		fail "$name-exit" "sanitizer report (status $rc): $(grep -a -m1 -E "$SAN_RE" "$T/$name.err")"
+	elif [ "$rc" = none ] || [ "$rc" -gt 128 ]; then
+		fail "$name-exit" "status $rc (signal $((${rc/none/0} - 128)))"
+	elif [ "$ok" = no ]; then
+		fail "$name-exit" "status $rc, expected one of: $*; log: $(tail -n 2 "$T/$name.err" | tr '\n' ' ')"
+	else
+		pass "$name-exit"
+	fi
+}
+
 # firstdiff EXPECTED ACTUAL: where two files first differ, on one line.
 firstdiff() {
 	perl -e '
@@ -110,6 +127,19 @@ transcript() {
 	local name=$1; shift
 	crlf "$@" >"$T/$name.exp"
 	same "$name-transcript" "$T/$name.exp" "$T/$name.out"
+}
+
+# mbox_of_messages: $T/orig.mbox from the stored messages in $T/msg/NN:
+# a From_ line before each, an empty line after each but the last.
+FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
+mbox_of_messages() {
+	local f last
+	last=$(ls "$T/msg" | tail -n 1)
+	for f in "$T"/msg/*; do
+		printf '%s\n' "$FROM"
+		cat "$f"
+		[ "${f##*/}" = "$last" ] || printf '\n'
+	done >"$T/orig.mbox"
 }
 
 # expect_messages: from the stored messages in $T/msg/NN (no From_ line),

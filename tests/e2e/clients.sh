@@ -130,14 +130,8 @@ expect_messages
 # LIST's answer: "N SIZE" lines, SIZE the octets of exp/crlf/N.
 for n in $(seq "$N"); do echo "$n $(stat -c %s "$T/exp/crlf/$(printf %02d "$n")")"; done >"$T/exp.list"
 
-# The mbox: a From_ line before each message, an empty line after each but
-# the last.
-FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
-for f in "$T"/msg/*; do
-	printf '%s\n' "$FROM"
-	cat "$f"
-	[ "${f##*/}" = "$(printf '%02d' "$N")" ] || printf '\n'
-done >"$T/orig.mbox"
+# The mbox (lib.sh).
+mbox_of_messages
 
 H=$(mkhash secret)
 printf 'alice:%s\n' "$H" >"$T/passwd"

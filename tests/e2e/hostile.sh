@@ -24,7 +24,6 @@ bob:$H
 EOF
 own "$T/passwd"
 
-FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
 M1=$'Message-ID: <h1@example.org>\nSubject: one\n\nHello.\n'
 M2=$'Message-ID: <h2@example.org>\nSubject: two\n\nline 1\n.dot line\n'
 M3=$'Delivered-To: alice@example.org\nSubject: three\n\nbody\n'
@@ -65,22 +64,6 @@ timed() {
 	echo $((($(date +%s%N) - s) / 1000000)) >"$T/$1.ms"
 }
 
-# survived NAME STATUS...: not killed by a signal, no sanitizer report, and
-# the exit status is one of those given.
-survived() {
-	local name=$1 rc ok=no s; shift
-	rc=$(cat "$T/$name.rc" 2>/dev/null || echo none)
-	for s in "$@"; do [ "$rc" = "$s" ] && ok=yes; done
-	if [ "$rc" = 98 ] || [ "$rc" = 99 ] || grep -qaE "$SAN_RE" "$T/$name.err"; then
-		fail "$name-exit" "sanitizer report (status $rc): $(grep -a -m1 -E "$SAN_RE" "$T/$name.err")"
-	elif [ "$rc" = none ] || [ "$rc" -gt 128 ]; then
-		fail "$name-exit" "status $rc (signal $((${rc/none/0} - 128)))"
-	elif [ "$ok" = no ]; then
-		fail "$name-exit" "status $rc, expected one of: $*"
-	else
-		pass "$name-exit"
-	fi
-}
 # intact NAME: the maildrop is byte-identical; no lock or journal beside it.
 intact() {
 	local left

@@ -55,19 +55,6 @@ start() {
 # send, await, finish: lib.sh.  After finish, DRIVEN= keeps cleanup()
 # from killing a pid that may have been reused.
 field() { awk -v k="$2:" '$1 == k { $1 = ""; print }' "$1" | xargs; }
-# survived NAME STATUS...: see hostile.sh.
-survived() {
-	local name=$1 rc ok=no s; shift
-	rc=$(cat "$T/$name.rc" 2>/dev/null || echo none)
-	for s in "$@"; do [ "$rc" = "$s" ] && ok=yes; done
-	if [ "$rc" = 98 ] || [ "$rc" = 99 ] || grep -qaE "$SAN_RE" "$T/$name.err"; then
-		fail "$name-exit" "sanitizer report (status $rc): $(grep -a -m1 -E "$SAN_RE" "$T/$name.err")"
-	elif [ "$ok" = no ]; then
-		fail "$name-exit" "status $rc, expected one of: $*; log: $(tail -n 2 "$T/$name.err" | tr '\n' ' ')"
-	else
-		pass "$name-exit"
-	fi
-}
 # prelogin: the pids of pop3d's children, once there is one (2 s at most).
 prelogin() {
 	local kids _
@@ -95,7 +82,6 @@ PW=$T/passwd
 printf 'pop3dpriv:%s:%s:%s::/nonexistent\n' "$H" "$UU" "$UG" >"$PW"
 chown root:root "$PW"; chmod 600 "$PW"
 mkdir "$T/mail"
-FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
 printf '%s\nSubject: one\n\nHello.\n\n%s\nSubject: two\n\nBye.\n' "$FROM" "$FROM" >"$T/mail/pop3dpriv"
 chown -R "$UU:$UG" "$T/mail"; chmod 600 "$T/mail/pop3dpriv"
 SUM=$(sha256sum <"$T/mail/pop3dpriv")

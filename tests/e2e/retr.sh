@@ -67,7 +67,6 @@ printf 'alice:%s\n' "$H" >"$T/passwd"
 mkdir "$T/mail"
 own "$T/passwd" "$T/mail"
 POP=(-s -p "$T/passwd" -m "$T/mail/%u")
-FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
 
 # --------------------------------------------------------- the messages
 

@@ -61,7 +61,6 @@ own "$T/passwd" "$T/mail" "$T/special" "$T/home" "$T/home/dave"
 POP=(-s -p "$T/passwd" -m "$T/mail/%u")
 VERSION=$("$POP3D" --version | awk '{print $2}')
 
-FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
 M1=$'Received: from mx.example.org by mail.example.org; Mon, 1 Jan 2024 10:00:00 +0000\nDate: Mon, 1 Jan 2024 09:59:00 +0000\nMessage-ID: <m1@example.org>\nSubject: one\n\nHello.\n'
 M2=$'Message-ID: <m2@example.org>\nSubject: two\n\nline 1\n.dot line\n\nline 3\n'
 M3=$'Delivered-To: alice@example.org\nSubject: three\n\nbody\n'

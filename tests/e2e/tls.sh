@@ -120,12 +120,7 @@ N=$(ls "$T/msg" | wc -l)
 expect_messages
 OCTETS=$(cat "$T"/exp/crlf/* | wc -c)
 LOGIN="+OK maildrop has $N messages ($OCTETS octets)"
-FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
-for f in "$T"/msg/*; do
-	printf '%s\n' "$FROM"
-	cat "$f"
-	[ "${f##*/}" = "$(printf '%02d' "$N")" ] || printf '\n'
-done >"$T/orig.mbox"
+mbox_of_messages
 
 # Per mode: password file, APOP secrets (0600), spool.
 H=$(mkhash secret)
