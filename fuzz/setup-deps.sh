@@ -21,22 +21,7 @@ probe() {
 
 probe && exit 0
 
-PKGS="clang libclang-rt-14-dev"
-echo "pop3d: installing packages for fuzzing: $PKGS" >&2
-if [ "$(id -u)" -eq 0 ]; then
-	SUDO=""
-elif command -v sudo >/dev/null 2>&1; then
-	SUDO="sudo"
-else
-	echo "pop3d: please install as root: apt-get install $PKGS" >&2
-	exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -q $PKGS >/dev/null 2>&1 || {
-	$SUDO apt-get update -q >/dev/null
-	$SUDO apt-get install -y -q $PKGS >/dev/null
-}
+sh "$(dirname "$0")/../tests/apt-install.sh" clang libclang-rt-14-dev
 probe || {
 	echo "pop3d: $CC cannot build libFuzzer targets" >&2
 	exit 1

@@ -4,8 +4,8 @@
 set -eu
 
 # Build: compiler, pkg-config, libxcrypt, libmd (MD5), libxxhash (journal
-# and index cache checksums), OpenSSL 3
-# (headers; libssl3 is loaded at run time for TLS), Check.
+# and index cache checksums), OpenSSL 3 (headers; libssl3 is loaded at run
+# time for TLS), Check.
 # Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time.
 PKGS="gcc make pkg-config libcrypt-dev libmd-dev libxxhash-dev libssl-dev check libsubunit-dev \
 perl util-linux procps time"
@@ -17,24 +17,8 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-if [ -n "$missing" ]; then
-
-echo "pop3d: installing missing packages:$missing" >&2
-if [ "$(id -u)" -eq 0 ]; then
-	SUDO=""
-elif command -v sudo >/dev/null 2>&1; then
-	SUDO="sudo"
-else
-	echo "pop3d: please install as root: apt-get install$missing" >&2
-	exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -q $missing >/dev/null 2>&1 || {
-	$SUDO apt-get update -q >/dev/null
-	$SUDO apt-get install -y -q $missing >/dev/null
-}
-fi
+# shellcheck disable=SC2086 # a list of package names
+[ -z "$missing" ] || sh "$(dirname "$0")/apt-install.sh" $missing
 
 # Root mode (privilege separation) needs an unprivileged account and an
 # empty directory; the tests and the demo run as root, so create them
