@@ -92,6 +92,17 @@
  */
 #define JOURNAL_CHECKPOINTS_MIN 16
 #define JOURNAL_CHECKPOINT_BYTES (4UL * 1024 * 1024)
+/*
+ * What a journal checks before recovery applies it (journal.c): the unit
+ * a power cut leaves whole (a disk sector; writes of the rewrite end on
+ * its boundaries), and how much of the kept prefix before the rewrite
+ * is compared.  Recovery neither reads nor writes the prefix, so a change
+ * of its length shows anyway (every later byte moves); the tail catches a
+ * replaced file whose later bytes happen to match, without reading a
+ * gigabyte of kept mail at every QUIT.
+ */
+#define JOURNAL_SECTOR 512
+#define JOURNAL_PREFIX_CHECK (64UL * 1024)
 
 /* The index cache (idxcache.c): only an mbox unchanged for this long is
  * cached, and this many of its From_ lines are checked at load. */

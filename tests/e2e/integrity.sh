@@ -22,6 +22,12 @@
 # two versions.
 cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
 
+# The MDA of the delivery-after-crash series and the lock tests: Debian's
+# dotlockfile (liblockfile-bin), installed when missing.
+command -v dotlockfile >/dev/null 2>&1 ||
+	sh "$(dirname "$0")/../apt-install.sh" liblockfile-bin >"$T/apt.log" 2>&1 ||
+	fail deps-dotlockfile "cannot install liblockfile-bin: $(tail -3 "$T/apt.log")"
+
 # ------------------------------------------------------------- helpers
 
 # line NAME N: line N of session NAME's output, without CR.
@@ -134,7 +140,7 @@ fault_session() {
 count_of() { tr -dc 0-9 <"$T/f/$1.count" 2>/dev/null || echo 0; }
 
 # journal_kind FILE: the kind field of a journal (1 data, 2 moves).
-journal_kind() { od -An -tu1 -j72 -N1 "$1" 2>/dev/null | tr -d ' '; }
+journal_kind() { od -An -tu1 -j80 -N1 "$1" 2>/dev/null | tr -d ' '; }
 # expect_kind NAME USER BEFORE KIND CMD...: the UPDATE of the mbox BEFORE
 # by a session of CMDs must write a journal of KIND -- seen in a session
 # killed right after the rename that puts the journal in place.
