@@ -67,6 +67,16 @@
 
 enum { PHASE_WRITTEN = 1, PHASE_APPLIED = 2 };
 
+/* copy_range() ends its writes on sector boundaries by shortening a
+ * block by the offset into a sector: with a block not a multiple of the
+ * sector, that length is zero or wraps, and the copy never ends. */
+#if MBOX_BLOCK_SIZE % JOURNAL_SECTOR != 0 || MBOX_BLOCK_SIZE < JOURNAL_SECTOR
+#error "MBOX_BLOCK_SIZE must be a multiple of JOURNAL_SECTOR"
+#endif
+#if MBOX_BLOCK_SIZE % MOVE_LEN != 0 || MBOX_BLOCK_SIZE % HASH_LEN != 0
+#error "MBOX_BLOCK_SIZE must hold whole moves and hashes"
+#endif
+
 /*
  * KIND_DATA: the data is the final contents of [w0, s_new); applying it is
  * a plain copy, idempotent by construction.  Its checks are two hashes per

@@ -27,14 +27,19 @@ for name in "$@"; do
 	set -- -timeout=10 -max_total_time="$secs" -print_final_stats=1 \
 	    -dict=fuzz/$name.dict -artifact_prefix="$dir/artifacts/$name-"
 	[ "$name" = passwd ] && set -- "$@" -max_len=16384
+	# libFuzzer checks -max_total_time only between inputs and -timeout
+	# only per input: a harness that slows down input after input runs
+	# past both, so the whole run has a hard bound of its own.
+	bound=$((secs * 2 + 300))
 	if [ "$mode" = fuzz ]; then
 		work=$dir/corpus-$name
 		mkdir -p "$work"
-		"$bin" "$@" "$work" "$corpus" >"$log" 2>&1
+		timeout -k 10 "$bound" "$bin" "$@" "$work" "$corpus" >"$log" 2>&1
 		r=$?
 	else
 		work=$(mktemp -d)
-		"$bin" "$@" -seed=1 "$work" "$corpus" >"$log" 2>&1
+		timeout -k 10 "$bound" "$bin" "$@" -seed=1 "$work" "$corpus" \
+		    >"$log" 2>&1
 		r=$?
 		rm -rf "$work"
 	fi
@@ -52,6 +57,8 @@ for name in "$@"; do
 		printf 'corpus %s, rss %s MB\n' "${corp:-?}" "${rss:-?}"
 	else
 		failed=1
+		[ "$r" -eq 124 ] && echo "fuzz_$name did not finish in" \
+		    "${bound}s" >&2
 		echo "fuzz_$name FAILED (exit $r); log $log:" >&2
 		grep -v -e '^INFO:' -e '^#' "$log" | head -n 60 >&2
 		ls "$dir/artifacts/$name-"* 2>/dev/null | sed 's/^/  input: /' >&2
