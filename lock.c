@@ -153,9 +153,14 @@ int dotlock_stale(const struct stat *st, const char *content, size_t len,
 	    st->st_mtime > now + DOTLOCK_STALE_SECONDS)
 		return DOTLOCK_OLD;
 	future = st->st_mtime > now + DOTLOCK_FUTURE_SECONDS;
-	/* No pid: a power cut between creation and the pid reaching disk.
+	/*
+	 * No pid: a power cut between creation and the pid reaching disk.
 	 * A few seconds are left to writers that create the file first and
-	 * write after; a future date is not trusted to be that fresh. */
+	 * write after; a future date is not trusted to be that fresh.
+	 * Postfix local(8) writes no pid at all: a delivery of its that
+	 * holds the dot-lock longer loses it, but not its fcntl lock, which
+	 * keeps us out of the mbox all the same.
+	 */
 	if (no_content(content, len) &&
 	    (st->st_mtime < now - DOTLOCK_EMPTY_SECONDS || future))
 		return DOTLOCK_EMPTY;
@@ -457,11 +462,13 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 		r = examine_dotlock(lk->dotlock);
 		if (r == LOCK_IGNORE)
 			return MBOX_OK;
-		if (r == LOCK_RETRY)
-			continue;
+		/* Checked before a retry too: someone who plants a new file
+		 * each time we remove one must not keep us here for ever. */
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec >= deadline->tv_sec)
 			return MBOX_LOCKED;
+		if (r == LOCK_RETRY)
+			continue;
 		/* Holding nothing now: a signal may end us while we wait. */
 		sigprocmask(SIG_SETMASK, &lk->old_mask, NULL);
 		sleep_ms(wait);

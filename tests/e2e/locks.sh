@@ -186,10 +186,11 @@ else
 	mbox sticky "$T/sticky"
 	echo 1 >"$T/sticky/sticky.lock"; chown pop3dlock "$T/sticky/sticky.lock"
 	STICKY_FP=$(stat -c '%i %s %.9Y' "$T/sticky/sticky.lock")
+	t0=$(now_ms)
 	crlf 'USER sticky' 'PASS secret' 'DELE 1' QUIT |
 		timeout 90 "${RUNAS[@]}" "$POP3D" -s -p "$T/passwd" -m "$T/sticky/%u" \
 		>"$T/sticky-spool.out" 2>"$T/sticky-spool.err"
-	echo $? >"$T/sticky-spool.rc"; echo 0 >"$T/sticky-spool.ms"
+	echo $? >"$T/sticky-spool.rc"; echo $(( $(now_ms) - t0 )) >"$T/sticky-spool.ms"
 	logged_in sticky-spool
 	equal sticky-spool-update "+OK pop3d signing off (1 messages left)" "$(line sticky-spool 5)"
 	equal sticky-spool-foreign-left "$STICKY_FP" "$(stat -c '%i %s %.9Y' "$T/sticky/sticky.lock" 2>&1)"
