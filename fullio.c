@@ -1,10 +1,14 @@
 /*
  * fullio.c - reads and writes of an exact length (the loops around
  * read(2)/write(2) and pread(2)/pwrite(2): short transfers, EINTR), for
- * the privilege-separation channel, the journal and the index cache; and
- * the little-endian fields of the on-disk formats.
+ * the privilege-separation channel, the journal and the index cache; the
+ * directory fsync that makes a created, renamed or removed name durable
+ * (the journal and the dot-lock); and the little-endian fields of the
+ * on-disk formats.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -61,6 +65,44 @@ int pread_full(int fd, void *buf, size_t len, uint64_t off)
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	return transfer(fd, NULL, buf, len, 1, off);
+}
+
+int path_dir(char *buf, size_t size, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	if (!slash) {
+		if (size < 2)
+			return -1;
+		strcpy(buf, ".");	/* NOLINT(*.strcpy) */
+		return 0;
+	}
+	len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= size)
+		return -1;
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+int fsync_dir(const char *path)
+{
+	char dir[MAX_PATH_LEN];
+	int fd, r, saved;
+
+	if (path_dir(dir, sizeof(dir), path) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
 }
 
 void put_le64(unsigned char *p, uint64_t v)

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,24 +242,6 @@ static int journal_path(char *buf, size_t size, const char *mbox,
 {
 	return (size_t)snprintf(buf, size, "%s%s", mbox, suffix) < size ?
 	    0 : -1;
-}
-
-/* fsync(2) of the directory holding path, so a rename or unlink in it is
- * durable. */
-static int fsync_dir(const char *path)
-{
-	char copy[MAX_PATH_LEN];
-	int fd, r;
-
-	if (strlen(path) >= sizeof(copy))
-		return -1;
-	strcpy(copy, path); /* NOLINT(*.strcpy) */
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
 }
 
 /* The mbox's inode number and, where the file system has one, its birth

@@ -6,15 +6,25 @@
  * The dot-lock is created NFS-safely: a file holding our pid is written
  * first and then link(2)ed to PATH.lock; link() is atomic even on NFS.
  * Where the file system allows, the file is an unnamed O_TMPFILE one, so a
- * SIGKILL can leave no temporary file behind.
+ * SIGKILL can leave no temporary file behind.  The pid is fsynced before
+ * the link, so a power cut leaves either no lock or one naming its holder.
+ *
+ * A lock someone else holds is honoured unless dotlock_stale() says it
+ * is stale or it belongs to another user (neither the mailbox owner nor
+ * root): such a file is not a lock but a way to keep the owner out, and
+ * is removed, or, where it cannot be (a sticky spool), ignored.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,17 +59,30 @@ void spool_set_group(gid_t gid)
 
 void spool_check_dir(const char *mbox)
 {
+	static int warned;
 	char dir[MAX_PATH_LEN];
-	const char *slash = strrchr(mbox, '/');
-	size_t len = slash ? (size_t)(slash - mbox) : 0;
+	struct stat st;
 
 	priv_needed = 0;
-	if (priv_gid == (gid_t)-1 || len >= sizeof(dir))
+	if (path_dir(dir, sizeof(dir), mbox) < 0)
 		return;
-	if (slash == mbox)
-		len = 1;	/* "/mbox": the root directory */
-	memcpy(dir, slash ? mbox : ".", slash ? len : 1);
-	dir[slash ? len : 1] = '\0';
+	/*
+	 * Whoever can write the spool directory can plant files at the names
+	 * pop3d and the MDAs use (USER.lock, the journal).  pop3d does not
+	 * honour them (lock.c, journal.c), but in a sticky directory it
+	 * cannot remove them either, and MDAs may still be stopped by them.
+	 * Said once a process: each session checks its own maildrop.
+	 */
+	if (!warned && stat(dir, &st) == 0 && (st.st_mode & S_IWOTH)) {
+		warned = 1;
+		log_msg(LOG_WARNING, "spool directory %s is world-writable "
+		    "(mode %04o): any local user can plant files at the lock "
+		    "and journal names beside the mailboxes; make it root:mail "
+		    "2775 as Debian ships /var/mail", dir,
+		    (unsigned int)(st.st_mode & 07777));
+	}
+	if (priv_gid == (gid_t)-1)
+		return;
 	/* AT_EACCESS: the effective ids, which are the user's. */
 	priv_needed = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0;
 }
@@ -78,56 +101,236 @@ int spool_privileged(int on)
 
 /* ------------------------------------------------------------ dot-lock */
 
-/* Breaks PATH.lock if its holder is dead or it is old.  Returns 1 if it
- * was removed (try again at once), 0 otherwise. */
-static int break_stale_dotlock(const char *lockpath)
+/* Empty, or zeros only: what a power cut can leave of a lock whose pid
+ * had not reached the disk (and what Postfix's local(8) always writes). */
+static int no_content(const char *content, size_t len)
 {
-	char buf[32];
-	struct stat st;
-	ssize_t n;
-	long pid = 0;
-	int fd, stale = 0, r;
+	for (size_t i = 0; i < len; i++)
+		if (content[i] != '\0')
+			return 0;
+	return 1;
+}
 
-	fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT;
+/* The pid a lock names (decimal, optionally surrounded by white space),
+ * or 0 if it names none. */
+static pid_t lock_pid(const char *content, size_t len)
+{
+	char text[DOTLOCK_MAX_SIZE + 1];
+	char *end;
+	long pid;
+
+	if (len >= sizeof(text))
+		return 0;
+	memcpy(text, content, len);
+	text[len] = '\0';
+	errno = 0;
+	pid = strtol(text, &end, 10);
+	if (errno || end == text || pid <= 0 || pid > INT_MAX)
+		return 0;
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	return *end == '\0' ? (pid_t)pid : 0;
+}
+
+int dotlock_stale(const struct stat *st, const char *content, size_t len,
+    time_t now, time_t boot_time, int local_fs)
+{
+	pid_t pid;
+	int future;
+
 	/* Anything but a small regular file is not a lock we understand:
 	 * wait for it to go away, never remove it. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 64) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		if (n > 0) {
-			buf[n] = '\0';
-			pid = strtol(buf, NULL, 10);
-		}
-		/* Two independent reasons, each branch with its comment. */
-		if (time(NULL) - st.st_mtime > DOTLOCK_STALE_SECONDS)
-			stale = 1;	/* NOLINT(bugprone-branch-clone) */
-		/* A pid names a process of this host only; locks made over
-		 * NFS from other hosts go stale by age alone. */
-		else if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-			stale = 1;
-	}
-	close(fd);
-	if (!stale)
+	if (!S_ISREG(st->st_mode) || st->st_size >= DOTLOCK_MAX_SIZE)
+		return DOTLOCK_HONOUR;
+	/*
+	 * Untouched for minutes.  A date in the future is a clock error
+	 * (or a forgery), not a sign of life: it is judged by how far off
+	 * it is, so no mtime can hold the maildrop for longer than twice
+	 * DOTLOCK_STALE_SECONDS.  The comparisons stay clear of overflow
+	 * whatever the mtime.
+	 */
+	if (st->st_mtime < now - DOTLOCK_STALE_SECONDS ||
+	    st->st_mtime > now + DOTLOCK_STALE_SECONDS)
+		return DOTLOCK_OLD;
+	future = st->st_mtime > now + DOTLOCK_FUTURE_SECONDS;
+	/*
+	 * No pid: a power cut between creation and the pid reaching disk.
+	 * A few seconds are left to writers that create the file first and
+	 * write after; a future date is not trusted to be that fresh.
+	 * Postfix local(8) writes no pid at all: a delivery of its that
+	 * holds the dot-lock longer loses it, but not its fcntl lock, which
+	 * keeps us out of the mbox all the same.
+	 */
+	if (no_content(content, len) &&
+	    (st->st_mtime < now - DOTLOCK_EMPTY_SECONDS || future))
+		return DOTLOCK_EMPTY;
+	/* A pid and the boot time name this host's processes only; locks
+	 * made over NFS from other hosts go stale by age alone. */
+	if (!local_fs)
+		return DOTLOCK_HONOUR;
+	/* Made before the last boot (a power cut, a reboot): its holder is
+	 * gone, and its pid may name an unrelated process now. */
+	if (boot_time > 0 && st->st_mtime < boot_time - DOTLOCK_BOOT_SLACK)
+		return DOTLOCK_BEFORE_BOOT;
+	pid = lock_pid(content, len);
+	if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
+		return DOTLOCK_DEAD;
+	return DOTLOCK_HONOUR;
+}
+
+/* When this host booted, on the real-time clock; 0 if unknown. */
+static time_t boot_time(void)
+{
+	struct timespec rt, up;
+
+	if (clock_gettime(CLOCK_REALTIME, &rt) < 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &up) < 0)
 		return 0;
+	return rt.tv_sec - up.tv_sec;
+}
+
+/*
+ * Whether pids and boot times in locks on this file system are this
+ * host's: not on network and cluster file systems, nor on FUSE, which
+ * may be either (sshfs).
+ */
+static int fs_is_local(int fd)
+{
+	static const uint32_t shared[] = {
+		NFS_SUPER_MAGIC, SMB_SUPER_MAGIC, CIFS_SUPER_MAGIC,
+		SMB2_SUPER_MAGIC, FUSE_SUPER_MAGIC, AFS_SUPER_MAGIC,
+		CEPH_SUPER_MAGIC, CODA_SUPER_MAGIC, V9FS_MAGIC,
+		OCFS2_SUPER_MAGIC,
+		0x01161970,	/* GFS2 */
+		0x0bd00bd0,	/* Lustre */
+		0x564c,		/* NCP */
+	};
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return 0;	/* unknown: the age rules alone */
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		if ((uint32_t)sfs.f_type == shared[i])
+			return 0;
+	return 1;
+}
+
+static const char *const stale_why[] = {
+	[DOTLOCK_OLD] = "unchanged for too long, or dated far in the future",
+	[DOTLOCK_EMPTY] = "empty, not written for seconds",
+	[DOTLOCK_BEFORE_BOOT] = "made before the last boot",
+	[DOTLOCK_DEAD] = "its holder is dead",
+};
+
+enum { LOCK_RETRY, LOCK_WAIT, LOCK_IGNORE };
+
+/*
+ * PATH.lock of a user who is neither the mailbox owner nor root: in a
+ * spool other users can write, a file planted to keep the owner out (and
+ * its pid and date prove nothing).  It is removed if the directory lets
+ * us; if not (a sticky spool), the session locks with fcntl alone rather
+ * than not at all.  Returns LOCK_RETRY or LOCK_IGNORE.
+ */
+static int foreign_dotlock(const char *lockpath, const struct stat *st)
+{
+	int r, saved;
+
+	spool_privileged(1);
+	r = unlink(lockpath);
+	saved = errno;
+	spool_privileged(0);
+	if (r == 0 || saved == ENOENT) {
+		log_msg(LOG_WARNING, "removed %s: owned by uid %lu, neither the "
+		    "mailbox owner (uid %lu) nor root, so not a lock to honour; "
+		    "the spool directory must not be writable by other users",
+		    lockpath, (unsigned long)st->st_uid,
+		    (unsigned long)geteuid());
+		return LOCK_RETRY;
+	}
+	log_msg(LOG_WARNING, "ignoring %s: owned by uid %lu, neither the "
+	    "mailbox owner (uid %lu) nor root, and it cannot be removed (%s): "
+	    "relying on the fcntl lock alone; the spool directory must not be "
+	    "writable by other users", lockpath, (unsigned long)st->st_uid,
+	    (unsigned long)geteuid(), strerror(saved));
+	return LOCK_IGNORE;
+}
+
+/*
+ * Looks at the PATH.lock that kept us from locking.  Never follows a
+ * symbolic link.  Returns LOCK_RETRY (gone now, or removed as stale or
+ * foreign: try again at once), LOCK_WAIT (honoured) or LOCK_IGNORE
+ * (foreign and not removable: lock without it).
+ */
+static int examine_dotlock(const char *lockpath)
+{
+	char buf[DOTLOCK_MAX_SIZE];
+	struct stat st, fst;
+	size_t len = 0;
+	int fd, local, verdict, r;
+
+	if (lstat(lockpath, &st) < 0)
+		return errno == ENOENT ? LOCK_RETRY : LOCK_WAIT;
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return foreign_dotlock(lockpath, &st);
+	if (!S_ISREG(st.st_mode) || st.st_size >= DOTLOCK_MAX_SIZE)
+		return LOCK_WAIT;	/* see dotlock_stale() */
+	fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+	    O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? LOCK_RETRY : LOCK_WAIT;
+	/* Replaced since the lstat(): look again at the next round. */
+	if (fstat(fd, &fst) < 0 || fst.st_ino != st.st_ino ||
+	    fst.st_dev != st.st_dev) {
+		close(fd);
+		return LOCK_WAIT;
+	}
+	while (len < sizeof(buf)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			return LOCK_WAIT;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	local = fs_is_local(fd);
+	close(fd);
+	verdict = dotlock_stale(&fst, buf, len, time(NULL), boot_time(),
+	    local);
+	if (verdict == DOTLOCK_HONOUR)
+		return LOCK_WAIT;
+	/* Narrows the race with a holder that removes its lock and a new
+	 * one taking its place while we looked. */
+	if (lstat(lockpath, &st) < 0 || st.st_ino != fst.st_ino ||
+	    st.st_dev != fst.st_dev)
+		return LOCK_RETRY;
 	spool_privileged(1);
 	r = unlink(lockpath);
 	spool_privileged(0);
-	if (r == 0 || errno == ENOENT) {
-		log_msg(LOG_NOTICE, "removed stale lock %s (pid %ld)",
-		    lockpath, pid);
-		return 1;
+	if (r < 0 && errno != ENOENT) {
+		log_msg(LOG_ERR, "cannot remove stale lock %s: %s", lockpath,
+		    strerror(errno));
+		return LOCK_WAIT;
 	}
-	return 0;
+	log_msg(LOG_NOTICE, "removed stale lock %s (%s; pid %ld)", lockpath,
+	    stale_why[verdict], (long)lock_pid(buf, len));
+	return LOCK_RETRY;
 }
 
-/* Writes our pid, the contents every dot-lock reader expects. */
+/* Writes our pid, the contents every dot-lock reader expects, and makes
+ * it durable before the caller links the file into place: after a power
+ * cut the lock is either absent or names its holder, never empty. */
 static int write_pid(int fd)
 {
 	char pidbuf[32];
 	int len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
 
-	return write(fd, pidbuf, (size_t)len) == len ? 0 : -1;
+	return write_full(fd, pidbuf, (size_t)len) < 0 || fsync(fd) < 0 ?
+	    -1 : 0;
 }
 
 /*
@@ -145,8 +348,9 @@ static int try_tmpfile_lock(struct mbox_lock *lk, const char *dir)
 		return errno == EOPNOTSUPP || errno == EISDIR ||
 		    errno == EINVAL ? -2 : -1;
 	if (write_pid(fd) < 0) {
+		saved = errno;
 		close(fd);
-		errno = EIO;
+		errno = saved;
 		return -1;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -179,8 +383,9 @@ static int try_named_lock(struct mbox_lock *lk, const char *tmp)
 	if (fd < 0)
 		return -1;
 	if (write_pid(fd) < 0 || close(fd) < 0) {
+		saved = errno;
 		(void)unlink(tmp);
-		errno = EIO;
+		errno = saved;
 		return -1;
 	}
 	r = link(tmp, lk->dotlock);
@@ -211,17 +416,17 @@ static int try_dotlock(struct mbox_lock *lk, const char *dir, const char *tmp)
 	return r;
 }
 
-/* Returns MBOX_OK, MBOX_LOCKED, or MBOX_ERROR; *no_access_r is set when
- * the directory is not writable for us even with the mail group. */
+/* Returns MBOX_OK (lk->have_dotlock says whether we hold it: not when
+ * the directory is not writable for us even with the mail group, nor when
+ * a foreign file we cannot remove sits at the name), MBOX_LOCKED, or
+ * MBOX_ERROR. */
 static int take_dotlock(struct mbox_lock *lk, const char *path,
-    const struct timespec *deadline, int *no_access_r)
+    const struct timespec *deadline)
 {
 	char tmp[MAX_PATH_LEN], dir[MAX_PATH_LEN], host[64];
-	const char *slash;
 	struct timespec now;
 	int r;
 
-	*no_access_r = 0;
 	if ((size_t)snprintf(lk->dotlock, sizeof(lk->dotlock), "%s.lock",
 	    path) >= sizeof(lk->dotlock))
 		return MBOX_ERROR;
@@ -235,13 +440,8 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.lock.%s.%ld.%ld", path,
 	    host, (long)getpid(), (long)time(NULL)) >= sizeof(tmp))
 		return MBOX_ERROR;
-	slash = strrchr(path, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == path)
-		strcpy(dir, "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (path_dir(dir, sizeof(dir), path) < 0)
+		return MBOX_ERROR;
 
 	for (long wait = 50;; wait = wait < 1000 ? wait * 2 : 1000) {
 		r = try_dotlock(lk, dir, tmp);
@@ -250,18 +450,25 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 		if (r < 0) {
 			if (errno == EACCES || errno == EPERM ||
 			    errno == EROFS) {
-				*no_access_r = 1;
+				log_msg(LOG_WARNING, "no write access to the "
+				    "directory of %s: relying on the fcntl "
+				    "lock alone", path);
 				return MBOX_OK;
 			}
 			log_msg(LOG_ERR, "cannot create %s: %s", lk->dotlock,
 			    strerror(errno));
 			return MBOX_ERROR;
 		}
-		if (break_stale_dotlock(lk->dotlock))
-			continue;
+		r = examine_dotlock(lk->dotlock);
+		if (r == LOCK_IGNORE)
+			return MBOX_OK;
+		/* Checked before a retry too: someone who plants a new file
+		 * each time we remove one must not keep us here for ever. */
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec >= deadline->tv_sec)
 			return MBOX_LOCKED;
+		if (r == LOCK_RETRY)
+			continue;
 		/* Holding nothing now: a signal may end us while we wait. */
 		sigprocmask(SIG_SETMASK, &lk->old_mask, NULL);
 		sleep_ms(wait);
@@ -294,7 +501,7 @@ static int take_fcntl(int fd, int type, const struct timespec *deadline)
 int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
 {
 	struct timespec deadline;
-	int r, no_access;
+	int r;
 
 	memset(lk, 0, sizeof(*lk));
 	lk->fd = -1;
@@ -314,14 +521,11 @@ int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += LOCK_WAIT_SECONDS;
 
-	r = take_dotlock(lk, path, &deadline, &no_access);
+	r = take_dotlock(lk, path, &deadline);
 	if (r != MBOX_OK) {
 		unlock_mbox(lk);
 		return r;
 	}
-	if (no_access)
-		log_msg(LOG_WARNING, "no write access to the directory of %s: "
-		    "relying on the fcntl lock alone", path);
 	if (fd >= 0) {
 		r = take_fcntl(fd, type, &deadline);
 		if (r != MBOX_OK) {
@@ -367,6 +571,13 @@ void unlock_mbox(struct mbox_lock *lk)
 		if (r < 0 && errno != ENOENT)
 			log_msg(LOG_ERR, "cannot remove %s: %s", lk->dotlock,
 			    strerror(errno));
+		/* After an UPDATE the removal must survive a power cut too,
+		 * or the lock comes back and MDAs that know no boot rule
+		 * wait out its age; a read-only session pays nothing. */
+		else if (r == 0 && lk->sync_removal &&
+		    fsync_dir(lk->dotlock) < 0)
+			log_msg(LOG_ERR, "cannot sync the directory of %s: %s",
+			    lk->dotlock, strerror(errno));
 		lk->have_dotlock = 0;
 	}
 	if (lk->blocked) {

@@ -1142,6 +1142,8 @@ int mbox_update(struct mailbox *mb)
 		r = MBOX_ERROR;
 	if (r == MBOX_OK) {
 		n = plan_rewrite(mb, (uint64_t)st.st_size, &w0, &src);
+		/* From here the mbox may be written. */
+		lk.sync_removal = 1;
 		if (n < 0 || journal_rewrite(mb->path, mb->fd, w0,
 		    (uint64_t)st.st_size, src, (size_t)n, mb->buf) < 0) {
 			log_msg(LOG_ERR, "UPDATE of %s failed: %s", mb->path,

@@ -118,8 +118,21 @@
 
 /* Dot-lock and fcntl lock waits (bounded, then [IN-USE]/[SYS/TEMP]). */
 #define LOCK_WAIT_SECONDS 20
-/* A dot-lock not touched for this long is stale (Postfix uses 500 s). */
+/* A dot-lock not touched for this long is stale (Postfix uses 500 s);
+ * one dated this far in the future too (a clock error, not a holder). */
 #define DOTLOCK_STALE_SECONDS 300
+/* An empty or NUL-only dot-lock older than this is stale: what a power
+ * cut leaves when the pid never reached the disk.  Writers that create
+ * the file first and write the pid after do so within milliseconds. */
+#define DOTLOCK_EMPTY_SECONDS 10
+/* A dot-lock dated more than this in the future is not trusted to be
+ * fresh (clocks of NFS clients and server differ by seconds, not more). */
+#define DOTLOCK_FUTURE_SECONDS 60
+/* The boot time is computed from two clocks read one after the other
+ * (CLOCK_REALTIME - CLOCK_BOOTTIME), whole seconds: this much slack. */
+#define DOTLOCK_BOOT_SLACK 2
+/* A lock file this large or larger is not a dot-lock: never removed. */
+#define DOTLOCK_MAX_SIZE 64
 
 /* Greeting host name is truncated to keep the greeting under 512 bytes. */
 #define MAX_HOSTNAME 200

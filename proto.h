@@ -300,6 +300,12 @@ int read_full(int fd, void *buf, size_t len);
 int write_full(int fd, const void *buf, size_t len);
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
 int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* The directory part of path into buf ("." for a bare name, "/" for a
+ * name in the root).  Returns 0, or -1 if it does not fit. */
+int path_dir(char *buf, size_t size, const char *path);
+/* fsync(2) of the directory holding path, which makes a name created,
+ * renamed or removed in it durable.  Returns 0, or -1 with errno. */
+int fsync_dir(const char *path);
 /* 64-bit little-endian fields of the on-disk formats. */
 void put_le64(unsigned char *p, uint64_t v);
 uint64_t get_le64(const unsigned char *p);
@@ -323,6 +329,7 @@ void idxcache_save(const char *file, const struct stat *mst,
 struct mbox_lock {
 	char dotlock[MAX_PATH_LEN];
 	int have_dotlock;
+	int sync_removal;	/* the mbox was written: make unlock durable */
 	int fd;			/* fcntl-locked descriptor, or -1 */
 	int blocked;		/* termination signals are blocked */
 	sigset_t block_mask, old_mask;
@@ -339,8 +346,30 @@ int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type);
 int lock_fcntl(int fd, int type);
 void unlock_fcntl(int fd);
 
-/* Releases both locks and lets blocked signals through again. */
+/* Releases both locks and lets blocked signals through again.  With
+ * lk->sync_removal set (by a caller that wrote the mbox), the dot-lock's
+ * removal is made durable with a directory fsync. */
 void unlock_mbox(struct mbox_lock *lk);
+
+/* dotlock_stale()'s verdicts: honour the lock, or why it is stale. */
+enum dotlock_verdict {
+	DOTLOCK_HONOUR,
+	DOTLOCK_OLD,		/* mtime more than DOTLOCK_STALE_SECONDS off */
+	DOTLOCK_EMPTY,		/* no pid, older than DOTLOCK_EMPTY_SECONDS */
+	DOTLOCK_BEFORE_BOOT,	/* local FS: made before the last boot */
+	DOTLOCK_DEAD		/* local FS: its pid does not exist */
+};
+
+/*
+ * Whether a dot-lock that someone else holds is stale, from its lstat(2)
+ * st, its content (len bytes, not NUL-terminated), the time now, the
+ * boot time (0: unknown) and whether it lies on a local file system (pids
+ * and the boot time mean nothing over NFS).  Anything but a small regular
+ * file is honoured.  Only the dead-pid rule makes a system call (kill(2)
+ * with signal 0).  Returns an enum dotlock_verdict.
+ */
+int dotlock_stale(const struct stat *st, const char *content, size_t len,
+    time_t now, time_t boot_time, int local_fs);
 
 /*
  * The privileged group (Debian's "mail"): set once by a root-started
