@@ -1372,7 +1372,8 @@ static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
 	return r;
 }
 
-int journal_recover(const char *mbox, int mfd, unsigned char *buf)
+int journal_recover(const char *mbox, int mfd, unsigned char *buf,
+    int *wrote)
 {
 	char path[MAX_PATH_LEN], tmp[MAX_PATH_LEN], why[256] = "";
 	struct jheader h;
@@ -1438,6 +1439,8 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf)
 	default:
 		goto out;
 	}
+	/* From here the mbox or the journal's name may change. */
+	*wrote = 1;
 	if (done) {
 		/* Only the journal's removal was missing. */
 		spool_privileged(1);

@@ -698,7 +698,7 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 		return r;
 	}
 	/* An UPDATE a crash cut short is finished first. */
-	r = journal_recover(path, mb->fd, mb->buf);
+	r = journal_recover(path, mb->fd, mb->buf, &lk.sync_removal);
 	/* Under the lock the size is stable: scan exactly that much. */
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
@@ -1135,7 +1135,7 @@ int mbox_update(struct mailbox *mb)
 		return r;
 	/* Our own session lock keeps other pop3d UPDATEs away, so this
 	 * finds nothing unless something is badly wrong. */
-	r = journal_recover(mb->path, mb->fd, mb->buf);
+	r = journal_recover(mb->path, mb->fd, mb->buf, &lk.sync_removal);
 	if (r == MBOX_OK)
 		r = check_unchanged(mb, 1, 1);
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)

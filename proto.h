@@ -404,9 +404,12 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
  * Finishes an UPDATE a crash interrupted, keeping mail appended since.
  * Called at open, with the locks held.  Returns MBOX_OK (nothing to do,
  * or recovered), MBOX_JOURNAL (damaged or foreign journal: nothing
- * touched, administrator needed) or MBOX_ERROR.
+ * touched, administrator needed) or MBOX_ERROR.  Sets *wrote once it
+ * may have written the mbox or renamed or removed the journal, so that
+ * the caller makes the dot-lock's removal durable too.
  */
-int journal_recover(const char *mbox, int mfd, unsigned char *buf);
+int journal_recover(const char *mbox, int mfd, unsigned char *buf,
+    int *wrote);
 
 /* ------------------------------------------------------------ session.c */
 

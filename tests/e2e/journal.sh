@@ -180,6 +180,44 @@ for kind in moves data; do
 	done
 done
 
+# A login that finishes an UPDATE wrote the mbox: like QUIT's UPDATE, it
+# makes the dot-lock's removal durable (an fsync of the directory after
+# the unlink), so a power cut cannot bring back a lock on a mailbox that
+# was already rewritten.
+command -v strace >/dev/null 2>&1 ||
+	sh "$TOP/tests/apt-install.sh" strace >"$T/apt.log" 2>&1 ||
+	fail deps-strace "cannot install strace: $(tail -3 "$T/apt.log")"
+if strace -f -qq -o /dev/null true 2>/dev/null; then
+	MB=$T/mail/alice
+	if err=$(CRASH_AT=mid crash recover-lock moves "$T/mail" 2>&1); then
+		crlf 'USER alice' 'PASS secret' QUIT |
+			ASAN_OPTIONS=detect_leaks=0:exitcode=99 timeout 60 strace -f -qq -y \
+			-o "$T/recover-lock.trace" -e trace=fsync,unlink,unlinkat \
+			"${RUNAS[@]}" "$POP3D" -s -p "$T/passwd" -m "$T/mail/%u" \
+			>"$T/recover-lock.out" 2>"$T/recover-lock.err"
+		# U: the lock's unlink, D: an fsync of the spool directory.
+		seq=$(perl -ne 'BEGIN { ($l, $d) = (shift, shift) }
+			next unless /^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)/;
+			my ($f, $a, $r) = ($1, $2, $3);
+			if ($f =~ /^unlink/ && $r == 0 && $a =~ /"\Q$l\E"/) { print "U" }
+			elsif ($f eq "fsync" && $r == 0 && $a =~ /^\d+<\Q$d\E>$/) { print "D" }' \
+			"$MB.lock" "$T/mail" "$T/recover-lock.trace")
+		case $(line recover-lock 3) in
+		'+OK maildrop has '*) pass recover-lock-login ;;
+		*) fail recover-lock-login "third line: '$(line recover-lock 3)'" ;;
+		esac
+		case $seq in
+		*UD) pass recovery-lock-removal-fsynced ;;
+		*) fail recovery-lock-removal-fsynced "unlink/fsync order: '$seq'" ;;
+		esac
+	else
+		fail recover-lock "$err"
+	fi
+	rm -f "$MB".pop3d-journal*
+else
+	echo "SKIP recovery-lock-removal-fsynced: strace cannot trace here"
+fi
+
 # ------------------------------- (c) another device number after a reboot
 
 if [ "$SUPPORT_ROOT" = 1 ]; then
