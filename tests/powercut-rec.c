@@ -10,12 +10,14 @@
  *   create name=N ino=I        open(O_CREAT) that made a new file
  *   tmpfile ino=I              open(O_TMPFILE) in the directory
  *   trunc ino=I len=L          ftruncate, or open(O_TRUNC) of a file
- *   write ino=I off=O len=L data=HEX
+ *   write ino=I off=O len=L more=M data=HEX
  *                              write, pwrite, writev, pwritev: the bytes
  *                              the file holds at [O, O+L) right after the
  *                              call (read back when the descriptor can be
  *                              read: pwritev's sources may be a mapping of
- *                              the same file; else the caller's buffers)
+ *                              the same file; else the caller's buffers);
+ *                              a long write is split into records of 1 KiB,
+ *                              all but the last with more=1
  *   fsync ino=I                fsync or fdatasync of a file
  *   dirsync                    fsync of the directory itself
  *   rename from=N to=N         rename, renameat, renameat2 (flags 0)
@@ -233,8 +235,9 @@ static void record_write(int fd, unsigned long long ino, long long off,
 	 * record each (same file, consecutive offsets). */
 	for (size_t done = 0; done < len;) {
 		size_t k = len - done < 1024 ? len - done : 1024;
-		emit("write ino=%llu off=%lld len=%zu data=%.*s", ino,
-		    off + (long long)done, k, (int)(2 * k), line + 2 * done);
+		emit("write ino=%llu off=%lld len=%zu more=%d data=%.*s", ino,
+		    off + (long long)done, k, done + k < len, (int)(2 * k),
+		    line + 2 * done);
 		done += k;
 	}
 	free(line);
