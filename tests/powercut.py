@@ -288,8 +288,6 @@ class Replay:
         for op in self.pending:
             if op[0] == 'set':
                 ids.add(op[2])
-        for name in self.durable:
-            pass
         ids = sorted(ids)
         dims = [(len(self.pending) + 1, len(self.pending))]
         layout = []
@@ -426,6 +424,10 @@ def check_state(run, state, exp):
     left = run.others()
     if left:
         return 'bad', 'left behind after recovery: %s' % ' '.join(left)
+    # A second login: recovery is finished (with nothing to recover, the
+    # first login wrote nothing and the second would repeat it).
+    if not FULL and not any('.pop3d-journal' in n for n in state):
+        return outcome, ''
     rc2, out2, err2, _ = run.login()
     if not reply3(out2).startswith('+OK maildrop has') or rc2 != 0:
         return 'bad', 'second login: %r (status %d)' % (reply3(out2), rc2)
@@ -606,7 +608,7 @@ def cmd_run(a):
               'cut %d: %s%s' % (series, len(failures), unique, summary, c, d,
                                 ' (kept in %s)' % w if w else ''))
         for c, d, w in failures[1:6]:
-            print('  also cut %d: %s' % (c, d[:300]))
+            print('  also cut %d: %s' % (c, d[:200]))
         ok = False
     else:
         print('PASS %s-%d-states (%s)' % (series, unique, summary))

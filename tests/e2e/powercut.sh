@@ -24,7 +24,8 @@
 # One PASS/FAIL line per series, with the counts; failing states are kept
 # in build/powercut/SERIES/ for inspection.  POWERCUT_FULL=1 samples many
 # more states (minutes); POWERCUT_SEED=N repeats a run's sample (the seed
-# is printed); POWERCUT_LOCK_STATES=1 runs the states whose MBOX.lock lost
+# is printed); POWERCUT_ONLY=REGEX runs the matching series only;
+# POWERCUT_LOCK_STATES=1 runs the states whose MBOX.lock lost
 # its pid as they are (see tests/powercut.py).
 . "$(dirname "$0")/../lib.sh"
 
@@ -45,6 +46,10 @@ else
 fi
 command -v python3 >/dev/null || { fail python3 "python3 is needed"; exit 0; }
 PRELOAD_ASAN="${ASAN_OPTIONS}:verify_asan_link_order=0"
+# One seed for every series of the run, printed so a run can be repeated.
+: "${POWERCUT_SEED:=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"
+export POWERCUT_SEED
+echo "powercut: POWERCUT_SEED=$POWERCUT_SEED${POWERCUT_FULL:+ POWERCUT_FULL=$POWERCUT_FULL}"
 
 H=$(mkhash secret)
 printf 'alice:%s\n' "$H" >"$T/passwd"
@@ -81,6 +86,10 @@ mkpart "$T/p/new" 1100 new
 mkpart "$T/p/late" 900 late
 parts() { local x; for x in "$@"; do cat "$T/p/$x"; done; }
 KS="k1 k2 k3 k4 k5 k6 k7 k8 k9 k10 k11 k12"
+
+# selected NAME: the series is to run (POWERCUT_ONLY, an extended regular
+# expression, picks some; default all).
+selected() { [[ $1 =~ ${POWERCUT_ONLY:-.} ]]; }
 
 # spool NAME FILE: a fresh spool directory for series NAME holding the
 # maildrop alice with FILE's contents; sets DIR and POPS.
@@ -130,6 +139,7 @@ enumerate() {
 update() {
 	local name=$1 kind=$2 deliver=$3 keep=$4 all=$5
 	shift 5
+	selected "$name" || return 0
 	parts $all >"$T/$name.before"
 	parts $keep >"$T/$name.after"
 	spool "$name" "$T/$name.before"
@@ -161,6 +171,7 @@ update data-delivery 1 "$T/p/new" "$KS" "tiny $KS" 1
 recovery() {
 	local name=$1 kind=$2 late=$3 keep=$4 all=$5 at k
 	shift 5
+	selected "$name" || return 0
 	parts $all >"$T/$name.before"
 	parts $keep >"$T/$name.after"
 	spool "$name" "$T/$name.before"
@@ -182,12 +193,12 @@ recovery() {
 		"${RUNAS[@]}" env ASAN_OPTIONS="$PRELOAD_ASAN" LD_PRELOAD="$T/faultshim.so" \
 			FAULT_AT="$at" FAULT_WHEN=after \
 			"$POP3D" "${POPS[@]}" >"$T/$name-crash.out" 2>"$T/$name-crash.err" ) 2>/dev/null
-	sync
+	sync "$DIR"/alice*
 	k=$(od -An -tu4 -j80 -N4 "$DIR/alice.pop3d-journal" 2>/dev/null | tr -d ' ')
 	equal "$name-crashed-with-kind" "$kind" "$k"
 	if [ -n "$late" ]; then
 		cat "$late" >>"$DIR/alice"
-		sync
+		sync "$DIR/alice"
 		cat "$T/$name.after" "$late" >"$T/$name.final"
 		cat "$T/$name.before" "$late" >"$T/$name.before-late"
 	else
