@@ -502,6 +502,7 @@ def cmd_run(a):
     appended = b''
     quit_seen = a.expect == 'after'
     reported = set()
+    lock_cuts = set()
     last_rec = -1
     n_states = n_cuts = n_lock = n_lock_run = 0
     outcomes_total = {'before': 0, 'after': 0, 'bad': 0}
@@ -528,6 +529,7 @@ def cmd_run(a):
             run_as_is = lock and LOCK_STATES and n_lock_run < 2
             if lock:
                 n_lock += 1
+                lock_cuts.add(cut)
                 if not run_as_is:
                     state = dict(state)
                     del state[a.mbox + '.lock']
@@ -624,10 +626,11 @@ def cmd_run(a):
                 print('PASS %s-lock-states (%d run as they are)' % (
                     series, n_lock_run))
         else:
-            print('NOTE %s: %d states leave MBOX.lock without a pid (empty '
-                  'or NUL bytes); checked with that lock removed; '
-                  'POWERCUT_LOCK_STATES=1 runs them as they are' % (
-                      series, n_lock))
+            print('NOTE %s: %d states at %d cut points (%s) leave '
+                  'MBOX.lock without a pid (empty or NUL bytes); checked '
+                  'with that lock removed; POWERCUT_LOCK_STATES=1 runs them '
+                  'as they are' % (series, n_lock, len(lock_cuts),
+                                   ranges(sorted(lock_cuts))))
     # A fresh copy of the mbox (another inode) with the journal: refused.
     if fresh_cut is None:
         print('FAIL %s-fresh-copy-refused: no state with the journal in '
@@ -656,6 +659,16 @@ def cmd_run(a):
                   % (series, c, r3))
             ok = False
     return 0 if ok else 1
+
+
+def ranges(xs):
+    out = []
+    for x in xs:
+        if out and out[-1][1] == x - 1:
+            out[-1][1] = x
+        else:
+            out.append([x, x])
+    return ','.join('%d' % a if a == b else '%d-%d' % (a, b) for a, b in out)
 
 
 def describe(r):
