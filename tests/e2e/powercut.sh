@@ -168,6 +168,18 @@ update moves-all 2 '' "" "1 2 3" 1 2 3
 update data-early 1 '' "$KS" "tiny $KS" 1
 update moves-delivery 2 "$T/p/new" "1 3 5 6 7 8 9 10" "$ALL10" 2 4
 update data-delivery 1 "$T/p/new" "$KS" "tiny $KS" 1
+if [ -n "${POWERCUT_FULL:-}" ] && [ "$POWERCUT_FULL" != 0 ]; then
+	# Bigger mailboxes: batches and kind 1 copies over many sectors
+	# between two fsyncs, so that far more states exist than are drawn.
+	BS="" BALL=""
+	for n in $(seq 1 40); do
+		mkpart "$T/p/b$n" $((1500 + 97 * n)) "b$n"
+		BALL="$BALL b$n"
+		[ $((n % 2)) = 0 ] && BS="$BS b$n"
+	done
+	update moves-big 2 "$T/p/new" "$BS" "$BALL" $(seq 1 2 39)
+	update data-big 1 "$T/p/new" "$BALL" "tiny $BALL" 1
+fi
 
 # ------------------------------------------------------------- recovery
 # recovery NAME KIND LATE KEEP_PARTS ALL_PARTS DELE...: an UPDATE killed
