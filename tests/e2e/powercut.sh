@@ -141,8 +141,10 @@ enumerate() {
 		fail "$name-enumerate" "powercut.py stopped: $(tail -n 3 "$T/$name.py.err" | tr '\n' ' ')"
 }
 
-# update NAME KIND DELIVER KEEP_PARTS -- ALL_PARTS -- DELE...: one UPDATE
-# series: record, check the recording's result, enumerate.
+# update NAME KIND DELIVER KEEP_PARTS ALL_PARTS DELE...: one UPDATE
+# series: record, check the recording's result, enumerate.  (The part
+# lists are split into words on purpose.)
+# shellcheck disable=SC2086
 update() {
 	local name=$1 kind=$2 deliver=$3 keep=$4 all=$5
 	shift 5
@@ -187,6 +189,7 @@ fi
 # mbox; the state it leaves is taken as durable (sync).  LATE, if not
 # empty, is mail delivered after the crash.  The recovering login is
 # recorded and enumerated: every state must come back as after the UPDATE.
+# shellcheck disable=SC2086
 recovery() {
 	local name=$1 kind=$2 late=$3 keep=$4 all=$5 at k
 	shift 5
@@ -215,6 +218,11 @@ recovery() {
 	sync "$DIR"/alice*
 	k=$(od -An -tu4 -j80 -N4 "$DIR/alice.pop3d-journal" 2>/dev/null | tr -d ' ')
 	equal "$name-crashed-with-kind" "$kind" "$k"
+	if cmp -s "$DIR/alice" "$T/$name.before" || cmp -s "$DIR/alice" "$T/$name.after"; then
+		fail "$name-crashed-mid-rewrite" "the killed UPDATE left the mbox as before or as after"
+	else
+		pass "$name-crashed-mid-rewrite"
+	fi
 	if [ -n "$late" ]; then
 		cat "$late" >>"$DIR/alice"
 		sync "$DIR/alice"
