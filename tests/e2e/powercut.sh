@@ -27,6 +27,8 @@
 # is printed); POWERCUT_ONLY=REGEX runs the matching series only;
 # POWERCUT_LOCK_STATES=1 runs the states whose MBOX.lock lost
 # its pid as they are (see tests/powercut.py).
+# Run alone: bash tests/e2e/powercut.sh build/asan (tests/e2e.sh sets BIN).
+if [ -z "${BIN:-}" ] && [ -n "${1:-}" ]; then BIN=$(cd "$1" && pwd); export BIN; fi
 . "$(dirname "$0")/../lib.sh"
 
 cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
