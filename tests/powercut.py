@@ -463,7 +463,7 @@ def keep_state(keepdir, series, idx, state, info):
     return d
 
 
-def journal_kinds(recs, snap_names):
+def journal_kinds(recs):
     """The kinds of the journals the recording wrote (header offset 80)."""
     kinds = []
     names = {}
@@ -493,7 +493,7 @@ def cmd_run(a):
     run = Runner(a)
     if a.keep:
         shutil.rmtree(os.path.join(a.keep, series), ignore_errors=True)
-    kinds = journal_kinds(recs, snap)
+    kinds = journal_kinds(recs)
     print('powercut %s: seed %s, %d records, journal kinds written: %s%s' % (
         series, seed, len(recs), ','.join(map(str, kinds)) or 'none',
         ' (POWERCUT_FULL)' if FULL else ''))
@@ -511,7 +511,7 @@ def cmd_run(a):
     lock_fail = []
     fresh_cut = None
     cut = 0
-    ops = [r for r in recs]
+    ops = recs
     i = 0
     while True:
         # Cut point `cut`: after the first `cut` records.
@@ -537,8 +537,7 @@ def cmd_run(a):
                 (n, hashlib.sha256(d).hexdigest())
                 for n, d in state.items())).encode() + exp['before'] +
                 exp['after']).hexdigest()
-            fresh = key not in cache
-            if fresh:
+            if key not in cache:
                 if run_as_is:
                     n_lock_run += 1
                 cache[key] = check_state(run, state, exp)
