@@ -25,8 +25,9 @@
 # in build/powercut/SERIES/ for inspection.  POWERCUT_FULL=1 samples many
 # more states (minutes); POWERCUT_SEED=N repeats a run's sample (the seed
 # is printed); POWERCUT_ONLY=REGEX runs the matching series only;
-# POWERCUT_LOCK_STATES=1 runs the states whose MBOX.lock lost
-# its pid as they are (see tests/powercut.py).
+# POWERCUT_LOCK_STATES=0 removes the MBOX.lock that lost its pid from
+# the states that have one, instead of running them as they are (see
+# tests/powercut.py).
 # Run alone: bash tests/e2e/powercut.sh build/asan (tests/e2e.sh sets BIN).
 if [ -z "${BIN:-}" ] && [ -n "${1:-}" ]; then BIN=$(cd "$1" && pwd); export BIN; fi
 . "$(dirname "$0")/../lib.sh"
