@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -387,8 +388,16 @@ static int reap(pid_t pid, int seconds)
 		    deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) {
 			log_msg(LOG_ERR, "pre-login process did not exit "
 			    "within %d seconds; killed", seconds);
-			if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
-				log_msg(LOG_ERR, "kill: %s", strerror(errno));
+			/* EPERM: after a login this process runs as the
+			 * user and may not signal the TLS relay (the pop3d
+			 * account).  The relay bounds its own waits, so it
+			 * ends by itself (only its own account or root can
+			 * stop it); we do not wait, and init reaps it. */
+			if (kill(pid, SIGKILL) < 0 && errno != ESRCH) {
+				log_msg(LOG_ERR, "kill: %s; not waiting for "
+				    "it", strerror(errno));
+				return 1;
+			}
 			/* It dies at once, stopped or not: wait for it. */
 			while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
 				;
@@ -494,7 +503,7 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	int sp[2], rp[2], kind, r, failures = 0, status, wait_s;
 	uid_t uid;
 	gid_t gid;
-	pid_t pid;
+	pid_t pid, parent;
 	size_t len;
 
 	if (prelogin_identity(cfg, &uid, &gid) < 0)
@@ -510,6 +519,7 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		log_msg(LOG_ERR, "socketpair: %s", strerror(errno));
 		return 1;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERR, "fork: %s", strerror(errno));
@@ -520,6 +530,16 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		close(rp[0]);
 		close_other_files(sp[1]);
 		if (enter_prelogin(cfg, uid, gid) < 0)
+			_exit(1);
+		/* Should the parent die before it (killed while root), so
+		 * does this process, at once rather than at its own
+		 * deadline.  Set after the change of ids, which clears it;
+		 * a parent already gone shows as another parent pid.  (After
+		 * a login the parent runs as the user, and the kernel's
+		 * permission check drops the signal: then the relay's own
+		 * deadline ends it.) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		    getppid() != parent)
 			_exit(1);
 		status = session_run(cfg, in_fd, out_fd, sp[1],
 		    cfg->apop_file ? ts : NULL);
