@@ -268,7 +268,8 @@ client() {
 # ended NAME LISTENER: connection CONN's pop3d exited within LIMIT seconds,
 # without a sanitizer report; in root mode, no process of its session (the
 # pre-login process, the relay) is left either, unless ONLY is "parent".
-# Then the client stops.
+# The client stays connected (stop_client ends it): a client that closes
+# would end the old code's sessions too.
 ended() {
 	local name=$1 l=$2 dir=$T/L/$2 pid left only=${3:-all}
 	pid=$(cat "$dir/c$CONN.pid" 2>/dev/null)
@@ -293,9 +294,8 @@ ended() {
 		if [ -n "$left" ]; then fail "$name-no-process-left" "still there: $left"
 		else pass "$name-no-process-left"; fi
 	fi
-	kill "$CPID" 2>/dev/null
-	wait "$CPID" 2>/dev/null
 }
+stop_client() { kill "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; }
 
 # logged NAME LISTENER REGEX: connection CONN's log has a matching line.
 logged() {
@@ -303,8 +303,9 @@ logged() {
 	else fail "$1" "no log line matching '$3': $(tr '\n' ' ' <"$T/L/$2/c$CONN.err" | cut -c1-300)"; fi
 }
 
-# relogin NAME LISTENER [TLS]: the owner logs in again at once: the lock
-# is free.  (Held, the login would wait for it and fail.)
+# relogin NAME LISTENER [TLS]: the owner logs in again while the stalled
+# client is still connected: the lock is free.  (Held, the login would
+# wait LOCK_WAIT_SECONDS for it, past the client's 8 s, and fail.)
 relogin() {
 	local got port=PORT_$2
 	got=$(timeout 15 "$PY" "$T/client.py" login "${!port}" "${3:-plain}" 0)
@@ -319,16 +320,19 @@ relogin() {
 client flood nr
 ended flood-nonroot nr
 logged flood-nonroot-logged nr 'client stopped reading'
+stop_client
 
 client flood rt
 ended flood-root rt
 logged flood-root-logged rt 'client stopped reading'
+stop_client
 
 # ---------------------------------------------- (b) half a TLS record
 
 client half nrs tls
 ended tls-half-record nrs
 logged tls-half-record-logged nrs 'idle timeout'
+stop_client
 
 # ------------------------------- (c) TLS: stops reading in mid-RETR
 
@@ -338,12 +342,14 @@ ended tls-retr-stall-nonroot nrs
 logged tls-retr-stall-nonroot-logged nrs 'client stopped reading'
 relogin tls-retr-stall-nonroot nrs tls
 same tls-retr-stall-nonroot-mbox-unchanged "$T/orig.mbox" "$T/nr/mail/alice"
+stop_client
 
 fresh_mbox rt
 client retr rts tls
 ended tls-retr-stall-root rts
 logged tls-retr-stall-root-logged rts 'client stopped reading'
 relogin tls-retr-stall-root rts tls
+stop_client
 
 # ---------------------------- (d) plain text: stops reading in mid-RETR
 
@@ -352,11 +358,13 @@ client retr nr
 ended plain-retr-stall-tcp nr
 logged plain-retr-stall-tcp-logged nr 'client stopped reading'
 relogin plain-retr-stall-tcp nr
+stop_client
 
 fresh_mbox rt
 client retr rt
 ended plain-retr-stall-root rt
 relogin plain-retr-stall-root rt
+stop_client
 
 # Over pipes, as from a shell or an inetd-style wrapper: the 1 MiB pipe
 # fills, nobody reads it.
@@ -406,6 +414,7 @@ done
 [ -n "$kid" ] && kill -STOP "$kid"
 ended root-prelogin-stopped rt
 logged root-prelogin-stopped-logged rt 'no login request within|did not exit within'
+stop_client
 
 # A TLS relay that stops after the login: the session meets its idle
 # timeout, and the parent does not wait for the relay forever.  It runs as
@@ -427,6 +436,7 @@ if [ -n "$kid" ] && kill -STOP "$kid"; then
 else
 	fail root-relay-stopped "no relay process after the login: $(cat "$T/L/rts/client$CONN.out")"
 fi
+stop_client
 
 # ------------------------------------------- (f) keepalive on the socket
 
