@@ -454,10 +454,12 @@ int tls_setup(const char *cert, const char *key);
 /* Non-zero once tls_setup() succeeded. */
 int tls_available(void);
 /* Runs the server handshake on the connection within timeout seconds.
- * Returns the SSL object, or NULL (logged with the client address). */
+ * Returns the connection (for the calls below), or NULL (logged with the
+ * client address). */
 void *tls_accept(int in_fd, int out_fd, int timeout);
-/* Sends close_notify and frees the SSL object. */
-void tls_close(void *ssl);
+/* Sends close_notify (one try: no wait), restores the descriptors' flags
+ * and frees the connection. */
+void tls_close(void *tls);
 /* Record I/O on a connection from tls_accept(), whose descriptors stay
  * non-blocking until tls_close().  tls_read() returns the bytes read, 0
  * at the end of the stream (close_notify or a dropped connection), or -1;
