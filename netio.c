@@ -103,6 +103,28 @@ static ssize_t write_some(const struct netio *io, const unsigned char *p,
 	return write(io->out_fd, p, len);
 }
 
+/*
+ * TLS record I/O (rbuf: read, wbuf: write) until the deadline.  With none
+ * (timeout 0, the unit tests) it waits as long as it takes: tls.c's NULL
+ * deadline means "do not wait", for the relay.
+ */
+static int tls_io(struct netio *io, void *rbuf, const void *wbuf,
+    size_t len, const struct timespec *deadline)
+{
+	for (;;) {
+		int n = rbuf ? tls_read(io->tls, rbuf, len, deadline) :
+		    tls_write(io->tls, wbuf, len, deadline);
+		short ev;
+
+		if (n != TLS_AGAIN || deadline)
+			return n;
+		ev = tls_wants(io->tls);
+		if (io_wait_fd(ev == POLLIN ? tls_in_fd(io->tls) :
+		    tls_out_fd(io->tls), ev, NULL) < 0)
+			return -1;
+	}
+}
+
 /* The client has not taken a byte for the idle timeout: end it. */
 static int stalled(struct netio *io)
 {
@@ -129,7 +151,7 @@ static int write_all(struct netio *io, const unsigned char *p, size_t len)
 		int r;
 
 		if (io->tls) {
-			n = tls_write(io->tls, p, len > 65536 ? 65536 : len,
+			n = tls_io(io, NULL, p, len > 65536 ? 65536 : len,
 			    deadline);
 			if (n == TLS_AGAIN)
 				return stalled(io);
@@ -310,7 +332,7 @@ again:
 		/* A clean close_notify or a dropped connection: both end
 		 * the session like EOF (0).  Half a record and then
 		 * silence meets the same deadline as a silent client. */
-		n = tls_read(io->tls, io->in + io->in_end,
+		n = tls_io(io, io->in + io->in_end, NULL,
 		    sizeof(io->in) - io->in_end, io->timeout > 0 ? deadline :
 		    NULL);
 		if (n == TLS_AGAIN)

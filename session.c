@@ -988,8 +988,9 @@ static int session_loop(struct session *s, enum outcome first)
 		}
 		/* The client stopped reading: end here, without reading on
 		 * in what it pipelined (a QUIT there must not UPDATE), and
-		 * release the maildrop at once. */
-		if (s->io.stalled && o != END_FAIL)
+		 * release the maildrop at once.  An ending the command chose
+		 * stands (END_HANDOFF: the TLS session is the relay's). */
+		if (s->io.stalled && (o == GO_ON || o == BAD))
 			o = END_OK;
 
 		switch (o) {
