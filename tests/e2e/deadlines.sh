@@ -259,7 +259,7 @@ client() {
 	local mode=$1 l=$2 tls=${3:-plain} port
 	port=PORT_$l
 	CONN=$(( $(ls "$T/L/$l" | grep -c '\.pid$') + 1 ))
-	"$PY" "$T/client.py" "$mode" "${!port}" "$tls" $((LIMIT + 3)) >"$T/L/$l/client$CONN.out" 2>&1 &
+	"$PY" "$T/client.py" "$mode" "${!port}" "$tls" 60 >"$T/L/$l/client$CONN.out" 2>&1 &
 	CPID=$!
 	PIDS+=("$CPID")
 	for _ in $(seq 100); do [ -s "$T/L/$l/c$CONN.pid" ] && break; sleep 0.05; done
@@ -291,7 +291,8 @@ ended() {
 			[ -z "$left" ] && break
 			sleep 0.1
 		done
-		if [ -n "$left" ]; then fail "$name-no-process-left" "still there: $left"
+		if [ ! -f "$dir/c$CONN.rc" ]; then fail "$name-no-process-left" "the parent (pid $pid) is still there"
+		elif [ -n "$left" ]; then fail "$name-no-process-left" "still there: $left"
 		else pass "$name-no-process-left"; fi
 	fi
 }
