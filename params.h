@@ -17,6 +17,29 @@
 #define DEFAULT_TIMEOUT 600
 /* Upper bound for -t: a day; longer is a configuration mistake. */
 #define MAX_TIMEOUT 86400
+/*
+ * Every wait is bounded (README, "Every wait is bounded").  A process
+ * that waits for another process which itself waits for the client (the
+ * privsep parent for the pre-login process, the TLS relay for the
+ * parent) waits this much longer than the idle timeout, so the one that
+ * faces the client runs into its deadline first and logs why.
+ */
+#define PRIVSEP_GRACE 2
+/* Reaping a child: first nap between waitpid(WNOHANG) looks, doubled up
+ * to the second value (1 ms, 64 ms). */
+#define REAP_FIRST_NAP_NS 1000000L
+#define REAP_MAX_NAP_NS 64000000L
+/*
+ * TCP (pop3d.c): keepalive probes after this many idle seconds, this many
+ * seconds apart, this many unanswered before the peer counts as gone; and
+ * TCP_USER_TIMEOUT, how long sent data may stay unacknowledged, is the
+ * idle timeout plus PRIVSEP_GRACE, so pop3d's own deadline (which logs
+ * why) comes first, while the kernel's bounds what pop3d no longer sees:
+ * bytes still queued in the socket after the session ended.
+ */
+#define TCP_KEEPALIVE_IDLE 60
+#define TCP_KEEPALIVE_INTERVAL 10
+#define TCP_KEEPALIVE_COUNT 6
 
 /*
  * RFC 2449 section 4: a command line is at most 255 octets including the

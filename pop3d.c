@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,56 @@ static void find_client(void)
 	if (!env || !*env)
 		env = getenv("TCPREMOTEIP");
 	log_set_client(env && *env ? env : "pipe");
+}
+
+/*
+ * On a TCP connection, makes a vanished peer show: keepalive probes while
+ * the connection is idle, and TCP_USER_TIMEOUT for data that is never
+ * acknowledged (params.h has the values and why).  Anything but TCP (a
+ * pipe, a UNIX socket) is left alone.  A refusal is logged and the session
+ * goes on: its own deadlines still hold.
+ */
+static void tune_tcp(int fd, int timeout)
+{
+	const int on = 1, idle = TCP_KEEPALIVE_IDLE,
+	    interval = TCP_KEEPALIVE_INTERVAL, count = TCP_KEEPALIVE_COUNT;
+	const unsigned int user_ms = (unsigned int)(timeout + PRIVSEP_GRACE) *
+	    1000U;
+	const struct {
+		int level, name;
+		const void *value;
+		socklen_t len;
+		const char *what;
+	} opts[] = {
+		{ SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on), "SO_KEEPALIVE" },
+		{ IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle),
+		    "TCP_KEEPIDLE" },
+		{ IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval),
+		    "TCP_KEEPINTVL" },
+		{ IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count),
+		    "TCP_KEEPCNT" },
+		{ IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms),
+		    "TCP_USER_TIMEOUT" },
+	};
+	int proto = 0;
+	socklen_t len = sizeof(proto);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0) {
+		/* ENOTSOCK: a pipe or a file; anything else: a socket
+		 * that will not say, which we leave as it is too. */
+		if (errno != ENOTSOCK && errno != ENOPROTOOPT &&
+		    errno != EOPNOTSUPP)
+			log_msg(LOG_WARNING, "getsockopt: %s", strerror(errno));
+		return;
+	}
+	if (proto != IPPROTO_TCP)
+		return;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (setsockopt(fd, opts[i].level, opts[i].name, opts[i].value,
+		    opts[i].len) < 0 && errno != EOPNOTSUPP &&
+		    errno != ENOPROTOOPT)
+			log_msg(LOG_WARNING, "setsockopt %s: %s", opts[i].what,
+			    strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -292,6 +343,8 @@ int main(int argc, char **argv)
 	find_client();
 	/* A vanished client must show up as a write error, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Output is on the same connection when it is a socket. */
+	tune_tcp(STDIN_FILENO, cfg.timeout);
 
 	/* Loaded now, as root in root mode: the key is root's alone. */
 	if (cfg.tls_cert && tls_setup(cfg.tls_cert, cfg.tls_key) < 0) {

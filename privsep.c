@@ -38,11 +38,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -107,61 +109,152 @@ int privsep_handoff(int chan, const void *pending, size_t len, void *tls)
 	return 0;
 }
 
+/* The deadline seconds from now. */
+static void deadline_in(struct timespec *ts, int seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += seconds;
+}
+
+/* Bytes on their way from one side of the relay to the other. */
+struct relay_buf {
+	unsigned char data[16384];
+	size_t off, len;	/* data[off..len) is still to be written */
+};
+
 /*
  * Copies between the client's TLS session and the parent's plain socket
- * until the parent closes its side.  The client's end of input is passed
- * on as a half-close, so the parent sees EOF as it would directly.
+ * until the parent closes its side and what it said has reached the
+ * client.  The client's end of input is passed on as a half-close, so
+ * the parent sees EOF as it would directly.
+ *
+ * Nothing here blocks: both sockets are non-blocking, each direction has
+ * its own buffer, and the process waits in one poll(2) for whichever side
+ * can move bytes.  So a client that does not read cannot stop the
+ * commands it sends from reaching the parent, nor the other way round.
+ * The wait is bounded: when nothing has moved for the idle timeout plus
+ * PRIVSEP_GRACE, the relay gives up.  The parent meets its own idle
+ * timeout first (it never waits longer than the idle timeout), so the
+ * process that can say why the session ended is the one that logs it.
  */
-static void relay(void *ssl, int client_in, int peer)
+static void relay(void *tls, int peer, int timeout)
 {
-	unsigned char buf[16384];
-	int client_open = 1;
+	struct relay_buf up = { .len = 0 }, down = { .len = 0 };
+	struct timespec deadline;
+	int client_open = 1, peer_open = 1, fl;
+	short want_in = POLLIN, want_out = 0;
 
+	/* Our own socketpair: nobody else shares its flags. */
+	fl = fcntl(peer, F_GETFL);
+	if (fl < 0 || fcntl(peer, F_SETFL, fl | O_NONBLOCK) < 0) {
+		log_msg(LOG_ERR, "relay: %s", strerror(errno));
+		goto out;
+	}
+	deadline_in(&deadline, timeout + PRIVSEP_GRACE);
 	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = peer, .events = POLLIN },
-			{ .fd = client_in, .events = POLLIN },
-		};
-		int nfds = client_open ? 2 : 1;
+		struct pollfd pfd[3];
+		int moved = 0, got, r;
 		ssize_t n;
 
-		if (!(client_open && tls_pending(ssl)) &&
-		    poll(pfd, (nfds_t)nfds, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (client_open && (tls_pending(ssl) ||
-		    (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
-			int got = tls_read(ssl, buf, sizeof(buf));
-
+		/* The client's records, decrypted, into up. */
+		if (client_open && up.len == 0) {
+			got = tls_read(tls, up.data, sizeof(up.data), NULL);
 			if (got > 0) {
-				if (write_full(peer, buf, (size_t)got) < 0)
-					break;
+				up.off = 0;
+				up.len = (size_t)got;
+				moved = 1;
+			} else if (got == TLS_AGAIN) {
+				want_in = tls_wants(tls);
 			} else {
 				client_open = 0;
-				(void)shutdown(peer, SHUT_WR);
+				moved = 1;
+				/* Only the parent's EOF follows; a failure to
+				 * say it shows as the parent's idle timeout. */
+				if (shutdown(peer, SHUT_WR) < 0)
+					log_msg(LOG_NOTICE, "relay: shutdown: %s",
+					    strerror(errno));
 			}
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = read(peer, buf, sizeof(buf));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;	/* the session is over */
-			for (ssize_t off = 0; off < n;) {
-				int w = tls_write(ssl, buf + off,
-				    (size_t)(n - off));
-
-				if (w < 0)
-					goto out;
-				off += w;
+		/* up to the parent. */
+		if (up.off < up.len) {
+			n = send(peer, up.data + up.off, up.len - up.off,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0) {
+				up.off += (size_t)n;
+				if (up.off == up.len)
+					up.off = up.len = 0;
+				moved = 1;
+			} else if (n < 0 && errno != EAGAIN &&
+			    errno != EWOULDBLOCK && errno != EINTR) {
+				break;	/* the parent is gone */
 			}
+		}
+		/* The parent's answers into down. */
+		if (peer_open && down.len == 0) {
+			n = recv(peer, down.data, sizeof(down.data),
+			    MSG_DONTWAIT);
+			if (n > 0) {
+				down.off = 0;
+				down.len = (size_t)n;
+				moved = 1;
+			} else if (n == 0) {
+				peer_open = 0;	/* the session is over */
+				moved = 1;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				break;
+			}
+		}
+		/* down, encrypted, to the client. */
+		want_out = 0;
+		if (down.off < down.len) {
+			got = tls_write(tls, down.data + down.off,
+			    down.len - down.off, NULL);
+			if (got > 0) {
+				down.off += (size_t)got;
+				if (down.off == down.len)
+					down.off = down.len = 0;
+				moved = 1;
+			} else if (got == TLS_AGAIN) {
+				want_out = tls_wants(tls);
+			} else {
+				break;	/* the client is gone */
+			}
+		}
+		if (!peer_open && down.len == 0)
+			break;	/* all the parent said is delivered */
+		if (moved) {
+			deadline_in(&deadline, timeout + PRIVSEP_GRACE);
+			continue;
+		}
+		/* Nothing moved: wait until a side can take or give. */
+		pfd[0].fd = peer;
+		pfd[0].events = (short)((peer_open && down.len == 0 ?
+		    POLLIN : 0) | (up.off < up.len ? POLLOUT : 0));
+		pfd[1].fd = tls_in_fd(tls);
+		pfd[1].events = (short)(client_open && up.len == 0 ?
+		    (want_in == POLLOUT ? 0 : POLLIN) : 0);
+		pfd[2].fd = tls_out_fd(tls);
+		pfd[2].events = (short)((want_out == POLLOUT ||
+		    (client_open && up.len == 0 && want_in == POLLOUT)) ?
+		    POLLOUT : 0);
+		if (want_out == POLLIN)
+			pfd[1].events |= POLLIN;
+		r = io_wait_fds(pfd, 3, &deadline);
+		if (r == 0) {
+			log_msg(LOG_NOTICE, "TLS relay: nothing moved for %d "
+			    "seconds; closed", timeout + PRIVSEP_GRACE);
+			break;
+		}
+		if (r < 0) {
+			log_msg(LOG_ERR, "relay: poll: %s", strerror(errno));
+			break;
 		}
 	}
 out:
-	explicit_bzero(buf, sizeof(buf));
-	tls_close(ssl);
+	explicit_bzero(&up, sizeof(up));
+	explicit_bzero(&down, sizeof(down));
+	tls_close(tls);
 }
 
 /* Closes fd unless it is 0-2, keep or a socket (syslog's). */
@@ -266,14 +359,59 @@ static int prelogin_identity(const struct config *cfg, uid_t *uid_r,
 	return 0;
 }
 
-/* The exit status of the pre-login process. */
-static int reap(pid_t pid)
+/*
+ * The exit status of the pre-login process, waited for at most seconds:
+ * then it is killed (SIGKILL cannot be caught or ignored) and reaped, so
+ * root never waits forever for an unprivileged process, and leaves no
+ * zombie.  waitpid(2) has no timeout: WNOHANG, with sleeps that start
+ * short (the usual exit takes a few milliseconds) and grow.
+ */
+static int reap(pid_t pid, int seconds)
 {
+	struct timespec deadline, now, nap = { 0, REAP_FIRST_NAP_NS };
+	pid_t r;
 	int st;
 
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
+	deadline_in(&deadline, seconds);
+	for (;;) {
+		r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_ERR, "waitpid: %s", strerror(errno));
 			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline.tv_sec || (now.tv_sec ==
+		    deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) {
+			log_msg(LOG_ERR, "pre-login process did not exit "
+			    "within %d seconds; killed", seconds);
+			/* EPERM: after a login this process runs as the
+			 * user and may not signal the TLS relay (the pop3d
+			 * account).  The relay bounds its own waits, so it
+			 * ends by itself (only its own account or root can
+			 * stop it); we do not wait, and init reaps it. */
+			if (kill(pid, SIGKILL) < 0 && errno != ESRCH) {
+				log_msg(LOG_ERR, "kill: %s; not waiting for "
+				    "it", strerror(errno));
+				return 1;
+			}
+			/* It dies at once, stopped or not: wait for it. */
+			while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+				;
+			if (r < 0) {
+				log_msg(LOG_ERR, "waitpid: %s", strerror(errno));
+				return 1;
+			}
+			break;
+		}
+		/* An interrupted nap only means looking again sooner. */
+		(void)nanosleep(&nap, NULL);
+		if (nap.tv_nsec < REAP_MAX_NAP_NS)
+			nap.tv_nsec *= 2;
+	}
 	if (WIFSIGNALED(st)) {
 		log_msg(LOG_ERR, "pre-login process killed by signal %d",
 		    WTERMSIG(st));
@@ -287,30 +425,67 @@ static int violation(pid_t pid, const char *what)
 {
 	log_msg(LOG_CRIT, "pre-login process broke the protocol (%s); "
 	    "killed", what);
-	kill(pid, SIGKILL);
-	(void)reap(pid);
+	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+		log_msg(LOG_ERR, "kill: %s", strerror(errno));
+	(void)reap(pid, PRIVSEP_GRACE);
 	return 1;
 }
 
-/* Reads one request.  Returns 1 read, 0 the child is gone, -1 bad. */
-static int read_request(int chan, int *kind_r, char *user, char *secret)
+/*
+ * read_full() for the channel, bounded by the deadline: the pre-login
+ * process is not trusted to ever write (or to write all it announced).
+ * Returns 0, or -1 with errno (ETIMEDOUT at the deadline, EIO at EOF).
+ */
+static int chan_read(int chan, void *buf, size_t len,
+    const struct timespec *deadline)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n;
+		int r = io_wait_fd(chan, POLLIN, deadline);
+
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+		n = read(chan, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* end of file first */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one request by the deadline.  Returns 1 read, 0 the child is
+ * gone, -1 bad, -2 the deadline passed. */
+static int read_request(int chan, int *kind_r, char *user, char *secret,
+    const struct timespec *deadline)
 {
 	unsigned char b[2];
 	size_t ulen, slen;
 
-	if (read_full(chan, b, 1) < 0)
-		return 0;
+	if (chan_read(chan, b, 1, deadline) < 0)
+		return errno == ETIMEDOUT ? -2 : 0;
 	*kind_r = b[0];
 	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP) ||
-	    read_full(chan, b, 1) < 0)
+	    chan_read(chan, b, 1, deadline) < 0)
 		return -1;
 	ulen = b[0];
-	if (ulen > MAX_USER_ARG || read_full(chan, user, ulen) < 0 ||
-	    read_full(chan, b, 2) < 0)
+	if (ulen > MAX_USER_ARG || chan_read(chan, user, ulen, deadline) < 0 ||
+	    chan_read(chan, b, 2, deadline) < 0)
 		return -1;
 	user[ulen] = '\0';
 	slen = (size_t)b[0] | (size_t)b[1] << 8;
-	if (slen > MAX_PASSWORD || read_full(chan, secret, slen) < 0)
+	if (slen > MAX_PASSWORD || chan_read(chan, secret, slen, deadline) < 0)
 		return -1;
 	secret[slen] = '\0';
 	/* An embedded NUL would make the checked string differ from the
@@ -324,10 +499,11 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	char secret[MAX_PASSWORD + 1];
 	unsigned char pending[INPUT_BUFFER_SIZE], b[3], verdict;
 	struct pw_entry *pw;
-	int sp[2], rp[2], kind, r, failures = 0, status;
+	struct timespec deadline;
+	int sp[2], rp[2], kind, r, failures = 0, status, wait_s;
 	uid_t uid;
 	gid_t gid;
-	pid_t pid;
+	pid_t pid, parent;
 	size_t len;
 
 	if (prelogin_identity(cfg, &uid, &gid) < 0)
@@ -343,6 +519,7 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		log_msg(LOG_ERR, "socketpair: %s", strerror(errno));
 		return 1;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERR, "fork: %s", strerror(errno));
@@ -354,11 +531,21 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		close_other_files(sp[1]);
 		if (enter_prelogin(cfg, uid, gid) < 0)
 			_exit(1);
+		/* Should the parent die before it (killed while root), so
+		 * does this process, at once rather than at its own
+		 * deadline.  Set after the change of ids, which clears it;
+		 * a parent already gone shows as another parent pid.  (After
+		 * a login the parent runs as the user, and the kernel's
+		 * permission check drops the signal: then the relay's own
+		 * deadline ends it.) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		    getppid() != parent)
+			_exit(1);
 		status = session_run(cfg, in_fd, out_fd, sp[1],
 		    cfg->apop_file ? ts : NULL);
 		close(sp[1]);
 		if (relay_tls)
-			relay(relay_tls, in_fd, rp[1]);
+			relay(relay_tls, rp[1], cfg->timeout);
 		_exit(status);
 	}
 	close(sp[1]);
@@ -367,11 +554,30 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	pw = malloc(sizeof(*pw));
 	if (!pw)
 		return violation(pid, "out of memory");
+	/*
+	 * Every wait for the pre-login process is bounded, by the idle
+	 * timeout plus PRIVSEP_GRACE: a login request must come within that
+	 * of the start or of the last answer, the handoff within that of
+	 * the 'Y', and the exit within that of the end of its work.  The
+	 * process bounds its own waits for the client by the idle timeout,
+	 * so it ends by itself first and logs why; the parent's deadline is
+	 * for a process that does not (stopped, or no longer ours).
+	 */
+	wait_s = cfg->timeout + PRIVSEP_GRACE;
+	deadline_in(&deadline, wait_s);
 	for (;;) {
-		r = read_request(sp[0], &kind, user, secret);
+		r = read_request(sp[0], &kind, user, secret, &deadline);
 		if (r == 0) {
 			/* Ended before any login: QUIT, EOF, timeout. */
-			status = reap(pid);
+			status = reap(pid, wait_s);
+			break;
+		}
+		if (r == -2) {
+			log_msg(LOG_NOTICE, "no login request within %d "
+			    "seconds; pre-login process killed", wait_s);
+			if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+				log_msg(LOG_ERR, "kill: %s", strerror(errno));
+			status = reap(pid, wait_s);
 			break;
 		}
 		if (r < 0) {
@@ -383,19 +589,25 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		explicit_bzero(secret, sizeof(secret));
 		verdict = r == 1 ? V_YES : r == 2 ? V_LIMIT : r < 0 ? V_ERROR :
 		    V_NO;
+		/* One byte into a socketpair that holds nothing else of
+		 * ours (the child reads each verdict before it asks again):
+		 * this write cannot block. */
 		if (write_full(sp[0], &verdict, 1) < 0) {
-			status = reap(pid);
+			status = reap(pid, wait_s);
 			break;
 		}
+		deadline_in(&deadline, wait_s);
 		if (verdict != V_YES)
 			continue;
 		/* Accepted: take over what the client already sent. */
-		if (read_full(sp[0], b, 3) < 0 || (b[0] != 'R' && b[0] != 'D')) {
+		if (chan_read(sp[0], b, 3, &deadline) < 0 ||
+		    (b[0] != 'R' && b[0] != 'D')) {
 			status = violation(pid, "no handoff");
 			break;
 		}
 		len = (size_t)b[1] | (size_t)b[2] << 8;
-		if (len > sizeof(pending) || read_full(sp[0], pending, len)) {
+		if (len > sizeof(pending) ||
+		    chan_read(sp[0], pending, len, &deadline)) {
 			status = violation(pid, "bad handoff");
 			break;
 		}
@@ -407,9 +619,11 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 			    len, 1);
 			close(rp[0]);
 			rp[0] = -1;
-			(void)reap(pid);
+			/* The relay ends when it has delivered what the
+			 * session said, or gives up on the client. */
+			(void)reap(pid, wait_s);
 		} else {
-			(void)reap(pid);
+			(void)reap(pid, wait_s);
 			status = session_resume(cfg, in_fd, out_fd, pw,
 			    pending, len, 0);
 		}

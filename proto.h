@@ -67,12 +67,18 @@ struct netio {
 	unsigned char *out;		/* OUTPUT_BUFFER_SIZE bytes */
 	size_t out_len;
 	int failed;			/* a write failed: stop writing */
+	int stalled;			/* ... because the client stopped
+					 * reading for the idle timeout */
+	int out_sock;			/* out_fd is a socket (MSG_DONTWAIT) */
+	int out_flags;			/* out_fd's flags to restore, or -1 */
 	void *tls;			/* the connection's SSL, or NULL */
 	uint64_t total_in;		/* bytes read from in_fd so far */
 	uint64_t max_in;		/* 0, or the most input we accept */
 };
 
-/* Prepares buffered I/O on two descriptors.  Returns 0, or -1 (ENOMEM). */
+/* Prepares buffered I/O on two descriptors; output to anything but a
+ * socket is made non-blocking until io_free().  Returns 0, or -1 with
+ * errno (ENOMEM, or out_fd unusable). */
 int io_init(struct netio *io, int in_fd, int out_fd, int timeout);
 void io_free(struct netio *io);
 
@@ -103,8 +109,13 @@ void io_commit(struct netio *io, size_t len);
 /* Writes all queued output; returns 0 or -1. */
 int io_flush(struct netio *io);
 /* Waits until fd is ready for events (POLLIN, POLLOUT), at most until the
- * CLOCK_MONOTONIC deadline.  Returns 1 ready, 0 timed out, -1 error. */
+ * CLOCK_MONOTONIC deadline (NULL: no limit, for the unit tests' timeout
+ * 0).  Returns 1 ready, 0 timed out, -1 error. */
 int io_wait_fd(int fd, short events, const struct timespec *deadline);
+/* The same for several descriptors (events 0: not waited for; the fd is
+ * set to -1).  Returns 1 when any is ready, 0 timed out, -1 error. */
+struct pollfd;
+int io_wait_fds(struct pollfd *pfd, size_t n, const struct timespec *deadline);
 
 /* --------------------------------------------------------------- auth.c */
 
@@ -475,18 +486,32 @@ int tls_setup(const char *cert, const char *key);
 /* Non-zero once tls_setup() succeeded. */
 int tls_available(void);
 /* Runs the server handshake on the connection within timeout seconds.
- * Returns the SSL object, or NULL (logged with the client address). */
+ * Returns the connection (for the calls below), or NULL (logged with the
+ * client address). */
 void *tls_accept(int in_fd, int out_fd, int timeout);
-/* Sends close_notify and frees the SSL object. */
-void tls_close(void *ssl);
-/* Record I/O on an SSL object from tls_accept().  tls_read() returns the
- * bytes read, 0 at the end of the stream (close_notify or a dropped
- * connection), or -1; tls_write() the bytes written (at least 1, partial
- * writes are on) or -1.  tls_pending() says whether decrypted input is
- * waiting that poll(2) on the socket would not show. */
-int tls_read(void *ssl, void *buf, size_t len);
-int tls_write(void *ssl, const void *buf, size_t len);
-int tls_pending(void *ssl);
+/* Sends close_notify (one try: no wait), restores the descriptors' flags
+ * and frees the connection. */
+void tls_close(void *tls);
+/* Record I/O on a connection from tls_accept(), whose descriptors stay
+ * non-blocking until tls_close().  tls_read() returns the bytes read, 0
+ * at the end of the stream (close_notify or a dropped connection), or -1;
+ * tls_write() the bytes written (at least 1, partial writes are on) or
+ * -1.  Both wait for the socket until the CLOCK_MONOTONIC deadline and
+ * then return TLS_AGAIN; with deadline NULL they do not wait at all, and
+ * tls_wants() then says what to poll(2) for (POLLIN or POLLOUT) before
+ * the same call is repeated (a write with the same bytes).
+ * tls_pending() says whether decrypted input is waiting that poll(2) on
+ * the socket would not show. */
+#define TLS_AGAIN (-2)
+int tls_read(void *tls, void *buf, size_t len,
+    const struct timespec *deadline);
+int tls_write(void *tls, const void *buf, size_t len,
+    const struct timespec *deadline);
+short tls_wants(const void *tls);
+int tls_pending(void *tls);
+/* The descriptors of the connection (for poll(2) in the relay). */
+int tls_in_fd(const void *tls);
+int tls_out_fd(const void *tls);
 
 /* ------------------------------------------------------------ privsep.c */
 

@@ -919,8 +919,13 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 {
 	struct session *s = calloc(1, sizeof(*s));
 
-	if (!s || io_init(&s->io, in_fd, out_fd, cfg->timeout) < 0) {
+	if (!s) {
 		log_msg(LOG_ERR, "out of memory");
+		return NULL;
+	}
+	if (io_init(&s->io, in_fd, out_fd, cfg->timeout) < 0) {
+		log_msg(LOG_ERR, "cannot set up the connection: %s",
+		    strerror(errno));
 		free(s);
 		return NULL;
 	}
@@ -972,13 +977,21 @@ static int session_loop(struct session *s, enum outcome first)
 				o = END_OK;
 				break;
 			default:
-				log_msg(LOG_NOTICE, "connection error: %s",
-				    strerror(errno));
+				/* A stalled client is logged as such. */
+				if (!s->io.stalled)
+					log_msg(LOG_NOTICE, "connection error: "
+					    "%s", strerror(errno));
 				o = END_OK;
 				break;
 			}
 			explicit_bzero(line, sizeof(line));
 		}
+		/* The client stopped reading: end here, without reading on
+		 * in what it pipelined (a QUIT there must not UPDATE), and
+		 * release the maildrop at once.  An ending the command chose
+		 * stands (END_HANDOFF: the TLS session is the relay's). */
+		if (s->io.stalled && (o == GO_ON || o == BAD))
+			o = END_OK;
 
 		switch (o) {
 		case GO_ON:

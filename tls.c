@@ -20,12 +20,20 @@
  * root only (and the library could not be loaded inside the chroot).
  * The handshake and all record I/O happen in the process that talks to
  * the client.
+ *
+ * From the handshake to tls_close() the connection's descriptors are
+ * non-blocking, and every SSL_read()/SSL_write() that wants the socket
+ * waits in poll(2) against a deadline: a client that sends half a record
+ * and falls silent, or stops reading, cannot hold the process inside
+ * OpenSSL.  The flags are put back at tls_close(); the socket is the
+ * connection's alone (the super-server closed its copy).
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -115,6 +123,14 @@ static int load_libssl(void)
 
 static SSL_CTX *tls_ctx;
 
+/* One client connection: the SSL object and its descriptors. */
+struct tls_conn {
+	SSL *ssl;
+	int in_fd, out_fd;
+	int fl_in, fl_out;	/* their flags before the handshake */
+	short wants;		/* POLLIN/POLLOUT after TLS_AGAIN */
+};
+
 /* Logs OpenSSL's error queue (one line per entry) and clears it. */
 static void log_openssl(const char *what)
 {
@@ -198,38 +214,113 @@ int tls_available(void)
 	return tls_ctx != NULL;
 }
 
+/* Puts the descriptors' flags back and frees the connection. */
+static void conn_free(struct tls_conn *c)
+{
+	ssl_api->SSL_free(c->ssl);
+	ssl_api->ERR_clear_error();
+	/* Failing here leaves a non-blocking socket that only this
+	 * process, now done with it, still uses: worth a line, no more. */
+	if (fcntl(c->in_fd, F_SETFL, c->fl_in) < 0 ||
+	    fcntl(c->out_fd, F_SETFL, c->fl_out) < 0)
+		log_msg(LOG_WARNING, "cannot restore the socket's flags: %s",
+		    strerror(errno));
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+}
+
+/*
+ * One SSL_read() (rbuf) or SSL_write() (wbuf) of up to len bytes, waiting
+ * for the socket as OpenSSL asks until the deadline (NULL: no waiting).
+ * Returns bytes, 0 (end of stream, reads only), -1, or TLS_AGAIN.
+ */
+static int conn_io(struct tls_conn *c, void *rbuf, const void *wbuf,
+    size_t len, const struct timespec *deadline)
+{
+	int n = len > INT_MAX ? INT_MAX : (int)len;
+
+	for (;;) {
+		int r, fd;
+
+		/* SSL_get_error() reads the error queue: it must hold
+		 * nothing older than this call. */
+		ssl_api->ERR_clear_error();
+		r = rbuf ? ssl_api->SSL_read(c->ssl, rbuf, n) :
+		    ssl_api->SSL_write(c->ssl, wbuf, n);
+		if (r > 0)
+			return r;
+		switch (ssl_api->SSL_get_error(c->ssl, r)) {
+		case SSL_ERROR_WANT_READ:
+			c->wants = POLLIN;
+			fd = c->in_fd;
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			c->wants = POLLOUT;
+			fd = c->out_fd;
+			break;
+		case SSL_ERROR_ZERO_RETURN:
+		case SSL_ERROR_SYSCALL:
+			/* A clean close_notify or a dropped connection:
+			 * both end the stream like EOF. */
+			ssl_api->ERR_clear_error();
+			return rbuf ? 0 : -1;
+		default:
+			ssl_api->ERR_clear_error();
+			return -1;
+		}
+		if (!deadline)
+			return TLS_AGAIN;
+		r = io_wait_fd(fd, c->wants, deadline);
+		if (r == 0)
+			return TLS_AGAIN;
+		if (r < 0)
+			return -1;
+	}
+}
+
 void *tls_accept(int in_fd, int out_fd, int timeout)
 {
 	struct timespec deadline;
-	SSL *ssl;
-	int r, fl_in, fl_out;
+	struct tls_conn *c;
+	int r;
 
 	if (!tls_ctx)
 		return NULL;
-	ssl = ssl_api->SSL_new(tls_ctx);
-	if (!ssl || !ssl_api->SSL_set_rfd(ssl, in_fd) ||
-	    !ssl_api->SSL_set_wfd(ssl, out_fd)) {
-		log_openssl("SSL_new");
-		ssl_api->SSL_free(ssl);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_msg(LOG_ERR, "out of memory");
 		return NULL;
 	}
-	/* Non-blocking during the handshake, so a silent client meets the
-	 * idle timeout instead of holding the process forever. */
-	fl_in = fcntl(in_fd, F_GETFL);
-	fl_out = fcntl(out_fd, F_GETFL);
-	if (fl_in < 0 || fl_out < 0 ||
-	    fcntl(in_fd, F_SETFL, fl_in | O_NONBLOCK) < 0 ||
-	    fcntl(out_fd, F_SETFL, fl_out | O_NONBLOCK) < 0) {
-		ssl_api->SSL_free(ssl);
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	c->ssl = ssl_api->SSL_new(tls_ctx);
+	if (!c->ssl || !ssl_api->SSL_set_rfd(c->ssl, in_fd) ||
+	    !ssl_api->SSL_set_wfd(c->ssl, out_fd)) {
+		log_openssl("SSL_new");
+		ssl_api->SSL_free(c->ssl);
+		free(c);
+		return NULL;
+	}
+	/* Non-blocking from now to tls_close(), so that every wait is one
+	 * of ours, with a deadline (see the top). */
+	c->fl_in = fcntl(in_fd, F_GETFL);
+	c->fl_out = fcntl(out_fd, F_GETFL);
+	if (c->fl_in < 0 || c->fl_out < 0 ||
+	    fcntl(in_fd, F_SETFL, c->fl_in | O_NONBLOCK) < 0 ||
+	    fcntl(out_fd, F_SETFL, c->fl_out | O_NONBLOCK) < 0) {
+		log_msg(LOG_ERR, "TLS: cannot make the socket non-blocking: "
+		    "%s", strerror(errno));
+		ssl_api->SSL_free(c->ssl);
+		free(c);
 		return NULL;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout;
 	for (;;) {
-		r = ssl_api->SSL_accept(ssl);
+		r = ssl_api->SSL_accept(c->ssl);
 		if (r == 1)
 			break;
-		switch (ssl_api->SSL_get_error(ssl, r)) {
+		switch (ssl_api->SSL_get_error(c->ssl, r)) {
 		case SSL_ERROR_WANT_READ:
 			if (io_wait_fd(in_fd, POLLIN, &deadline) > 0)
 				continue;
@@ -245,54 +336,58 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 			goto fail;
 		}
 	}
-	fcntl(in_fd, F_SETFL, fl_in);
-	fcntl(out_fd, F_SETFL, fl_out);
 	/* RFC 8314 section 4.1: the version and cipher, in the logs. */
-	log_msg(LOG_INFO, "TLS: %s %s", ssl_api->SSL_get_version(ssl),
-	    ssl_api->SSL_CIPHER_get_name(ssl_api->SSL_get_current_cipher(ssl)));
-	return ssl;
+	log_msg(LOG_INFO, "TLS: %s %s", ssl_api->SSL_get_version(c->ssl),
+	    ssl_api->SSL_CIPHER_get_name(
+	    ssl_api->SSL_get_current_cipher(c->ssl)));
+	return c;
 fail:
-	ssl_api->ERR_clear_error();
-	fcntl(in_fd, F_SETFL, fl_in);
-	fcntl(out_fd, F_SETFL, fl_out);
-	ssl_api->SSL_free(ssl);
+	conn_free(c);
 	return NULL;
 }
 
-void tls_close(void *ssl)
+void tls_close(void *tls)
 {
-	if (!ssl)
+	struct tls_conn *c = tls;
+
+	if (!c)
 		return;
-	/* RFC 8314 section 3.4: close_notify before closing. */
-	(void)ssl_api->SSL_shutdown(ssl);
-	ssl_api->SSL_free(ssl);
+	/* RFC 8314 section 3.4: close_notify before closing.  One try on
+	 * the non-blocking socket: a client that does not read it is not
+	 * waited for. */
 	ssl_api->ERR_clear_error();
+	(void)ssl_api->SSL_shutdown(c->ssl);
+	conn_free(c);
 }
 
-int tls_read(void *ssl, void *buf, size_t len)
+int tls_read(void *tls, void *buf, size_t len,
+    const struct timespec *deadline)
 {
-	int got = ssl_api->SSL_read(ssl, buf, len > INT_MAX ? INT_MAX :
-	    (int)len);
-	int err;
-
-	if (got > 0)
-		return got;
-	err = ssl_api->SSL_get_error(ssl, got);
-	/* A clean close_notify or a dropped connection: both end the
-	 * stream like EOF. */
-	return err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL ?
-	    0 : -1;
+	return conn_io(tls, buf, NULL, len, deadline);
 }
 
-int tls_write(void *ssl, const void *buf, size_t len)
+int tls_write(void *tls, const void *buf, size_t len,
+    const struct timespec *deadline)
 {
-	int w = ssl_api->SSL_write(ssl, buf, len > INT_MAX ? INT_MAX :
-	    (int)len);
-
-	return w > 0 ? w : -1;
+	return conn_io(tls, NULL, buf, len, deadline);
 }
 
-int tls_pending(void *ssl)
+short tls_wants(const void *tls)
 {
-	return ssl_api->SSL_pending(ssl) > 0;
+	return ((const struct tls_conn *)tls)->wants;
+}
+
+int tls_pending(void *tls)
+{
+	return ssl_api->SSL_pending(((struct tls_conn *)tls)->ssl) > 0;
+}
+
+int tls_in_fd(const void *tls)
+{
+	return ((const struct tls_conn *)tls)->in_fd;
+}
+
+int tls_out_fd(const void *tls)
+{
+	return ((const struct tls_conn *)tls)->out_fd;
 }

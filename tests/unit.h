@@ -15,6 +15,7 @@ Suite *mbox_suite(void);
 Suite *session_suite(void);
 Suite *idxcache_suite(void);
 Suite *lock_suite(void);
+Suite *netio_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked
