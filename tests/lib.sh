@@ -181,3 +181,14 @@ await() {
 	return 1
 }
 finish() { exec 7>&-; wait "$DRIVEN" 2>/dev/null; echo $? >"$T/$1.rc"; }
+
+# fresh_mbox MODE: a new copy of $T/orig.mbox as MODE's maildrop
+# $T/MODE/mail/alice, for the scripts that run a non-root ("nr", as
+# nobody) and a root-mode ("rt", as $RU:$RG) server side by side.
+fresh_mbox() {
+	local m=$T/$1/mail/alice
+	rm -f "$m" "$m.lock"
+	cp "$T/orig.mbox" "$m"
+	chmod 600 "$m"
+	if [ "$1" = nr ]; then chown nobody:nogroup "$m"; else chown "$RU:$RG" "$m"; fi
+}

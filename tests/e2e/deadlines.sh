@@ -86,13 +86,6 @@ printf 'alice:%s:%s:%s::/nonexistent\n' "$H" "$RU" "$RG" >"$T/rt/passwd"
 chmod 600 "$T/nr/passwd" "$T/rt/passwd"
 chown nobody:nogroup "$T/nr" "$T/nr/passwd" "$T/nr/mail"
 chown "$RU:$RG" "$T/rt/mail"
-fresh_mbox() {
-	local m=$T/$1/mail/alice
-	rm -f "$m" "$m.lock"
-	cp "$T/orig.mbox" "$m"
-	chmod 600 "$m"
-	if [ "$1" = nr ]; then chown nobody:nogroup "$m"; else chown "$RU:$RG" "$m"; fi
-}
 
 # ------------------------------------------------------------- launcher
 # launcher.py PORTFILE DIR CMD...: accepts on 127.0.0.1 (a port the kernel

@@ -134,15 +134,6 @@ done
 chown nobody:nogroup "$T/nr" "$T/nr/passwd" "$T/nr/apop" "$T/nr/mail"
 chown "$RU:$RG" "$T/rt/mail"
 
-# fresh_mbox MODE: a new copy of MODE's maildrop.
-fresh_mbox() {
-	local m=$T/$1/mail/alice
-	rm -f "$m" "$m.lock"
-	cp "$T/orig.mbox" "$m"
-	chmod 600 "$m"
-	if [ "$1" = nr ]; then chown nobody:nogroup "$m"; else chown "$RU:$RG" "$m"; fi
-}
-
 # ----------------------------------------------------------- listeners
 # listener NAME MODE: socat on a free port in 21300-21399 running wrap.NAME
 # for each connection; PORT_NAME is set.  The arguments of pop3d are the
