@@ -1108,7 +1108,13 @@ static int truncated(int mfd, const struct jheader *h, uint64_t cur,
 	}
 	if (pread_full(mfd, got, nlen, h->s_new))
 		return -1;
-	*done_r = memcmp(got, h->nonce, nlen) != 0;
+	/* A truncation whose new size was not yet durable may still have
+	 * zeroed the rest of the block at s_new (ext4 does, for the partial
+	 * block).  Zeros there mean "not yet": nothing an MDA appends after
+	 * a finished truncation starts with NUL. */
+	*done_r = 0;
+	for (size_t i = 0; i < nlen && !*done_r; i++)
+		*done_r = got[i] != h->nonce[i] && got[i] != '\0';
 	return 0;
 }
 

@@ -33,9 +33,10 @@ durable"):
     offset) holds any one of the versions it had since that fsync --
     never a torn sector -- independently of the other sectors; the size
     is any one of the sizes the file had since that fsync.  A truncation
-    changes the size only (POWERCUT_TRUNC_ZERO=1: it also zeroes the cut
-    bytes in the versions, as a file system writing back the zeroed tail
-    of a partial block before the size would);
+    also zeroes the cut bytes in the versions, as a file system writing
+    back the zeroed tail of a partial block before the new size would
+    (ext4 can); POWERCUT_TRUNC_ZERO=0 models a truncation that changes
+    the size only;
   - names (create, rename, link, unlink) are durable after an fsync of
     the directory.  Before it, a prefix of the name operations since the
     last directory fsync is durable, in order: a later name operation is
@@ -78,7 +79,7 @@ def env_int(name, default):
 FULL = os.environ.get('POWERCUT_FULL', '') not in ('', '0')
 ALL_LIMIT = env_int('POWERCUT_ALL', 4096 if FULL else 16)
 SAMPLE = env_int('POWERCUT_SAMPLE', 300 if FULL else 10)
-TRUNC_ZERO = os.environ.get('POWERCUT_TRUNC_ZERO', '') not in ('', '0')
+TRUNC_ZERO = os.environ.get('POWERCUT_TRUNC_ZERO', '1') not in ('', '0')
 LOCK_STATES = os.environ.get('POWERCUT_LOCK_STATES', '1') not in ('', '0')
 # A minute before this machine booted (CLOCK_REALTIME - CLOCK_BOOTTIME).
 PRE_BOOT = (time.clock_gettime(time.CLOCK_REALTIME) -
