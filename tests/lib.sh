@@ -27,6 +27,17 @@ if [ "$(id -u)" = 0 ]; then
 fi
 own() { if [ "$(id -u)" = 0 ]; then chown nobody:nogroup "$@"; fi; }
 
+# tests/e2e.sh runs scripts side by side, and useradd refuses to run while
+# another holds /etc/passwd's lock ("cannot lock /etc/passwd"), or races
+# one that creates the same user: every script's useradd goes through one
+# lock, and a user that appeared meanwhile is not an error.
+useradd() {
+	local name=${*: -1}
+	flock /run/lock/pop3d-e2e-users.lock sh -c \
+		'id "$1" >/dev/null 2>&1 || { shift; exec useradd "$@"; }' \
+		sh "$name" "$@"
+}
+
 # run_pop3d ARGS...: the binary under test, as the session user.
 run_pop3d() { "${RUNAS[@]}" "$POP3D" "$@"; }
 
