@@ -120,7 +120,7 @@ FUZZ_CFLAGS   = $(CSTD) $(WARN) -g -O1 -fno-omit-frame-pointer -I. \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # No sleeping after failed logins, no setresuid() when run as root, no
 # syslog: see fuzz/fuzz_util.c.
-FUZZ_WRAP     = -Wl,--wrap=nanosleep,--wrap=geteuid,--wrap=syslog
+FUZZ_WRAP     = -Wl,--wrap=nanosleep,--wrap=clock_nanosleep,--wrap=geteuid,--wrap=syslog
 FUZZ_COMMON   = fuzz/fuzz_util.c fuzz/fuzz_util.h $(LIB_SRCS) $(HDRS)
 
 $(FUZZ_DIR)/fuzz_session $(FUZZ_DIR)/fuzz_passwd: $(FUZZ_DIR)/%: fuzz/%.c \

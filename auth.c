@@ -4,7 +4,11 @@
  *
  * Runs with the privileges pop3d was started with, before any switch to
  * the user: it must treat every byte from the client as hostile and must
- * not reveal, by answer or by timing, whether a user name exists.
+ * not reveal, by answer or by timing, whether a user name exists.  So a
+ * failed login is answered at a deadline that does not depend on the user
+ * (README, "Equal answers, equal time"): the request time, plus the
+ * growing delay, plus the cost of the slowest hash the password file
+ * uses, after the same hash work for every user.
  */
 #include <crypt.h>
 #include <ctype.h>
@@ -23,12 +27,15 @@
 #include "proto.h"
 
 /*
- * Hashed for unknown users and locked accounts when the password file has
- * no usable entry to borrow a setting from: a yescrypt hash of a password
- * nobody knows, so the work done equals a default pop3passwd entry.
+ * Hashed after a failure when the password file has no usable entry to
+ * borrow a setting from: a yescrypt hash of a password nobody knows, so
+ * the work done equals a default pop3passwd entry.
  */
 static const char dummy_hash[] =
     "$y$j9T$F5Jx5fExrKuJdmBOQOuhA/$RT5Rqz7m4pRd0so/oOQ1jXSNgYYzA4TsUPgmK8MAjm4";
+
+_Static_assert(MAX_CRYPT_STRING >= CRYPT_OUTPUT_SIZE,
+    "a kept hash must hold any setting libxcrypt accepts");
 
 /* Dovecot scheme tags whose value is a crypt(3) string. */
 static const char *const crypt_tags[] = {
@@ -214,8 +221,70 @@ static int next_line(FILE *f, char *buf, size_t size)
 	return 1;
 }
 
+/* Schemes whose field after "$id$" is a cost parameter. */
+static const char *const cost_param_ids[] = {
+	"y", "gy", "2a", "2b", "2x", "2y", "sha1", NULL
+};
+
+size_t auth_hash_cost_key(const char *hash)
+{
+	const char *id_end, *p, *end;
+	size_t idlen, i;
+
+	if (hash[0] == '_')
+		return strnlen(hash, 5);	/* BSDi: '_' and the count */
+	if (hash[0] != '$')
+		return 0;	/* traditional DES: one fixed cost */
+	id_end = strchr(hash + 1, '$');
+	if (!id_end)
+		return strlen(hash);
+	idlen = (size_t)(id_end - hash - 1);
+	p = id_end + 1;
+	if (idlen == 1 && hash[1] == '7')
+		return (size_t)(p - hash) + strnlen(p, 11); /* N, r, p */
+	if (idlen == 1 && (hash[1] == '5' || hash[1] == '6')) {
+		if (strncmp(p, "rounds=", 7))
+			return (size_t)(p - hash);	/* default rounds */
+	} else {
+		for (i = 0; cost_param_ids[i]; i++)
+			if (strlen(cost_param_ids[i]) == idlen &&
+			    !strncmp(hash + 1, cost_param_ids[i], idlen))
+				break;
+		/* Others ("$1$", "$md5,rounds=N$") carry their cost, if
+		 * any, in the id field itself. */
+		if (!cost_param_ids[i])
+			return (size_t)(p - hash);
+	}
+	end = strchr(p, '$');
+	return end ? (size_t)(end + 1 - hash) : strlen(hash);
+}
+
+/* Notes hash among the costs in use, unless its class is known. */
+static void note_cost(struct hash_costs *c, const char *hash)
+{
+	size_t k = auth_hash_cost_key(hash), len = strlen(hash);
+	unsigned i;
+
+	if (k > MAX_CRYPT_STRING - 1)
+		k = MAX_CRYPT_STRING - 1;
+	for (i = 0; i < c->n; i++)
+		if (c->keylen[i] == k && !memcmp(c->hash[i], hash, k))
+			return;
+	if (c->n == MAX_HASH_CLASSES) {
+		c->overflow = 1;
+		return;
+	}
+	if (len > MAX_CRYPT_STRING - 1)
+		len = MAX_CRYPT_STRING - 1;	/* the setting is whole */
+	memcpy(c->hash[c->n], hash, len);
+	c->hash[c->n][len] = '\0';
+	c->keylen[c->n] = k;
+	c->ns[c->n] = -1;
+	c->n++;
+}
+
 int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
-    char *dummy_r, size_t dummy_size)
+    struct hash_costs *costs_r)
 {
 	/* One extra byte to tell a full-length line from an overlong one. */
 	char buf[MAX_PASSWD_LINE + 2];
@@ -225,7 +294,11 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 	int found = 0, r;
 	FILE *f;
 
-	dummy_r[0] = '\0';
+	if (costs_r) {
+		costs_r->n = 0;
+		costs_r->overflow = 0;
+		costs_r->other_ns = -1;
+	}
 	f = fopen(file, "re");
 	if (!f) {
 		log_msg(LOG_ERR, "cannot open password file %s: %s", file,
@@ -237,6 +310,8 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 		fclose(f);
 		return -1;
 	}
+	/* To the end, wherever the user is: the time taken must not tell
+	 * on which line (or whether) the name was found. */
 	while ((r = next_line(f, buf, sizeof(buf))) != 0) {
 		lineno++;
 		if (r < 0) {
@@ -252,22 +327,23 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 		}
 		if (r == 0)
 			continue;
-		if (!dummy_r[0] && !tmp->locked &&
-		    strlen(tmp->hash) < dummy_size)
-			strcpy(dummy_r, tmp->hash); /* NOLINT(*.strcpy) */
+		if (costs_r && !tmp->locked)
+			note_cost(costs_r, tmp->hash);
 		if (!found && !strcmp(tmp->name, user)) {
 			/* Parse again into the caller's entry, so its
 			 * pointers point into its own copy of the line. */
 			(void)passwd_parse_line(buf, lineno, e_r, &why);
 			found = 1;
 		}
-		if (found && dummy_r[0])
-			break;
 	}
 	if (ferror(f)) {
 		log_msg(LOG_ERR, "error reading password file %s", file);
 		found = -1;
 	}
+	if (costs_r && costs_r->overflow && found >= 0)
+		log_msg(LOG_WARNING, "password file %s uses more than %d hash "
+		    "schemes and costs; failed logins of the others may take "
+		    "a measurably different time", file, MAX_HASH_CLASSES);
 	explicit_bzero(tmp, sizeof(*tmp));
 	explicit_bzero(buf, sizeof(buf));
 	free(tmp);
@@ -313,21 +389,68 @@ int auth_check_hash(const char *hash, const char *password)
 	return ok;
 }
 
-int auth_login(const char *passwd_file, const char *user,
-    const char *password, struct pw_entry *e_r)
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+static long long now_ns(void)
 {
-	char dummy[MAX_PASSWD_LINE];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* auth_check_hash(), its time added to the costs: to its class if kept. */
+static int timed_check(struct hash_costs *c, const char *hash,
+    const char *password)
+{
+	size_t k = auth_hash_cost_key(hash);
+	long long t = now_ns();
+	unsigned i;
+	int ok;
+
+	ok = auth_check_hash(hash, password);
+	t = now_ns() - t;
+	if (k > MAX_CRYPT_STRING - 1)
+		k = MAX_CRYPT_STRING - 1;
+	for (i = 0; i < c->n; i++)
+		if (c->keylen[i] == k && !memcmp(c->hash[i], hash, k))
+			break;
+	if (i < c->n)
+		c->ns[i] = t;
+	else if (t > c->other_ns)
+		c->other_ns = t;
+	return ok;
+}
+
+int auth_login(const char *passwd_file, const char *user,
+    const char *password, struct pw_entry *e_r, struct hash_costs *costs_r)
+{
 	int r;
 
-	r = passwd_lookup(passwd_file, user, e_r, dummy, sizeof(dummy));
-	if (r < 0)
-		return -1;
-	if (r == 0 || e_r->locked) {
-		/* Same hash work as a real check: no timing oracle. */
-		(void)auth_check_hash(dummy[0] ? dummy : dummy_hash, password);
-		return 0;
+	r = passwd_lookup(passwd_file, user, e_r, costs_r);
+	if (r <= 0 || e_r->locked)
+		return r < 0 ? -1 : 0;
+	return timed_check(costs_r, e_r->hash, password);
+}
+
+long long auth_spend_fail_work(struct hash_costs *costs,
+    const char *password)
+{
+	long long slow = -1;
+	unsigned i;
+
+	if (costs->n == 0)
+		(void)timed_check(costs, dummy_hash, password);
+	/* The same classes for every user: what the user's own check
+	 * measured is not hashed again, everything else is. */
+	for (i = 0; i < costs->n; i++) {
+		if (costs->ns[i] < 0)
+			(void)timed_check(costs, costs->hash[i], password);
+		if (costs->ns[i] > slow)
+			slow = costs->ns[i];
 	}
-	return auth_check_hash(e_r->hash, password);
+	if (costs->other_ns > slow)
+		slow = costs->other_ns;
+	return slow < 0 ? 0 : slow;
 }
 
 /* ------------------------------------------------------------- APOP */
@@ -395,11 +518,13 @@ static int apop_secret(const char *file, const char *user, char *secret_r,
 	f = fopen(file, "re");
 	if (!f)
 		return -1;
-	while (!found && (r = next_line(f, buf, sizeof(buf))) != 0) {
+	/* To the end, as passwd_lookup() does: the time must not tell on
+	 * which line the user is. */
+	while ((r = next_line(f, buf, sizeof(buf))) != 0) {
 		if (r < 0)
 			continue;	/* overlong: not a usable line */
 		len = strlen(buf);
-		if (buf[0] == '#' || strncmp(buf, user, ulen) ||
+		if (found || buf[0] == '#' || strncmp(buf, user, ulen) ||
 		    buf[ulen] != ':')
 			continue;
 		if (len - ulen - 1 >= size || buf[ulen + 1] == '\0')
@@ -414,14 +539,14 @@ static int apop_secret(const char *file, const char *user, char *secret_r,
 
 int auth_apop(const char *apop_file, const char *passwd_file,
     const char *user, const char *timestamp, const char *digest,
-    struct pw_entry *e_r)
+    struct pw_entry *e_r, struct hash_costs *costs_r)
 {
-	char secret[MAX_PASSWD_LINE], want[33], got[33], dummy[MAX_PASSWD_LINE];
+	char secret[MAX_PASSWD_LINE], want[33], got[33];
 	size_t i;
 	int r, ok;
 
 	if (strlen(digest) != 32)
-		return 0;
+		return passwd_lookup(passwd_file, "", e_r, costs_r) < 0 ? -1 : 0;
 	for (i = 0; i < 32; i++)
 		got[i] = (char)tolower((unsigned char)digest[i]);
 	got[32] = '\0';
@@ -435,12 +560,13 @@ int auth_apop(const char *apop_file, const char *passwd_file,
 	    equal_ct(want, got, 32) && r == 1;
 	explicit_bzero(secret, sizeof(secret));
 	explicit_bzero(want, sizeof(want));
-	if (!ok)
-		return 0;
 
-	r = passwd_lookup(passwd_file, user, e_r, dummy, sizeof(dummy));
+	/* Read whatever the digest: the hash costs, and the same work. */
+	r = passwd_lookup(passwd_file, user, e_r, costs_r);
 	if (r < 0)
 		return -1;
+	if (!ok)
+		return 0;
 	if (r == 0) {
 		log_msg(LOG_WARNING, "APOP secret without a password file "
 		    "entry for this user");
@@ -451,17 +577,46 @@ int auth_apop(const char *apop_file, const char *passwd_file,
 
 /* ------------------------------------------------ the login decision */
 
-void auth_fail_delay(int failures)
+long auth_fail_delay_ms(int failures)
 {
 	long ms = AUTH_FAIL_DELAY_MS;
-	struct timespec ts;
 
 	/* Doubles with every failure: guessing gets slower and slower. */
-	while (--failures > 0 && ms < 60000)
+	while (--failures > 0 && ms < AUTH_FAIL_DELAY_MAX_MS)
 		ms *= 2;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	return ms;
+}
+
+void auth_fail_deadline(const struct timespec *start, int failures,
+    long long slow_ns, struct timespec *deadline_r)
+{
+	long long ns = (long long)auth_fail_delay_ms(failures) * 1000000LL +
+	    (slow_ns > 0 ? slow_ns : 0) + start->tv_nsec;
+
+	deadline_r->tv_sec = start->tv_sec + (time_t)(ns / 1000000000LL);
+	deadline_r->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+/*
+ * Sleeps to the deadline, never waking sooner: an absolute
+ * clock_nanosleep(2) returns at the deadline whatever interrupts it, and
+ * at once if it has passed.  That is logged: the machine was too busy to
+ * do the work in time, and this answer comes late.
+ */
+static void sleep_until(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long late;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	late = ((long long)now.tv_sec - deadline->tv_sec) * 1000000000LL +
+	    (now.tv_nsec - deadline->tv_nsec);
+	if (late > 0)
+		log_msg(LOG_WARNING, "failed login: the work took %lld ms past "
+		    "the answer's deadline (machine busy); answered late",
+		    late / 1000000);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, deadline,
+	    NULL) == EINTR)
 		;
 }
 
@@ -473,22 +628,39 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 	/* An invalid name costs the same work and gets the same answer as
 	 * an unknown one: "" is never in the password file. */
 	const char *lookup = auth_valid_username(user) ? user : "";
+	struct hash_costs *costs;
+	struct timespec start, deadline;
+	long long slow;
 	int r;
 
 	if (*failures >= MAX_AUTH_FAILURES)
 		return 2;	/* no more guesses in this session */
+	/* The request's time, on this process's clock: in root mode the
+	 * parent's, so the pre-login process cannot move the deadline. */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	costs = malloc(sizeof(*costs));
+	if (!costs)
+		return -1;
 	if (kind == CRED_PASS)
-		r = auth_login(cfg->passwd_file, lookup, secret, e_r);
+		r = auth_login(cfg->passwd_file, lookup, secret, e_r, costs);
 	else if (cfg->apop_file && timestamp && timestamp[0])
 		r = auth_apop(cfg->apop_file, cfg->passwd_file, lookup,
-		    timestamp, secret, e_r);
+		    timestamp, secret, e_r, costs);
 	else
-		r = 0;
-	if (r != 0)
+		r = passwd_lookup(cfg->passwd_file, "", e_r, costs) < 0 ?
+		    -1 : 0;
+	if (r != 0) {
+		/* Accepted, answered at once; or the file is unreadable,
+		 * whoever asks. */
+		free(costs);
 		return r;
+	}
 	log_escape(name, sizeof(name), user, strlen(user));
 	log_msg(LOG_NOTICE, "%s failed for user=%s",
 	    kind == CRED_PASS ? "PASS" : "APOP", name);
-	auth_fail_delay(++*failures);
+	slow = auth_spend_fail_work(costs, secret);
+	free(costs);
+	auth_fail_deadline(&start, ++*failures, slow, &deadline);
+	sleep_until(&deadline);
 	return *failures >= MAX_AUTH_FAILURES ? 2 : 0;
 }

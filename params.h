@@ -63,8 +63,21 @@
 /* Failed logins in one session; then the connection is closed. */
 #define MAX_AUTH_FAILURES 3
 /* Delay after the first failed login, in milliseconds; it doubles with
- * every further failure (slows online guessing). */
+ * every further failure (slows online guessing), and stops doubling once
+ * it reaches the second value.  The README states the first one. */
 #define AUTH_FAIL_DELAY_MS 500
+#define AUTH_FAIL_DELAY_MAX_MS 60000
+/*
+ * A failed login is answered at its request time + the delay + the cost
+ * of the slowest hash in use (README, "Equal answers, equal time"), and
+ * spends one hash of each distinct scheme and cost of the password file
+ * to learn that cost.  This many are kept: eight yescrypt-class hashes
+ * still fit in the first delay.  A file with more logs a warning.
+ */
+#define MAX_HASH_CLASSES 8
+/* libxcrypt's CRYPT_OUTPUT_SIZE: no setting it accepts is longer, so a
+ * hash cut to this length still costs what the whole one does. */
+#define MAX_CRYPT_STRING 384
 /* Input an unauthenticated client may send: ample for any real login,
  * including pipelined commands, and a bound on work for a stranger. */
 #define MAX_PRELOGIN_INPUT 16384

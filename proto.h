@@ -145,14 +145,38 @@ int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
     const char **why_r);
 
 /*
- * Looks up user in the password file.  Returns 1 if found (entry in e_r),
- * 0 if not found, -1 if the file cannot be read (logged).  Malformed lines
- * are skipped and logged with their line numbers.  dummy_r (at least
- * MAX_PASSWD_LINE bytes) receives the hash of the first usable entry,
- * which callers use to spend the same crypt(3) work on unknown users.
+ * The distinct hash costs in use in a password file: one hash of each
+ * (scheme and cost parameters as auth_hash_cost_key() tells them apart),
+ * cut to MAX_CRYPT_STRING - 1 bytes, and what checking a password against
+ * it took in this login (-1: not yet measured).  More than
+ * MAX_HASH_CLASSES are not kept; overflow then says so.
+ */
+struct hash_costs {
+	unsigned n;
+	int overflow;
+	size_t keylen[MAX_HASH_CLASSES];
+	long long ns[MAX_HASH_CLASSES];
+	long long other_ns;	/* an account's own check outside the kept
+				 * classes; -1: none */
+	char hash[MAX_HASH_CLASSES][MAX_CRYPT_STRING];
+};
+
+/*
+ * The length of the prefix of a crypt(3) string that decides its cost:
+ * "$y$j9T$", "$2b$12$", "$6$rounds=10000$", "$6$", "$1$", "_J9.."; 0 for
+ * traditional DES.  Hashes with equal prefixes cost the same.
+ */
+size_t auth_hash_cost_key(const char *hash);
+
+/*
+ * Looks up user in the password file, reading all of it whatever line
+ * the user is on.  Returns 1 if found (entry in e_r), 0 if not found, -1
+ * if the file cannot be read (logged).  Malformed lines are skipped and
+ * logged with their line numbers.  costs_r (may be NULL) receives the
+ * hash costs in use, none measured yet.
  */
 int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
-    char *dummy_r, size_t dummy_size);
+    struct hash_costs *costs_r);
 
 /*
  * Checks password against hash with crypt_rn and a constant-time compare.
@@ -161,25 +185,43 @@ int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
 int auth_check_hash(const char *hash, const char *password);
 
 /*
- * The whole USER/PASS decision: looks the user up, verifies the password,
- * and spends the same hash work on unknown users and locked accounts.
- * Returns 1 (entry in e_r), 0 (bad credentials), -1 (system error).
+ * The USER/PASS check: looks the user up (costs_r, not NULL, filled as by
+ * passwd_lookup) and verifies the password, timing that check as the
+ * cost of its class.  Unknown users and locked accounts get no hash work
+ * here: a failure spends it all in auth_spend_fail_work().  Returns 1
+ * (entry in e_r), 0 (bad credentials), -1 (system error).
  */
 int auth_login(const char *passwd_file, const char *user,
-    const char *password, struct pw_entry *e_r);
+    const char *password, struct pw_entry *e_r, struct hash_costs *costs_r);
+
+/*
+ * After a failure: checks password against one hash of every class not
+ * yet measured (against a built-in yescrypt hash if the file has none),
+ * so that every failure does the same hash work.  Returns the slowest
+ * cost in nanoseconds.
+ */
+long long auth_spend_fail_work(struct hash_costs *costs,
+    const char *password);
+
+/* The delay after the n-th failed login, in milliseconds: doubles each
+ * time, up to AUTH_FAIL_DELAY_MAX_MS. */
+long auth_fail_delay_ms(int failures);
+
+/* The CLOCK_MONOTONIC deadline of the answer to the n-th failed login:
+ * its request time + the delay + the slowest hash cost. */
+void auth_fail_deadline(const struct timespec *start, int failures,
+    long long slow_ns, struct timespec *deadline_r);
 
 struct config;
-
-/* Sleeps after the n-th failed login: the delay doubles each time. */
-void auth_fail_delay(int failures);
 
 /*
  * The whole login decision for USER/PASS (kind CRED_PASS) or APOP
  * (CRED_APOP, secret = digest, timestamp = the greeting's): invalid names
  * cost the same as unknown ones, failures are logged with the name
- * escaped, counted in *failures and delayed.  Returns 1 (entry in e_r),
- * 0 (refused), 2 (refused, and the limit is reached: close), -1 (system
- * error).
+ * escaped, counted in *failures, and answered (this returns) at the
+ * deadline auth_fail_deadline() gives from the time of the call, never
+ * sooner.  Returns 1 (entry in e_r; at once), 0 (refused), 2 (refused,
+ * and the limit is reached: close), -1 (system error).
  */
 int auth_check_login(const struct config *cfg, int kind, const char *user,
     const char *secret, const char *timestamp, struct pw_entry *e_r,
@@ -191,12 +233,14 @@ int apop_check_file(const char *file);
 
 /*
  * Verifies an APOP digest: MD5(timestamp secret) in lower-case hex, the
- * secret read from the secrets file.  Then fetches the passwd entry.
- * Returns 1 (entry in e_r), 0 (bad credentials), -1 (system error).
+ * secret read from the secrets file.  Then fetches the passwd entry; the
+ * password file is read whatever the digest, for costs_r (as by
+ * passwd_lookup).  Returns 1 (entry in e_r), 0 (bad credentials), -1
+ * (system error).
  */
 int auth_apop(const char *apop_file, const char *passwd_file,
     const char *user, const char *timestamp, const char *digest,
-    struct pw_entry *e_r);
+    struct pw_entry *e_r, struct hash_costs *costs_r);
 
 /* Computes the 32-hex-digit APOP digest into hex_r[33].  Returns 0/-1. */
 int apop_digest(const char *timestamp, const char *secret, char hex_r[33]);

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pw_entry *e = malloc(sizeof(*e));
 	char *line = malloc(MAX_LINE + 1), first[MAX_USER_NAME + 1] = "";
-	char dummy[MAX_PASSWD_LINE];
+	static struct hash_costs costs;
 	const char *why;
 	size_t pos = 0;
 	unsigned lineno = 0;
@@ -93,21 +93,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The whole input as a password file and as an APOP secrets file
 	 * (0600, as apop_check_file() insists). */
 	fuzz_write_file(file_path, data, size, 0600, (uid_t)-1);
-	r = passwd_lookup(file_path, "alice", e, dummy, sizeof(dummy));
+	r = passwd_lookup(file_path, "alice", e, &costs);
 	if (r > 0) {
 		check_entry(e, "passwd_lookup");
 		if (strcmp(e->name, "alice"))
 			fuzz_fail("passwd_lookup(alice) found %s", e->name);
 	}
 	if (first[0]) {
-		r = passwd_lookup(file_path, first, e, dummy, sizeof(dummy));
+		r = passwd_lookup(file_path, first, e, &costs);
 		if (r != 1)
 			fuzz_fail("passwd_lookup(%s) did not find the entry "
 			    "passwd_parse_line accepted: %d", first, r);
 		check_entry(e, "passwd_lookup");
 	}
 	(void)auth_apop(file_path, file_path, first[0] ? first : "alice",
-	    "<1.2.3@fuzz.example>", "0123456789abcdef0123456789ABCDEF", e);
+	    "<1.2.3@fuzz.example>", "0123456789abcdef0123456789ABCDEF", e,
+	    &costs);
+	if (costs.n > MAX_HASH_CLASSES)
+		fuzz_fail("%u hash classes kept", costs.n);
+	for (unsigned i = 0; i < costs.n; i++)
+		if (costs.keylen[i] > strlen(costs.hash[i]))
+			fuzz_fail("hash class %u: key longer than its hash", i);
 
 	free(e);
 	free(line);

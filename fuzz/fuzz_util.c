@@ -2,10 +2,11 @@
  * fuzz_util.c - helpers and link-time wrappers shared by the harnesses.
  *
  * The harnesses are linked with
- *	-Wl,--wrap=nanosleep,--wrap=geteuid,--wrap=syslog
+ *	-Wl,--wrap=nanosleep,--wrap=clock_nanosleep,--wrap=geteuid,
+ *	--wrap=syslog
  * so that, in the fuzz build only,
- *   - the delay after a failed login (auth_fail_delay) and lock back-off
- *     (lock.c) do not sleep: a fuzzer spends no time waiting;
+ *   - the deadline of a failed login's answer (auth_check_login) and
+ *     lock back-off (lock.c) do not sleep: a fuzzer spends no time waiting;
  *   - geteuid() never says 0: started as root, session.c would otherwise
  *     call setresuid() and drop the fuzzer's own privileges for good;
  *   - log lines are formatted (so ASan sees every argument) but never
@@ -30,6 +31,8 @@
 /* ------------------------------------------------------------ wrappers */
 
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem);
+int __wrap_clock_nanosleep(clockid_t clock, int flags,
+    const struct timespec *req, struct timespec *rem);
 uid_t __wrap_geteuid(void);
 uid_t __real_geteuid(void);
 void __wrap_syslog(int prio, const char *fmt, ...)
@@ -37,6 +40,17 @@ void __wrap_syslog(int prio, const char *fmt, ...)
 
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 {
+	(void)req;
+	if (rem)
+		rem->tv_sec = rem->tv_nsec = 0;
+	return 0;
+}
+
+int __wrap_clock_nanosleep(clockid_t clock, int flags,
+    const struct timespec *req, struct timespec *rem)
+{
+	(void)clock;
+	(void)flags;
 	(void)req;
 	if (rem)
 		rem->tv_sec = rem->tv_nsec = 0;

@@ -220,7 +220,7 @@ END_TEST
 
 /* ----------------------------------------------------- passwd_lookup */
 
-static char dummy[MAX_PASSWD_LINE];
+static struct hash_costs costs;
 
 static void passwd_file(char *path, size_t size, const char *content)
 {
@@ -237,7 +237,7 @@ START_TEST(lookup_finds_user)
 
 	passwd_file(path, sizeof(path), "# users\n\nalice:$1$a$alice\n"
 	    "bob:$1$b$bob:1000:1000::/home/bob\ncarol:$1$c$carol\n");
-	ck_assert_int_eq(passwd_lookup(path, "bob", &e, dummy, sizeof(dummy)),
+	ck_assert_int_eq(passwd_lookup(path, "bob", &e, NULL),
 	    1);
 	ck_assert_str_eq(e.name, "bob");
 	ck_assert_str_eq(e.hash, "$1$b$bob");
@@ -251,10 +251,9 @@ START_TEST(lookup_unknown_user_not_found)
 	char path[PATH_MAX];
 
 	passwd_file(path, sizeof(path), "alice:$1$a$alice\nbob:$1$b$bob\n");
-	ck_assert_int_eq(passwd_lookup(path, "mallory", &e, dummy,
-	    sizeof(dummy)), 0);
+	ck_assert_int_eq(passwd_lookup(path, "mallory", &e, NULL), 0);
 	/* A prefix of a user's name is not that user. */
-	ck_assert_int_eq(passwd_lookup(path, "ali", &e, dummy, sizeof(dummy)),
+	ck_assert_int_eq(passwd_lookup(path, "ali", &e, NULL),
 	    0);
 }
 END_TEST
@@ -265,28 +264,52 @@ START_TEST(lookup_skips_malformed_lines)
 
 	passwd_file(path, sizeof(path), "garbage without colon\n"
 	    "alice:$1$a$x:12a:1\n../evil:$1$e$e\nbob:$1$b$bob\n");
-	ck_assert_int_eq(passwd_lookup(path, "bob", &e, dummy, sizeof(dummy)),
+	ck_assert_int_eq(passwd_lookup(path, "bob", &e, NULL),
 	    1);
 	ck_assert_str_eq(e.hash, "$1$b$bob");
 	ck_assert_uint_eq(e.lineno, 4);
 	/* The malformed entry itself is not usable. */
-	ck_assert_int_eq(passwd_lookup(path, "alice", &e, dummy,
-	    sizeof(dummy)), 0);
+	ck_assert_int_eq(passwd_lookup(path, "alice", &e, NULL), 0);
 }
 END_TEST
 
-START_TEST(lookup_returns_first_usable_hash_as_dummy)
+START_TEST(lookup_collects_distinct_hash_costs)
 {
 	char path[PATH_MAX];
 
-	passwd_file(path, sizeof(path), "locked:!$1$l$l\nbroken\n"
-	    "nohash:\nplain:{PLAIN}x\nfirst:$1$f$first\nsecond:$1$s$second\n");
-	ck_assert_int_eq(passwd_lookup(path, "nosuchuser", &e, dummy,
-	    sizeof(dummy)), 0);
-	ck_assert_str_eq(dummy, "$1$f$first");
-	ck_assert_int_eq(passwd_lookup(path, "second", &e, dummy,
-	    sizeof(dummy)), 1);
-	ck_assert_str_eq(dummy, "$1$f$first");
+	/* Locked, malformed and unusable entries do not count; salts do
+	 * not make a class; an entry after the user's still counts. */
+	passwd_file(path, sizeof(path), "locked:!$5$l$l\nbroken\n"
+	    "nohash:\nplain:{PLAIN}x\nfirst:$1$f$first\nsecond:$1$s$second\n"
+	    "y1:$y$j9T$salt1$h\ny2:$y$j9T$salt2$h\ny3:$y$jAT$salt3$h\n"
+	    "s1:$6$salt$h\ns2:$6$rounds=9999$salt$h\ns3:$6$other$h\n");
+	ck_assert_int_eq(passwd_lookup(path, "first", &e, &costs), 1);
+	ck_assert_uint_eq(costs.n, 5);
+	ck_assert_int_eq(costs.overflow, 0);
+	ck_assert_str_eq(costs.hash[0], "$1$f$first");
+	ck_assert_str_eq(costs.hash[1], "$y$j9T$salt1$h");
+	ck_assert_str_eq(costs.hash[2], "$y$jAT$salt3$h");
+	ck_assert_str_eq(costs.hash[3], "$6$salt$h");
+	ck_assert_str_eq(costs.hash[4], "$6$rounds=9999$salt$h");
+	for (unsigned i = 0; i < costs.n; i++)
+		ck_assert(costs.ns[i] < 0);
+	ck_assert_int_eq(passwd_lookup(path, "nosuchuser", &e, &costs), 0);
+	ck_assert_uint_eq(costs.n, 5);
+}
+END_TEST
+
+START_TEST(lookup_counts_classes_beyond_the_kept_ones)
+{
+	char path[PATH_MAX], text[4096];
+	size_t o = 0;
+
+	for (int i = 0; i <= MAX_HASH_CLASSES; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o,
+		    "u%d:$6$rounds=%d$salt$h\n", i, 1000 + i);
+	passwd_file(path, sizeof(path), text);
+	ck_assert_int_eq(passwd_lookup(path, "u0", &e, &costs), 1);
+	ck_assert_uint_eq(costs.n, MAX_HASH_CLASSES);
+	ck_assert_int_eq(costs.overflow, 1);
 }
 END_TEST
 
@@ -296,8 +319,7 @@ START_TEST(lookup_missing_file_is_error)
 
 	unit_tmpdir(dir, sizeof(dir));
 	unit_path(path, sizeof(path), dir, "no-such-passwd");
-	ck_assert_int_eq(passwd_lookup(path, "alice", &e, dummy,
-	    sizeof(dummy)), -1);
+	ck_assert_int_eq(passwd_lookup(path, "alice", &e, NULL), -1);
 }
 END_TEST
 
@@ -320,14 +342,12 @@ START_TEST(lookup_skips_overlong_line_and_parses_next)
 	unit_write_str(path, text, 0644);
 	free(text);
 
-	ck_assert_int_eq(passwd_lookup(path, "bob", &e, dummy, sizeof(dummy)),
+	ck_assert_int_eq(passwd_lookup(path, "bob", &e, NULL),
 	    1);
 	ck_assert_str_eq(e.hash, "$1$b$bob");
 	ck_assert_uint_eq(e.lineno, 2);
-	ck_assert_int_eq(passwd_lookup(path, "alice", &e, dummy,
-	    sizeof(dummy)), 0);
-	ck_assert_int_eq(passwd_lookup(path, "tail", &e, dummy,
-	    sizeof(dummy)), 0);
+	ck_assert_int_eq(passwd_lookup(path, "alice", &e, NULL), 0);
+	ck_assert_int_eq(passwd_lookup(path, "tail", &e, NULL), 0);
 }
 END_TEST
 
@@ -336,7 +356,7 @@ START_TEST(lookup_finds_last_line_without_newline)
 	char path[PATH_MAX];
 
 	passwd_file(path, sizeof(path), "alice:$1$a$a\nbob:$1$b$bob");
-	ck_assert_int_eq(passwd_lookup(path, "bob", &e, dummy, sizeof(dummy)),
+	ck_assert_int_eq(passwd_lookup(path, "bob", &e, NULL),
 	    1);
 	ck_assert_str_eq(e.hash, "$1$b$bob");
 }
@@ -347,8 +367,7 @@ START_TEST(lookup_first_entry_of_duplicate_name_wins)
 	char path[PATH_MAX];
 
 	passwd_file(path, sizeof(path), "alice:$1$a$one\nalice:$1$a$two\n");
-	ck_assert_int_eq(passwd_lookup(path, "alice", &e, dummy,
-	    sizeof(dummy)), 1);
+	ck_assert_int_eq(passwd_lookup(path, "alice", &e, NULL), 1);
 	ck_assert_str_eq(e.hash, "$1$a$one");
 }
 END_TEST
@@ -429,6 +448,115 @@ START_TEST(check_hash_locked_or_garbage_hash_never_matches)
 }
 END_TEST
 
+/* ------------------------------------------------ auth_hash_cost_key */
+
+static const struct {
+	const char *hash, *key;
+} cost_keys[] = {
+	{ "$y$j9T$F5Jx5fExrKuJdmBOQOuhA/$RT5Rqz7m4", "$y$j9T$" },
+	{ "$gy$j9T$salt$hash", "$gy$j9T$" },
+	{ "$7$CU..../....salt$hash", "$7$CU..../...." },
+	{ "$2b$12$abcdefghijklmnopqrstuuhash", "$2b$12$" },
+	{ "$6$rounds=10000$salt$hash", "$6$rounds=10000$" },
+	{ "$6$salt$hash", "$6$" },
+	{ "$5$salt$hash", "$5$" },
+	{ "$1$salt$hash", "$1$" },
+	{ "$md5,rounds=5000$salt$$hash", "$md5,rounds=5000$" },
+	{ "$sha1$40000$salt$hash", "$sha1$40000$" },
+	{ "_J9..saltHASHHASHHASH", "_J9.." },
+	{ "abJnggxhB/yWI", "" },
+	{ "$y$j9T", "$y$j9T" },
+	{ "$nodollar", "$nodollar" },
+};
+
+START_TEST(cost_key_is_scheme_and_cost)
+{
+	size_t k = auth_hash_cost_key(cost_keys[_i].hash);
+
+	ck_assert_uint_eq(k, strlen(cost_keys[_i].key));
+	ck_assert(!strncmp(cost_keys[_i].hash, cost_keys[_i].key, k));
+}
+END_TEST
+
+/* ------------------------------------------------------ the deadline */
+
+START_TEST(fail_delay_doubles_up_to_the_cap)
+{
+	ck_assert_int_eq(auth_fail_delay_ms(1), AUTH_FAIL_DELAY_MS);
+	ck_assert_int_eq(auth_fail_delay_ms(2), 2 * AUTH_FAIL_DELAY_MS);
+	ck_assert_int_eq(auth_fail_delay_ms(3), 4 * AUTH_FAIL_DELAY_MS);
+	ck_assert(auth_fail_delay_ms(1000) >= AUTH_FAIL_DELAY_MAX_MS);
+	ck_assert(auth_fail_delay_ms(1000) < 2 * AUTH_FAIL_DELAY_MAX_MS);
+}
+END_TEST
+
+START_TEST(fail_deadline_is_start_plus_delay_plus_slowest_hash)
+{
+	struct timespec start = { 100, 900000000L }, d;
+
+	/* 100.9 s + 0.5 s + 25 ms: the nanoseconds carry into seconds. */
+	auth_fail_deadline(&start, 1, 25000000LL, &d);
+	ck_assert_int_eq(d.tv_sec, 100 + (900 + AUTH_FAIL_DELAY_MS + 25) /
+	    1000);
+	ck_assert_int_eq(d.tv_nsec, (900 + AUTH_FAIL_DELAY_MS + 25) % 1000 *
+	    1000000L);
+	/* The second failure waits twice the delay, the same hash. */
+	auth_fail_deadline(&start, 2, 25000000LL, &d);
+	ck_assert_int_eq((long long)d.tv_sec * 1000 + d.tv_nsec / 1000000,
+	    100900LL + 2 * AUTH_FAIL_DELAY_MS + 25);
+	/* A slow hash of seconds; no hash at all never shortens it. */
+	auth_fail_deadline(&start, 1, 3000000001LL, &d);
+	ck_assert_int_eq(d.tv_sec, 104 + (AUTH_FAIL_DELAY_MS - 100) / 1000);
+	ck_assert_int_eq(d.tv_nsec, (AUTH_FAIL_DELAY_MS - 100) % 1000 *
+	    1000000L + 1);
+	auth_fail_deadline(&start, 1, -5, &d);
+	ck_assert_int_eq((long long)d.tv_sec * 1000000000LL + d.tv_nsec,
+	    100900000000LL + AUTH_FAIL_DELAY_MS * 1000000LL);
+}
+END_TEST
+
+/* --------------------------------------------------- the failure work */
+
+START_TEST(fail_work_hashes_every_class_not_yet_measured)
+{
+	char path[PATH_MAX], h[256], text[1024];
+	long long slow;
+
+	/* alice's own check measures her class; the rest are measured by
+	 * the failure work, and the slowest is returned. */
+	make_hash("secret", h, sizeof(h));
+	snprintf(text, sizeof(text), "alice:%s\nbob:$1$salt$h\n"
+	    "carol:$6$rounds=1000$salt$h\n", h);
+	passwd_file(path, sizeof(path), text);
+	ck_assert_int_eq(auth_login(path, "alice", "wrong", &e, &costs), 0);
+	ck_assert_uint_eq(costs.n, 3);
+	ck_assert(costs.ns[0] > 0);
+	ck_assert(costs.ns[1] < 0 && costs.ns[2] < 0);
+	slow = auth_spend_fail_work(&costs, "wrong");
+	for (unsigned i = 0; i < costs.n; i++) {
+		ck_assert(costs.ns[i] > 0);
+		ck_assert(costs.ns[i] <= slow);
+	}
+	/* An unknown user: nothing measured before, all after. */
+	ck_assert_int_eq(auth_login(path, "mallory", "wrong", &e, &costs), 0);
+	for (unsigned i = 0; i < costs.n; i++)
+		ck_assert(costs.ns[i] < 0);
+	ck_assert(auth_spend_fail_work(&costs, "wrong") > 0);
+}
+END_TEST
+
+START_TEST(fail_work_without_usable_hash_uses_builtin_one)
+{
+	char path[PATH_MAX];
+
+	passwd_file(path, sizeof(path), "locked:!$1$l$l\nplain:{PLAIN}x\n");
+	ck_assert_int_eq(auth_login(path, "locked", "wrong", &e, &costs), 0);
+	ck_assert_uint_eq(costs.n, 0);
+	ck_assert(auth_spend_fail_work(&costs, "wrong") > 0);
+	ck_assert(costs.other_ns > 0);
+}
+END_TEST
+
 /* -------------------------------------------------------- auth_login */
 
 static void login_file(char *path, size_t size)
@@ -446,7 +574,7 @@ START_TEST(login_known_user_right_password)
 	char path[PATH_MAX];
 
 	login_file(path, sizeof(path));
-	ck_assert_int_eq(auth_login(path, "alice", "secret", &e), 1);
+	ck_assert_int_eq(auth_login(path, "alice", "secret", &e, &costs), 1);
 	ck_assert_str_eq(e.name, "alice");
 }
 END_TEST
@@ -456,7 +584,7 @@ START_TEST(login_known_user_wrong_password)
 	char path[PATH_MAX];
 
 	login_file(path, sizeof(path));
-	ck_assert_int_eq(auth_login(path, "alice", "Secret", &e), 0);
+	ck_assert_int_eq(auth_login(path, "alice", "Secret", &e, &costs), 0);
 }
 END_TEST
 
@@ -465,7 +593,7 @@ START_TEST(login_unknown_user_fails)
 	char path[PATH_MAX];
 
 	login_file(path, sizeof(path));
-	ck_assert_int_eq(auth_login(path, "mallory", "secret", &e), 0);
+	ck_assert_int_eq(auth_login(path, "mallory", "secret", &e, &costs), 0);
 }
 END_TEST
 
@@ -474,8 +602,8 @@ START_TEST(login_locked_user_with_right_password_fails)
 	char path[PATH_MAX];
 
 	login_file(path, sizeof(path));
-	ck_assert_int_eq(auth_login(path, "locked", "secret", &e), 0);
-	ck_assert_int_eq(auth_login(path, "star", "secret", &e), 0);
+	ck_assert_int_eq(auth_login(path, "locked", "secret", &e, &costs), 0);
+	ck_assert_int_eq(auth_login(path, "star", "secret", &e, &costs), 0);
 }
 END_TEST
 
@@ -485,7 +613,7 @@ START_TEST(login_missing_passwd_file_is_error)
 
 	unit_tmpdir(dir, sizeof(dir));
 	unit_path(path, sizeof(path), dir, "missing");
-	ck_assert_int_eq(auth_login(path, "alice", "secret", &e), -1);
+	ck_assert_int_eq(auth_login(path, "alice", "secret", &e, &costs), -1);
 }
 END_TEST
 
@@ -518,7 +646,8 @@ Suite *passwd_suite(void)
 	tcase_add_test(tc, lookup_finds_user);
 	tcase_add_test(tc, lookup_unknown_user_not_found);
 	tcase_add_test(tc, lookup_skips_malformed_lines);
-	tcase_add_test(tc, lookup_returns_first_usable_hash_as_dummy);
+	tcase_add_test(tc, lookup_collects_distinct_hash_costs);
+	tcase_add_test(tc, lookup_counts_classes_beyond_the_kept_ones);
 	tcase_add_test(tc, lookup_missing_file_is_error);
 	tcase_add_test(tc, lookup_skips_overlong_line_and_parses_next);
 	tcase_add_test(tc, lookup_finds_last_line_without_newline);
@@ -535,8 +664,19 @@ Suite *passwd_suite(void)
 	tcase_add_test(tc, check_hash_locked_or_garbage_hash_never_matches);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("cost_key");
+	tcase_add_loop_test(tc, cost_key_is_scheme_and_cost, 0, N(cost_keys));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("deadline");
+	tcase_add_test(tc, fail_delay_doubles_up_to_the_cap);
+	tcase_add_test(tc, fail_deadline_is_start_plus_delay_plus_slowest_hash);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("login");
 	tcase_add_unchecked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
+	tcase_add_test(tc, fail_work_hashes_every_class_not_yet_measured);
+	tcase_add_test(tc, fail_work_without_usable_hash_uses_builtin_one);
 	tcase_add_test(tc, login_known_user_right_password);
 	tcase_add_test(tc, login_known_user_wrong_password);
 	tcase_add_test(tc, login_unknown_user_fails);

@@ -195,6 +195,30 @@ else
 fi
 equal fails-maildrop-untouched "$SUM" "$(sha256sum <"$T/mail/pop3dpriv")"
 
+# The failure's deadline is kept by the parent: under strace, the root
+# process (the one that forks the pre-login process) sleeps with an absolute
+# clock_nanosleep before it writes the verdict 'N', and the -ERR comes
+# after, from the pre-login process.
+if command -v strace >/dev/null 2>&1; then
+	printf 'USER pop3dpriv\r\nPASS wrong\r\nQUIT\r\n' |
+		strace -f -qq -s 64 -o "$T/deadline.trace" -e trace=clock_nanosleep,write,clone,clone3 \
+		"$POP3D" "${POP[@]}" >"$T/deadline.out" 2>"$T/deadline.err"
+	if perl -ne '
+		my ($pid) = /^(\d+)/ or next;
+		$root //= $pid if /clone3?\(/;
+		next unless defined $root;
+		$sleep = 1 if $pid == $root && /clock_nanosleep\(CLOCK_MONOTONIC, TIMER_ABSTIME,/;
+		$verdict = 1 if $pid == $root && $sleep && /write\(\d+, "N", 1\)/;
+		if (/write\(\d+, ".*-ERR \[AUTH\]/) { $found = 1; exit($verdict && $pid != $root ? 0 : 1) }
+		END { exit 1 unless $found }' "$T/deadline.trace"; then
+		pass "fails-deadline-slept-by-parent"
+	else
+		fail "fails-deadline-slept-by-parent" "$(grep -E 'nanosleep|"N"|ERR' "$T/deadline.trace" | head -n 4 | tr '\n' '|')"
+	fi
+else
+	pass "fails-deadline-slept-by-parent (skipped: no strace)"
+fi
+
 # The pre-login process killed by SIGKILL in AUTHORIZATION: the parent
 # notices and exits; it neither crashes nor hangs.
 start kill "${POP[@]}"

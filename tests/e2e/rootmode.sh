@@ -300,7 +300,7 @@ chmod 660 "$SP/pop3duser1"
 
 # User names that would leave the spool through %u: never served.
 NAMES=('/' '..' '../pop3duser1' 'pop3duser1/' './pop3duser1' '../spool/pop3duser1')
-# (In parallel: each failure costs pop3d's one-second delay.)
+# (In parallel: each failure costs pop3d's failure delay, 0.5 s and more.)
 i=0 NPIDS=()
 for n in "${NAMES[@]}"; do
 	i=$((i + 1))
