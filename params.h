@@ -104,6 +104,16 @@
 #define TOP_FIRST_BLOCK 4096UL
 /* Bytes of a line we must see before classifying it (header names). */
 #define MBOX_LINE_PEEK 64
+/*
+ * After mail arrived, RETR and TOP check that the indexed bytes are still
+ * in place without reading them all (mailbox.c, layout_holds): this many
+ * bytes before the end of the index are hashed (a rewrite that inserts or
+ * removes bytes anywhere before moves them all; 64 KiB makes a
+ * coincidental match of shifted text, which would need the tail to repeat
+ * itself exactly, hopeless), and this many From_ lines probed.
+ */
+#define MBOX_TAIL_CHECK (64UL * 1024)
+#define CHECK_PROBES 64
 /* Enough for any mailbox a POP3 client will ever page through. */
 #define MAX_MAILBOX_MESSAGES 10000000
 

@@ -729,7 +729,7 @@ static enum outcome send_message(struct session *s, long n, long lines)
 	int r;
 
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
-	r = mbox_check(&s->mb);
+	r = mbox_check_message(&s->mb, (size_t)n);
 	if (r == MBOX_LOCKED) {
 		/* A delivery holds the mbox: nothing is wrong, just busy. */
 		reply(s, R_IN_USE);
