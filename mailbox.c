@@ -380,7 +380,7 @@ static int uid_cmp(const void *a, const void *b, void *base)
 
 /* Gives messages with equal UIDs the suffixes -2, -3, ... in file order:
  * RFC 1939 wants UIDs unique, and identical copies do happen. */
-static int assign_dup_suffixes(struct mbox_index *idx)
+int mbox_number_duplicates(struct mbox_index *idx)
 {
 	size_t *order, i, j;
 
@@ -577,7 +577,7 @@ int mbox_scan_range(int fd, uint64_t start, uint64_t limit,
 	}
 	if (s.in_msg && s.cur.data_off < idx->scanned && s.last_byte != '\n')
 		s.cur.flags |= MSG_NO_FINAL_NL;
-	if (finish_message(&s, idx->scanned, 1) || assign_dup_suffixes(idx))
+	if (finish_message(&s, idx->scanned, 1) || mbox_number_duplicates(idx))
 		goto out;
 	r = MBOX_OK;
 out:

@@ -141,6 +141,9 @@
  * cached, and this many of its From_ lines are checked at load. */
 #define CACHE_SETTLE_SECONDS 2
 #define CACHE_PROBES 64
+/* Of those messages, this many bytes' worth are scanned again and must
+ * give the cached records: a small part of the scan the cache saves. */
+#define CACHE_VERIFY_BYTES (4UL * 1024 * 1024)
 /* Records read or written at a time (56 bytes each). */
 #define CACHE_BLOCK_RECORDS 1024
 

@@ -249,6 +249,9 @@ int mbox_scan_range(int fd, uint64_t start, uint64_t limit,
  */
 int mbox_from_lines_hold(int fd, const struct message *m, size_t count,
     size_t probes, size_t phase);
+/* Sets the duplicate suffixes (dup) of messages whose UIDs are equal, in
+ * file order; every dup must be 0 before.  Returns 0 or -1 (ENOMEM). */
+int mbox_number_duplicates(struct mbox_index *idx);
 /* Scans message n of idx again: MBOX_OK if it is still as indexed
  * (boundaries, size, hash, flags), MBOX_CHANGED, or MBOX_ERROR. */
 int mbox_message_holds(int fd, const struct mbox_index *idx, size_t n);
