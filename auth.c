@@ -477,7 +477,7 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 
 	if (*failures >= MAX_AUTH_FAILURES)
 		return 2;	/* no more guesses in this session */
-	if (kind == CRED_PASS)
+	if (kind == CRED_PASS || kind == CRED_PLAIN)
 		r = auth_login(cfg->passwd_file, lookup, secret, e_r);
 	else if (cfg->apop_file && timestamp && timestamp[0])
 		r = auth_apop(cfg->apop_file, cfg->passwd_file, lookup,
@@ -488,7 +488,8 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 		return r;
 	log_escape(name, sizeof(name), user, strlen(user));
 	log_msg(LOG_NOTICE, "%s failed for user=%s",
-	    kind == CRED_PASS ? "PASS" : "APOP", name);
+	    kind == CRED_PASS ? "PASS" : kind == CRED_PLAIN ? "AUTH PLAIN" :
+	    "APOP", name);
 	auth_fail_delay(++*failures);
 	return *failures >= MAX_AUTH_FAILURES ? 2 : 0;
 }

@@ -98,6 +98,13 @@ int io_input_pending(const struct netio *io);
 /* Discards buffered input (used before a TLS upgrade in later work). */
 void io_discard_input(struct netio *io);
 
+/*
+ * The number of a terminating signal (SIGTERM, SIGHUP, SIGINT) that
+ * arrived, or 0: set by the handler pop3d.c installs; waits for the
+ * client then give up (errno EINTR), so the session ends and logs why.
+ */
+extern volatile sig_atomic_t io_interrupted;
+
 /* Queues output; returns 0, or -1 once any write has failed. */
 int io_write(struct netio *io, const void *data, size_t len);
 int io_printf(struct netio *io, const char *fmt, ...) ATTR_PRINTF(2, 3);
@@ -119,8 +126,9 @@ int io_wait_fds(struct pollfd *pfd, size_t n, const struct timespec *deadline);
 
 /* --------------------------------------------------------------- auth.c */
 
-/* The two ways to log in with a secret (also the privsep channel's). */
-enum { CRED_PASS = 'P', CRED_APOP = 'A' };
+/* The ways to log in with a secret (also the privsep channel's): USER/
+ * PASS, APOP, and AUTH PLAIN (checked as PASS, logged as what it was). */
+enum { CRED_PASS = 'P', CRED_APOP = 'A', CRED_PLAIN = 'S' };
 
 /* One parsed password-file entry.  The strings point into line[]. */
 struct pw_entry {
