@@ -41,8 +41,9 @@ static const char usage_text[] =
     "  -a, --apop FILE         APOP secrets file (user:secret lines, mode "
     "0600);\n"
     "                          APOP is offered only with it\n"
-    "  -n, --hostname NAME     name in the greeting (default: "
-    "gethostname)\n"
+    "  -n, --hostname NAME     host name in the APOP timestamp of the "
+    "greeting\n"
+    "                          (with -a; default: gethostname)\n"
     "  -g, --mail-group GROUP  group kept (as root) for lock files in a "
     "group-writable\n"
     "                          spool (default " DEFAULT_MAIL_GROUP
