@@ -641,7 +641,7 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 	costs = malloc(sizeof(*costs));
 	if (!costs)
 		return -1;
-	if (kind == CRED_PASS)
+	if (kind == CRED_PASS || kind == CRED_PLAIN)
 		r = auth_login(cfg->passwd_file, lookup, secret, e_r, costs);
 	else if (cfg->apop_file && timestamp && timestamp[0])
 		r = auth_apop(cfg->apop_file, cfg->passwd_file, lookup,
@@ -657,7 +657,8 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 	}
 	log_escape(name, sizeof(name), user, strlen(user));
 	log_msg(LOG_NOTICE, "%s failed for user=%s",
-	    kind == CRED_PASS ? "PASS" : "APOP", name);
+	    kind == CRED_PASS ? "PASS" : kind == CRED_PLAIN ? "AUTH PLAIN" :
+	    "APOP", name);
 	slow = auth_spend_fail_work(costs, secret);
 	free(costs);
 	auth_fail_deadline(&start, ++*failures, slow, &deadline);

@@ -12,8 +12,9 @@
  * coarser than a nanosecond), so an entry is only written for an mbox
  * whose ctime was at least CACHE_SETTLE_SECONDS old when the scan began:
  * a later change then carries a later ctime.  On top of that the loaded
- * index is checked for shape, and From_ lines it names must still be
- * where it says (a sample: one small read each).
+ * index is checked for shape (its offsets must add up to the mbox), and
+ * a random sample of its records must be what a scan of the bytes they
+ * name gives (records_hold).
  *
  * The file is the user's own (it lives where the administrator's template
  * puts it, e.g. %h/.pop3d-index); it is read as untrusted input, written
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -81,14 +83,23 @@ static void put_head(unsigned char *b, const struct stat *st, uint64_t count,
 }
 
 /*
- * The shape mbox_scan() guarantees: messages in order from offset 0, each
- * From_ line before its data, the data inside the message, sizes at least
- * the stored bytes, known flags; the last one ends where the scan did.
+ * The shape mbox_scan() guarantees, to the byte: messages in order from
+ * offset 0, each From_ line before its data, and between one message's
+ * data and the next From_ line exactly the empty line that separates
+ * them ("\n" or "\r\n"); the last ends where the scan did, or before
+ * one such line.  So the offsets add up to the mbox: no byte of it is
+ * outside a message but a separator, and no message hides bytes that
+ * RETR would not send.  A size exceeds the stored bytes by at most one
+ * octet a line end (a bare LF sent as CRLF), plus the CRLF added to a
+ * last line without one, which only the last message can have.  Known
+ * flags only.
  */
 static int plausible(const struct message *m, size_t count, uint64_t scanned)
 {
 	for (size_t i = 0; i < count; i++) {
-		uint64_t end = i + 1 < count ? m[i + 1].from_off : scanned;
+		int last = i + 1 == count;
+		uint64_t end = last ? scanned : m[i + 1].from_off;
+		uint64_t gap, grow;
 
 		if ((i == 0 ? m[i].from_off != 0 :
 		    m[i].from_off <= m[i - 1].from_off) ||
@@ -96,29 +107,74 @@ static int plausible(const struct message *m, size_t count, uint64_t scanned)
 		    m[i].data_off > end ||
 		    m[i].data_len > end - m[i].data_off ||
 		    m[i].size < m[i].data_len ||
-		    m[i].size - m[i].data_len > m[i].data_len + 2 ||
 		    (m[i].flags & ~(uint32_t)IC_FLAGS) || m[i].dup == 1)
+			return 0;
+		gap = end - m[i].data_off - m[i].data_len;
+		if (gap > 2 || (!last && gap == 0))
+			return 0;
+		grow = m[i].size - m[i].data_len;
+		if (m[i].flags & MSG_NO_FINAL_NL) {
+			if (!last || gap != 0 || m[i].data_len == 0 || grow < 2)
+				return 0;
+			grow -= 2;
+		}
+		if (grow > m[i].data_len)
 			return 0;
 	}
 	return 1;
 }
 
-/* From_ lines the index names are still there: the first, the last and
- * some spread between (all of them would cost a read each). */
-static int boundaries_hold(int mfd, const struct message *m, size_t count)
+/*
+ * The records mbox_scan() would give for the bytes they name, checked
+ * against the mbox for a sample: the From_ lines of the first, the last
+ * and CACHE_PROBES messages between them, and, as far as
+ * CACHE_VERIFY_BYTES go, those messages scanned again (boundaries, size,
+ * hash, flags).  The sample starts at a random place, so the owner, who
+ * can write the cache, cannot know which records are compared.  And the
+ * duplicate suffixes are a function of the hashes: they must be what
+ * the scan gives them.
+ */
+static int records_hold(int mfd, struct mbox_index *idx)
 {
-	unsigned char b[5];
-	size_t step = count / CACHE_PROBES + 1;
+	const struct message *m = idx->msgs;
+	size_t count = idx->count, step = count / CACHE_PROBES + 1, phase = 0;
+	uint64_t budget = CACHE_VERIFY_BYTES;
+	uint32_t *dup;
+	int ok = 1;
 
-	for (size_t i = 0;; i += step) {
+	/* Without randomness the sample is fixed, still a sample. */
+	if (getrandom(&phase, sizeof(phase), GRND_NONBLOCK) != sizeof(phase))
+		phase = 0;
+	phase %= step;
+	if (!mbox_from_lines_hold(mfd, m, count, CACHE_PROBES, phase))
+		return 0;
+	for (size_t k = 0; ok; k++) {
+		size_t i = k == 0 ? 0 : phase + (k - 1) * step;
+		uint64_t end;
+
 		if (i >= count)
 			i = count - 1;
-		if (pread_full(mfd, b, sizeof(b), m[i].from_off) ||
-		    memcmp(b, "From ", 5))
-			return 0;
+		end = i + 1 < count ? m[i + 1].from_off : idx->scanned;
+		if (end - m[i].from_off <= budget) {
+			budget -= end - m[i].from_off;
+			ok = mbox_message_holds(mfd, idx, i) == MBOX_OK;
+		}
 		if (i == count - 1)
-			return 1;
+			break;
 	}
+	dup = ok ? malloc(count * sizeof(*dup)) : NULL;
+	if (!dup)
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		dup[i] = idx->msgs[i].dup;
+		idx->msgs[i].dup = 0;
+	}
+	if (mbox_number_duplicates(idx) < 0)
+		ok = 0;
+	for (size_t i = 0; ok && i < count; i++)
+		ok = dup[i] == idx->msgs[i].dup;
+	free(dup);
+	return ok;
 }
 
 int idxcache_load(const char *file, int mfd, const struct stat *mst,
@@ -178,13 +234,16 @@ int idxcache_load(const char *file, int mfd, const struct stat *mst,
 	}
 	XXH128_canonicalFromHash(&sum, XXH3_128bits_digest(md));
 	if (memcmp(sum.digest, head + IC_HEAD, IC_SUM) ||
-	    !plausible(m, (size_t)count, (uint64_t)mst->st_size) ||
-	    !boundaries_hold(mfd, m, (size_t)count))
+	    !plausible(m, (size_t)count, (uint64_t)mst->st_size))
 		goto out;
 	idx->msgs = m;
 	idx->count = idx->alloc = (size_t)count;
 	idx->scanned = (uint64_t)mst->st_size;
 	m = NULL;
+	if (!records_hold(mfd, idx)) {
+		mbox_index_free(idx);
+		goto out;
+	}
 	ok = 1;
 	log_msg(LOG_DEBUG, "index read from cache %s", file);
 out:

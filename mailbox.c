@@ -24,6 +24,7 @@
 #include <immintrin.h>
 
 #include <md5.h>
+#include <xxhash.h>
 
 #include "proto.h"
 
@@ -41,7 +42,8 @@ static const char *const volatile_headers[] = {
 
 struct scan {
 	int fd;
-	uint64_t limit;			/* bytes to scan */
+	uint64_t origin;		/* where the scan starts: a From_ line */
+	uint64_t limit;			/* where it ends */
 	unsigned char *buf;
 	size_t blen, bpos;		/* valid bytes, parse position */
 	uint64_t boff;			/* file offset of buf[0] */
@@ -316,7 +318,7 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 	if (start) {
 		blank = (len == 1 && p[0] == '\n') ||
 		    (len == 2 && p[0] == '\r' && p[1] == '\n');
-		if ((off == 0 || s->prev_blank) && len >= 5 &&
+		if ((off == s->origin || s->prev_blank) && len >= 5 &&
 		    memcmp(p, "From ", 5) == 0) {
 			if (finish_message(s, off, 1) || start_message(s, off))
 				return -1;
@@ -327,7 +329,7 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 			s->in_from_line = !end;
 			return 0;
 		}
-		if (off == 0) {
+		if (off == s->origin) {
 			errno = 0;
 			return -2;	/* not an mbox */
 		}
@@ -378,7 +380,7 @@ static int uid_cmp(const void *a, const void *b, void *base)
 
 /* Gives messages with equal UIDs the suffixes -2, -3, ... in file order:
  * RFC 1939 wants UIDs unique, and identical copies do happen. */
-static int assign_dup_suffixes(struct mbox_index *idx)
+int mbox_number_duplicates(struct mbox_index *idx)
 {
 	size_t *order, i, j;
 
@@ -486,6 +488,12 @@ void mbox_scan_select(int force_sse2)
 
 int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 {
+	return mbox_scan_range(fd, 0, limit, idx);
+}
+
+int mbox_scan_range(int fd, uint64_t start, uint64_t limit,
+    struct mbox_index *idx)
+{
 	struct scan s;
 	int r = MBOX_ERROR;
 
@@ -494,6 +502,8 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 	memset(&s, 0, sizeof(s));
 	memset(idx, 0, sizeof(*idx));
 	s.fd = fd;
+	s.origin = start;
+	s.boff = start;
 	s.limit = limit;
 	s.idx = idx;
 	s.buf = malloc(MBOX_BLOCK_SIZE);
@@ -567,7 +577,7 @@ int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx)
 	}
 	if (s.in_msg && s.cur.data_off < idx->scanned && s.last_byte != '\n')
 		s.cur.flags |= MSG_NO_FINAL_NL;
-	if (finish_message(&s, idx->scanned, 1) || assign_dup_suffixes(idx))
+	if (finish_message(&s, idx->scanned, 1) || mbox_number_duplicates(idx))
 		goto out;
 	r = MBOX_OK;
 out:
@@ -624,6 +634,8 @@ static void count_live(struct mailbox *mb)
 			mb->live_size += mb->idx.msgs[i].size;
 		}
 }
+
+static int tail_sum(const struct mailbox *mb, unsigned char sum[16]);
 
 static int64_t mtime_ns(const struct stat *st)
 {
@@ -708,6 +720,9 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 	}
 	if (r == MBOX_OK && !cached)
 		r = mbox_scan(mb->fd, (uint64_t)st.st_size, &mb->idx);
+	/* What later checks compare the layout with (layout_holds). */
+	if (r == MBOX_OK && tail_sum(mb, mb->tail_sum) < 0)
+		r = MBOX_ERROR;
 	unlock_mbox(&lk);
 	if (r == MBOX_OK && cache && !cached)
 		idxcache_save(cache, &st, scan_start, &mb->idx);
@@ -723,8 +738,8 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 	}
 	mb->dev = st.st_dev;
 	mb->ino = st.st_ino;
-	mb->seen_size = (uint64_t)st.st_size;
-	mb->seen_mtime_ns = mtime_ns(&st);
+	mb->seen_size = mb->layout_size = (uint64_t)st.st_size;
+	mb->seen_mtime_ns = mb->layout_mtime_ns = mtime_ns(&st);
 	count_live(mb);
 	return MBOX_OK;
 
@@ -753,12 +768,135 @@ static int same_index(const struct mbox_index *a, const struct mbox_index *b)
 	return 1;
 }
 
+int mbox_from_lines_hold(int fd, const struct message *m, size_t count,
+    size_t probes, size_t phase)
+{
+	unsigned char b[5];
+	size_t step = count / (probes ? probes : 1) + 1;
+
+	if (count == 0)
+		return 1;
+	/* The first and the last always; between them every step-th,
+	 * from phase on (a caller facing a forger picks it at random). */
+	for (size_t k = 0;; k++) {
+		size_t i = k == 0 ? 0 : phase % step + (k - 1) * step;
+
+		if (i >= count)
+			i = count - 1;
+		if (pread_full(fd, b, sizeof(b), m[i].from_off) ||
+		    memcmp(b, "From ", 5))
+			return 0;
+		if (i == count - 1)
+			return 1;
+	}
+}
+
+int mbox_message_holds(int fd, const struct mbox_index *idx, size_t n)
+{
+	const struct message *m = &idx->msgs[n];
+	uint64_t end = n + 1 < idx->count ? idx->msgs[n + 1].from_off :
+	    idx->scanned;
+	struct mbox_index one;
+	int r = mbox_scan_range(fd, m->from_off, end, &one);
+
+	if (r == MBOX_NOT_MBOX)
+		return MBOX_CHANGED;
+	if (r != MBOX_OK)
+		return r;
+	/* The duplicate suffix depends on the other messages: not ours. */
+	r = one.count == 1 && one.msgs[0].from_off == m->from_off &&
+	    one.msgs[0].data_off == m->data_off &&
+	    one.msgs[0].data_len == m->data_len &&
+	    one.msgs[0].size == m->size &&
+	    !memcmp(one.msgs[0].hash, m->hash, sizeof(m->hash)) &&
+	    !((one.msgs[0].flags ^ m->flags) & ~(uint32_t)MSG_DELETED) ?
+	    MBOX_OK : MBOX_CHANGED;
+	mbox_index_free(&one);
+	return r;
+}
+
+/* XXH3-128 of the MBOX_TAIL_CHECK bytes before the end of the index,
+ * read with mb->buf (fewer when it is smaller: the fuzzing build's is).
+ * Returns 0 or -1 (errno set; EIO for a short file). */
+static int tail_sum(const struct mailbox *mb, unsigned char sum[16])
+{
+	uint64_t len = MBOX_TAIL_CHECK < MBOX_BLOCK_SIZE ? MBOX_TAIL_CHECK :
+	    MBOX_BLOCK_SIZE;
+	XXH128_canonical_t c;
+
+	if (len > mb->idx.scanned)
+		len = mb->idx.scanned;
+
+	if (pread_full(mb->fd, mb->buf, (size_t)len, mb->idx.scanned - len))
+		return -1;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(mb->buf, (size_t)len));
+	memcpy(sum, c.digest, 16);
+	return 0;
+}
+
+/*
+ * The layout of the indexed bytes, checked without reading them all: the
+ * last MBOX_TAIL_CHECK of them hash as at login, and sampled From_ lines
+ * are where the index says.  Any program that inserts or removes bytes
+ * before the old end (a mail reader expunging a message or adding a
+ * Status: line, then rewriting the rest of the file) moves every later
+ * byte, so the tail no longer matches; what it cannot see, an edit of
+ * the same length further back, the message check before each send and
+ * the full check before UPDATE do.  Returns MBOX_OK, MBOX_CHANGED or
+ * MBOX_ERROR.
+ */
+static int layout_holds(struct mailbox *mb)
+{
+	unsigned char sum[16];
+
+	if (tail_sum(mb, sum) < 0)
+		return errno == EIO ? MBOX_CHANGED : MBOX_ERROR;
+	if (memcmp(sum, mb->tail_sum, sizeof(sum)) ||
+	    !mbox_from_lines_hold(mb->fd, mb->idx.msgs, mb->idx.count,
+	    CHECK_PROBES, 0))
+		return MBOX_CHANGED;
+	return MBOX_OK;
+}
+
+/* Every indexed byte scanned again: boundaries, sizes and hashes. */
+static int index_holds(struct mailbox *mb)
+{
+	struct mbox_index fresh;
+	int r = mbox_scan(mb->fd, mb->idx.scanned, &fresh);
+
+	if (r == MBOX_OK) {
+		if (!same_index(&mb->idx, &fresh))
+			r = MBOX_CHANGED;
+		mbox_index_free(&fresh);
+	} else if (r == MBOX_NOT_MBOX) {
+		r = MBOX_CHANGED;
+	}
+	return r;
+}
+
+/* What check_unchanged verifies besides the file's identity and size. */
+enum { CHECK_ALL = -1, CHECK_LAYOUT = -2 };
+
 /*
  * Is the indexed part of the file still what we indexed?  Appending is
  * allowed (that is how mail arrives); anything else is a rewrite.  The
- * cheap test is the size and the nanosecond mtime; when those moved we
- * scan the indexed bytes again and compare boundaries, sizes and hashes.
- * locked says whether the caller holds the mbox locks already.
+ * cheap test is the size and the nanosecond mtime against the last time
+ * every indexed byte was verified.  When those moved, what is read
+ * depends on what is at stake (what, below):
+ *
+ *  - CHECK_ALL (before UPDATE, which rewrites the file): every indexed
+ *    byte is scanned again and boundaries, sizes and hashes compared.
+ *  - a message number (before and after sending it): the layout (see
+ *    layout_holds) and that message scanned again, so a message is only
+ *    ever sent as indexed, at a cost of the message plus a constant, not
+ *    of the mbox: mail flooding in does not make every RETR a rescan of
+ *    gigabytes.  An edit elsewhere shows when that message is sent, or
+ *    at UPDATE at the latest: nothing is deleted from a changed file.
+ *  - CHECK_LAYOUT: the layout alone.
+ *
+ * The layout is checked once per change of size or mtime; the full
+ * verification resets both marks.  locked says whether the caller holds
+ * the mbox locks already.
  *
  * by_path also checks that the path still names our file.  A file renamed
  * over the maildrop or removed leaves our descriptor on the old inode,
@@ -771,11 +909,11 @@ static int same_index(const struct mbox_index *a, const struct mbox_index *b)
  * is no different from one just after the response, which the next
  * command's check notices.  So the check after a send skips the path.
  */
-static int check_unchanged(struct mailbox *mb, int locked, int by_path)
+static int check_unchanged(struct mailbox *mb, int locked, int by_path,
+    long what)
 {
-	struct mbox_index fresh;
 	struct stat st, pst;
-	int r;
+	int r = MBOX_OK, layout_known;
 
 	if (mb->fd < 0) {
 		/* An empty maildrop stays valid whatever arrives. */
@@ -792,6 +930,10 @@ static int check_unchanged(struct mailbox *mb, int locked, int by_path)
 	if ((uint64_t)st.st_size == mb->seen_size &&
 	    mtime_ns(&st) == mb->seen_mtime_ns)
 		return MBOX_OK;
+	layout_known = (uint64_t)st.st_size == mb->layout_size &&
+	    mtime_ns(&st) == mb->layout_mtime_ns;
+	if (what == CHECK_LAYOUT && layout_known)
+		return MBOX_OK;
 
 	if (!locked) {
 		/* A shared lock keeps a writer from changing it mid-scan. */
@@ -799,26 +941,35 @@ static int check_unchanged(struct mailbox *mb, int locked, int by_path)
 		if (r != MBOX_OK)
 			return r;
 	}
-	r = mbox_scan(mb->fd, mb->idx.scanned, &fresh);
+	if (what == CHECK_ALL) {
+		r = index_holds(mb);
+	} else {
+		if (!layout_known)
+			r = layout_holds(mb);
+		if (r == MBOX_OK && what >= 0)
+			r = mbox_message_holds(mb->fd, &mb->idx, (size_t)what);
+	}
 	if (!locked)
 		unlock_fcntl(mb->fd);
 	if (r == MBOX_OK) {
-		if (!same_index(&mb->idx, &fresh))
-			r = MBOX_CHANGED;
-		mbox_index_free(&fresh);
-	} else if (r == MBOX_NOT_MBOX) {
-		r = MBOX_CHANGED;
-	}
-	if (r == MBOX_OK) {
-		mb->seen_size = (uint64_t)st.st_size;
-		mb->seen_mtime_ns = mtime_ns(&st);
+		mb->layout_size = (uint64_t)st.st_size;
+		mb->layout_mtime_ns = mtime_ns(&st);
+		if (what == CHECK_ALL) {
+			mb->seen_size = mb->layout_size;
+			mb->seen_mtime_ns = mb->layout_mtime_ns;
+		}
 	}
 	return r;
 }
 
 int mbox_check(struct mailbox *mb)
 {
-	return check_unchanged(mb, 0, 1);
+	return check_unchanged(mb, 0, 1, CHECK_ALL);
+}
+
+int mbox_check_message(struct mailbox *mb, size_t n)
+{
+	return check_unchanged(mb, 0, 1, (long)n);
 }
 
 void mbox_mark_deleted(struct mailbox *mb, size_t n)
@@ -1036,7 +1187,7 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 		return r;
 	/* Only a verified message gets its terminator: if the file was
 	 * rewritten while we sent it, the client sees a cut response. */
-	r = check_unchanged(mb, 0, 0);
+	r = check_unchanged(mb, 0, 0, (long)n);
 	if (r != MBOX_OK)
 		return r;
 	return io_write(io, ".\r\n", 3) ? MBOX_NET : MBOX_OK;
@@ -1137,7 +1288,7 @@ int mbox_update(struct mailbox *mb)
 	 * finds nothing unless something is badly wrong. */
 	r = journal_recover(mb->path, mb->fd, mb->buf, &lk.sync_removal);
 	if (r == MBOX_OK)
-		r = check_unchanged(mb, 1, 1);
+		r = check_unchanged(mb, 1, 1, CHECK_ALL);
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
 	if (r == MBOX_OK) {

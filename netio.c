@@ -33,6 +33,8 @@
 
 #include "proto.h"
 
+volatile sig_atomic_t io_interrupted;
+
 /* The deadline seconds from now, or NULL (no deadline) for 0. */
 static const struct timespec *deadline_in(struct timespec *ts, int seconds)
 {
@@ -285,7 +287,8 @@ int io_wait_fds(struct pollfd *pfd, size_t n, const struct timespec *deadline)
 		r = poll(pfd, (nfds_t)n, (int)ms);
 		if (r > 0)
 			return 1;
-		if (r < 0 && errno != EINTR)
+		/* A terminating signal ends the wait: the session ends. */
+		if (r < 0 && (errno != EINTR || io_interrupted))
 			return -1;
 	}
 }

@@ -117,6 +117,16 @@
 #define TOP_FIRST_BLOCK 4096UL
 /* Bytes of a line we must see before classifying it (header names). */
 #define MBOX_LINE_PEEK 64
+/*
+ * After mail arrived, RETR and TOP check that the indexed bytes are still
+ * in place without reading them all (mailbox.c, layout_holds): this many
+ * bytes before the end of the index are hashed (a rewrite that inserts or
+ * removes bytes anywhere before moves them all; 64 KiB makes a
+ * coincidental match of shifted text, which would need the tail to repeat
+ * itself exactly, hopeless), and this many From_ lines probed.
+ */
+#define MBOX_TAIL_CHECK (64UL * 1024)
+#define CHECK_PROBES 64
 /* Enough for any mailbox a POP3 client will ever page through. */
 #define MAX_MAILBOX_MESSAGES 10000000
 
@@ -144,6 +154,9 @@
  * cached, and this many of its From_ lines are checked at load. */
 #define CACHE_SETTLE_SECONDS 2
 #define CACHE_PROBES 64
+/* Of those messages, this many bytes' worth are scanned again and must
+ * give the cached records: a small part of the scan the cache saves. */
+#define CACHE_VERIFY_BYTES (4UL * 1024 * 1024)
 /* Records read or written at a time (56 bytes each). */
 #define CACHE_BLOCK_RECORDS 1024
 

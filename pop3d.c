@@ -41,8 +41,9 @@ static const char usage_text[] =
     "  -a, --apop FILE         APOP secrets file (user:secret lines, mode "
     "0600);\n"
     "                          APOP is offered only with it\n"
-    "  -n, --hostname NAME     name in the greeting (default: "
-    "gethostname)\n"
+    "  -n, --hostname NAME     host name in the APOP timestamp of the "
+    "greeting\n"
+    "                          (with -a; default: gethostname)\n"
     "  -g, --mail-group GROUP  group kept (as root) for lock files in a "
     "group-writable\n"
     "                          spool (default " DEFAULT_MAIL_GROUP
@@ -63,6 +64,28 @@ static const char usage_text[] =
     "  -s, --stderr            log to standard error instead of syslog\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n";
+
+/* A terminating signal: noted, so the session's wait for the client
+ * gives up and the session ends through its own exit, logging why. */
+static void on_signal(int sig)
+{
+	io_interrupted = sig;
+}
+
+/* Installs on_signal without SA_RESTART: poll(2) must return EINTR. */
+static void catch_signals(void)
+{
+	static const int sigs[] = { SIGTERM, SIGHUP, SIGINT };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			log_msg(LOG_WARNING, "sigaction %d: %s", sigs[i],
+			    strerror(errno));
+}
 
 /* Reports a command-line mistake: "pop3d: WHAT 'ARG'", exit status 2. */
 static void usage_error(const char *what, const char *arg)
@@ -343,6 +366,7 @@ int main(int argc, char **argv)
 	find_client();
 	/* A vanished client must show up as a write error, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 	/* Output is on the same connection when it is a socket. */
 	tune_tcp(STDIN_FILENO, cfg.timeout);
 

@@ -26,7 +26,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +47,10 @@
 
 /* uid_t and gid_t are 32 bits on Linux; (uid_t)-1 means "no id". */
 #define MAX_ID		(UINT32_MAX - 1)
+
+/* Largest buffer tried for one user or group entry (getpwnam_r): a
+ * group with thousands of members fits; beyond, something is wrong. */
+#define MAX_NSS_BUFFER	(1024UL * 1024)
 
 /* Polling step while another pop3passwd holds the lock. */
 #define LOCK_POLL_NS	(100L * 1000 * 1000)
@@ -95,8 +101,10 @@ usage(FILE *fp)
 	    "as one line from standard input.\n"
 	    "\n"
 	    "  -f, --file FILE    password file (default %s)\n"
-	    "  -u, --uid UID      set the uid field (\"\" clears it)\n"
-	    "  -g, --gid GID      set the gid field (\"\" clears it)\n"
+	    "  -u, --uid USER     set the uid field: a number or a user name "
+	    "(\"\" clears it)\n"
+	    "  -g, --gid GROUP    set the gid field: a number or a group name "
+	    "(\"\" clears it)\n"
 	    "  -d, --home DIR     set the home field (\"\" clears it)\n"
 	    "  -m, --mail PATH    set the mail=PATH extra field (\"\" removes it)\n"
 	    "  -s, --stdin        read the password from standard input\n"
@@ -139,12 +147,58 @@ valid_user(const char *name)
 }
 
 /*
- * Parses a uid or gid: plain decimal digits, no sign, no blanks, at most
- * MAX_ID.  Writes it back without leading zeros so that the file holds
- * one spelling.  "" is kept: it clears the field.
+ * The id of a user (group 0) or group (group 1) name, as chown(1) takes
+ * names: through the system's databases (NSS), with the reentrant calls
+ * and a buffer grown until the entry fits.  Returns 0 with *id_r set, -1
+ * if there is no such name or the lookup failed (said with warnx).
  */
 static int
-parse_id(const char *arg, char *buf, size_t size, const char **out_r)
+lookup_id(const char *name, int group, unsigned long long *id_r)
+{
+	long hint = sysconf(group ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
+	size_t size = hint > 0 ? (size_t)hint : 1024;
+	int r;
+
+	for (;;) {
+		char *buf = malloc(size);
+		struct passwd pw, *pwp = NULL;
+		struct group gr, *grp = NULL;
+
+		if (buf == NULL) {
+			warnx("out of memory");
+			return -1;
+		}
+		if (group)
+			r = getgrnam_r(name, &gr, buf, size, &grp);
+		else
+			r = getpwnam_r(name, &pw, buf, size, &pwp);
+		free(buf);
+		if (r == ERANGE && size < MAX_NSS_BUFFER) {
+			size *= 2;	/* a group with many members */
+			continue;
+		}
+		if (r != 0) {
+			warnx("cannot look up %s '%s': %s", group ? "group" :
+			    "user", name, strerror(r));
+			return -1;
+		}
+		if (group ? grp == NULL : pwp == NULL)
+			return -1;	/* no such name: the caller says so */
+		*id_r = group ? grp->gr_gid : pwp->pw_uid;
+		return 0;
+	}
+}
+
+/*
+ * Parses a uid or gid: plain decimal digits, no sign, no blanks, at most
+ * MAX_ID, or else a user (group 0) or group (group 1) name to look up.
+ * Writes it back as a number without leading zeros so that the file
+ * holds one spelling (pop3d's entries take numbers).  "" is kept: it
+ * clears the field.
+ */
+static int
+parse_id(const char *arg, int group, char *buf, size_t size,
+    const char **out_r)
 {
 	unsigned long long v = 0;
 	const char *p;
@@ -153,12 +207,15 @@ parse_id(const char *arg, char *buf, size_t size, const char **out_r)
 		*out_r = arg;
 		return 0;
 	}
-	for (p = arg; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
+	if (strspn(arg, "0123456789") != strlen(arg)) {
+		if (lookup_id(arg, group, &v) == -1 || v > MAX_ID)
 			return -1;
-		v = v * 10 + (unsigned)(*p - '0');
-		if (v > MAX_ID)
-			return -1;
+	} else {
+		for (p = arg; *p != '\0'; p++) {
+			v = v * 10 + (unsigned)(*p - '0');
+			if (v > MAX_ID)
+				return -1;
+		}
 	}
 	if ((size_t)snprintf(buf, size, "%llu", v) >= size)
 		return -1;
@@ -214,10 +271,11 @@ parse_options(int argc, char **argv, struct options *o)
 			o->file = optarg;
 			break;
 		case 'u':
-			if (parse_id(optarg, uid_buf, sizeof uid_buf,
+			if (parse_id(optarg, 0, uid_buf, sizeof uid_buf,
 			    &o->uid) == -1) {
-				warnx("bad uid '%s': want a number from 1 "
-				    "to %lu", optarg, (unsigned long)MAX_ID);
+				warnx("bad uid '%s': want a user name or a "
+				    "number from 1 to %lu", optarg,
+				    (unsigned long)MAX_ID);
 				usage_error();
 			}
 			/* pop3d never serves uid 0; such an entry is a trap. */
@@ -227,10 +285,11 @@ parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'g':
-			if (parse_id(optarg, gid_buf, sizeof gid_buf,
+			if (parse_id(optarg, 1, gid_buf, sizeof gid_buf,
 			    &o->gid) == -1) {
-				warnx("bad gid '%s': want a number from 0 "
-				    "to %lu", optarg, (unsigned long)MAX_ID);
+				warnx("bad gid '%s': want a group name or a "
+				    "number from 0 to %lu", optarg,
+				    (unsigned long)MAX_ID);
 				usage_error();
 			}
 			break;

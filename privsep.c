@@ -15,7 +15,7 @@
  * switches to the user's ids and serves the TRANSACTION state itself.
  *
  * Channel format (all lengths checked by the reader):
- *   request  kind(1: 'P' or 'A') ulen(1) user(ulen <= 128) slen(2, LE)
+ *   request  kind(1: 'P', 'A' or 'S') ulen(1) user(ulen <= 128) slen(2, LE)
  *            secret(slen <= 255); the parent decides if the name is valid
  *   verdict  'Y' accepted, 'N' refused, 'L' refused and the limit is
  *            reached, 'E' system error
@@ -476,7 +476,8 @@ static int read_request(int chan, int *kind_r, char *user, char *secret,
 	if (chan_read(chan, b, 1, deadline) < 0)
 		return errno == ETIMEDOUT ? -2 : 0;
 	*kind_r = b[0];
-	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP) ||
+	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP &&
+	    *kind_r != CRED_PLAIN) ||
 	    chan_read(chan, b, 1, deadline) < 0)
 		return -1;
 	ulen = b[0];

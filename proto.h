@@ -98,6 +98,13 @@ int io_input_pending(const struct netio *io);
 /* Discards buffered input (used before a TLS upgrade in later work). */
 void io_discard_input(struct netio *io);
 
+/*
+ * The number of a terminating signal (SIGTERM, SIGHUP, SIGINT) that
+ * arrived, or 0: set by the handler pop3d.c installs; waits for the
+ * client then give up (errno EINTR), so the session ends and logs why.
+ */
+extern volatile sig_atomic_t io_interrupted;
+
 /* Queues output; returns 0, or -1 once any write has failed. */
 int io_write(struct netio *io, const void *data, size_t len);
 int io_printf(struct netio *io, const char *fmt, ...) ATTR_PRINTF(2, 3);
@@ -119,8 +126,9 @@ int io_wait_fds(struct pollfd *pfd, size_t n, const struct timespec *deadline);
 
 /* --------------------------------------------------------------- auth.c */
 
-/* The two ways to log in with a secret (also the privsep channel's). */
-enum { CRED_PASS = 'P', CRED_APOP = 'A' };
+/* The ways to log in with a secret (also the privsep channel's): USER/
+ * PASS, APOP, and AUTH PLAIN (checked as PASS, logged as what it was). */
+enum { CRED_PASS = 'P', CRED_APOP = 'A', CRED_PLAIN = 'S' };
 
 /* One parsed password-file entry.  The strings point into line[]. */
 struct pw_entry {
@@ -281,6 +289,24 @@ struct mbox_index {
  * MBOX_ERROR (I/O or memory; errno set).
  */
 int mbox_scan(int fd, uint64_t limit, struct mbox_index *idx);
+/* The same for the bytes from start (a From_ line: the first message
+ * starts there) up to limit; offsets in idx are the file's. */
+int mbox_scan_range(int fd, uint64_t start, uint64_t limit,
+    struct mbox_index *idx);
+/*
+ * Do the From_ lines of the first, the last and about probes messages
+ * between them (every count/probes-th from phase on) start where m says?
+ * One small read each.  Returns 1 if they all do, 0 if not (or on a
+ * read error).
+ */
+int mbox_from_lines_hold(int fd, const struct message *m, size_t count,
+    size_t probes, size_t phase);
+/* Sets the duplicate suffixes (dup) of messages whose UIDs are equal, in
+ * file order; every dup must be 0 before.  Returns 0 or -1 (ENOMEM). */
+int mbox_number_duplicates(struct mbox_index *idx);
+/* Scans message n of idx again: MBOX_OK if it is still as indexed
+ * (boundaries, size, hash, flags), MBOX_CHANGED, or MBOX_ERROR. */
+int mbox_message_holds(int fd, const struct mbox_index *idx, size_t n);
 /* Chooses the scan's inner loop: AVX2 where the CPU has it, unless
  * force_sse2 (for tests: both must give the same index).  mbox_scan()
  * calls it itself the first time. */
@@ -308,8 +334,13 @@ struct mailbox {
 	struct mbox_index idx;
 	dev_t dev;
 	ino_t ino;
-	uint64_t seen_size;	/* size at the last successful check */
-	int64_t seen_mtime_ns;	/* mtime at the last successful check */
+	/* Size and mtime when every indexed byte was last verified, and
+	 * when the layout was (mailbox.c, check_unchanged). */
+	uint64_t seen_size;
+	int64_t seen_mtime_ns;
+	uint64_t layout_size;
+	int64_t layout_mtime_ns;
+	unsigned char tail_sum[16];	/* XXH3-128 of the index's last bytes */
 	unsigned char *buf;	/* MBOX_BLOCK_SIZE bytes for reading */
 	size_t live_count;	/* messages not marked deleted */
 	uint64_t live_size;	/* their total size */
@@ -333,8 +364,13 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
  */
 int mbox_send(struct mailbox *mb, size_t n, long lines, struct netio *io);
 
-/* Verifies that the indexed bytes are unchanged (MBOX_OK/MBOX_CHANGED). */
+/* Verifies that the indexed bytes are unchanged (MBOX_OK/MBOX_CHANGED):
+ * all of them, at a cost of the mbox's size when it changed. */
 int mbox_check(struct mailbox *mb);
+/* Verifies what sending message n relies on: the mbox's layout and that
+ * message, at a cost of the message plus a constant (MBOX_OK,
+ * MBOX_CHANGED, MBOX_LOCKED, MBOX_ERROR). */
+int mbox_check_message(struct mailbox *mb, size_t n);
 
 /* DELE marks a message; RSET unmarks them all. */
 void mbox_mark_deleted(struct mailbox *mb, size_t n);

@@ -82,6 +82,8 @@ struct session {
 	struct pw_entry pw;
 	struct mailbox mb;
 	unsigned retrieved;
+	size_t removed;		/* messages UPDATE removed */
+	const char *end_why;	/* why the session ends, for the log */
 };
 
 static enum outcome start_transaction(struct session *s);
@@ -95,6 +97,20 @@ struct command {
 static int reply(struct session *s, const char *text)
 {
 	return io_printf(&s->io, "%s\r\n", text);
+}
+
+/* The noun after a count the client reads: "1 message", "2 messages". */
+static const char *messages(size_t n)
+{
+	return n == 1 ? "message" : "messages";
+}
+
+/* "+OK maildrop has N messages (M octets)": after login and RSET. */
+static void reply_maildrop(struct session *s)
+{
+	io_printf(&s->io, "+OK maildrop has %zu %s (%llu octets)\r\n",
+	    s->mb.live_count, messages(s->mb.live_count),
+	    (unsigned long long)s->mb.live_size);
 }
 
 /* ------------------------------------------------------- small parsers */
@@ -233,6 +249,7 @@ static enum outcome login_result(struct session *s, int r)
 		return GO_ON;
 	case 2:
 		reply(s, R_AUTH_LIMIT);
+		s->end_why = "too many authentication failures";
 		return END_OK;
 	default:
 		reply(s, R_SYS_TEMP);
@@ -360,6 +377,7 @@ static enum outcome start_transaction(struct session *s)
 	if (r != MBOX_OK) {
 		log_msg(LOG_NOTICE, "login of user=%s refused: maildrop %s "
 		    "unavailable", name, path);
+		s->end_why = "maildrop unavailable";
 		/* RFC 1939 lets us stay in AUTHORIZATION, but not after we
 		 * gave up root for this user. */
 		return s->dropped_privileges ? END_FAIL : GO_ON;
@@ -367,8 +385,7 @@ static enum outcome start_transaction(struct session *s)
 	s->state = ST_TRANS;
 	log_msg(LOG_INFO, "login: user=%s messages=%zu octets=%llu", name,
 	    s->mb.live_count, (unsigned long long)s->mb.live_size);
-	io_printf(&s->io, "+OK maildrop has %zu messages (%llu octets)\r\n",
-	    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	reply_maildrop(s);
 	return GO_ON;
 }
 
@@ -385,11 +402,17 @@ static int plaintext_allowed(const struct session *s)
 	}
 }
 
-/* The refusal of a plaintext login, the same for every user name. */
-static enum outcome refuse_plaintext(struct session *s)
+/* The refusal of a plaintext login, the same for every user name, and
+ * logged: a client configured to send passwords in clear text is
+ * something the administrator wants to hear of. */
+static enum outcome refuse_plaintext(struct session *s, const char *cmd)
 {
-	reply(s, s->cfg->plaintext == PLAINTEXT_NEVER ? R_NO_PLAIN :
-	    R_NEED_TLS);
+	int never = s->cfg->plaintext == PLAINTEXT_NEVER;
+
+	log_msg(LOG_NOTICE, "%s refused: %s", cmd, never ?
+	    "plaintext login is disabled" : "plaintext login only over TLS, "
+	    "and TLS is not active");
+	reply(s, never ? R_NO_PLAIN : R_NEED_TLS);
 	return GO_ON;
 }
 
@@ -409,7 +432,7 @@ static enum outcome cmd_user(struct session *s, int argc, char **argv)
 {
 	(void)argc;
 	if (!plaintext_allowed(s))
-		return refuse_plaintext(s);
+		return refuse_plaintext(s, "USER");
 	/* Every name gets the same +OK; PASS fails for bad ones, so USER
 	 * never tells which names exist. */
 	set_user(s, argv[1]);
@@ -430,7 +453,7 @@ static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 	s->have_user = 0;
 	if (!plaintext_allowed(s)) {
 		explicit_bzero(argv[1], strlen(argv[1]));
-		return refuse_plaintext(s);
+		return refuse_plaintext(s, "PASS");
 	}
 	r = check_credentials(s, CRED_PASS, s->user, argv[1]);
 	explicit_bzero(argv[1], strlen(argv[1]));
@@ -472,8 +495,10 @@ static enum outcome cmd_stls(struct session *s, int argc, char **argv)
 	s->have_user = 0;
 	s->user[0] = '\0';
 	s->io.tls = tls_accept(s->io.in_fd, s->io.out_fd, s->cfg->timeout);
-	if (!s->io.tls)
+	if (!s->io.tls) {
+		s->end_why = "STLS failed";
 		return END_OK;	/* logged; the stream is unusable now */
+	}
 	return GO_ON;
 }
 
@@ -552,7 +577,7 @@ static enum outcome sasl_plain(struct session *s, const char *b64)
 		return GO_ON;
 	}
 	set_user(s, authcid);
-	r = check_credentials(s, CRED_PASS, s->user, pass);
+	r = check_credentials(s, CRED_PLAIN, s->user, pass);
 	explicit_bzero(buf, sizeof(buf));
 	return login_result(s, r);
 }
@@ -577,7 +602,7 @@ static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 		return GO_ON;
 	}
 	if (!plaintext_allowed(s))
-		return refuse_plaintext(s);
+		return refuse_plaintext(s, "AUTH PLAIN");
 	if (argc == 3) {
 		o = sasl_plain(s, argv[2]);
 		explicit_bzero(argv[2], strlen(argv[2]));
@@ -642,6 +667,7 @@ static enum outcome cmd_quit(struct session *s, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
+	s->end_why = "QUIT";
 	if (s->state == ST_AUTH) {
 		reply(s, R_BYE);
 		return END_OK;
@@ -650,16 +676,16 @@ static enum outcome cmd_quit(struct session *s, int argc, char **argv)
 	r = mbox_update(&s->mb);
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
 	if (r != MBOX_OK) {
-		log_msg(LOG_ERR, "logout: user=%s UPDATE failed, nothing "
-		    "deleted", name);
+		log_msg(LOG_ERR, "user=%s: UPDATE failed, nothing deleted",
+		    name);
+		s->end_why = "QUIT, UPDATE failed";
 		reply(s, r == MBOX_LOCKED ? "-ERR [IN-USE] maildrop locked, "
 		    "deleted messages not removed" : R_UPDATE_FAIL);
 		return END_FAIL;
 	}
-	log_msg(LOG_INFO, "logout: user=%s retrieved=%u deleted=%zu left=%zu",
-	    name, s->retrieved, deleted, s->mb.live_count);
-	io_printf(&s->io, "%s (%zu messages left)\r\n", R_BYE,
-	    s->mb.live_count);
+	s->removed = deleted;
+	io_printf(&s->io, "%s (%zu %s left)\r\n", R_BYE, s->mb.live_count,
+	    messages(s->mb.live_count));
 	return END_OK;
 }
 
@@ -703,8 +729,9 @@ static enum outcome list_or_uidl(struct session *s, int argc, char **argv,
 	if (uidl)
 		reply(s, "+OK unique-id listing follows");
 	else
-		io_printf(&s->io, "+OK %zu messages (%llu octets)\r\n",
-		    s->mb.live_count, (unsigned long long)s->mb.live_size);
+		io_printf(&s->io, "+OK %zu %s (%llu octets)\r\n",
+		    s->mb.live_count, messages(s->mb.live_count),
+		    (unsigned long long)s->mb.live_size);
 	for (i = 0; i < s->mb.idx.count; i++)
 		if (!(s->mb.idx.msgs[i].flags & MSG_DELETED))
 			print_listing_line(s, i, uidl, "");
@@ -729,7 +756,7 @@ static enum outcome send_message(struct session *s, long n, long lines)
 	int r;
 
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
-	r = mbox_check(&s->mb);
+	r = mbox_check_message(&s->mb, (size_t)n);
 	if (r == MBOX_LOCKED) {
 		/* A delivery holds the mbox: nothing is wrong, just busy. */
 		reply(s, R_IN_USE);
@@ -738,6 +765,7 @@ static enum outcome send_message(struct session *s, long n, long lines)
 	if (r != MBOX_OK) {
 		log_msg(LOG_ERR, "user=%s: maildrop changed by another program "
 		    "during the session; ending it, nothing deleted", name);
+		s->end_why = "maildrop changed";
 		reply(s, r == MBOX_CHANGED ? R_CHANGED : R_SYS_TEMP);
 		return END_FAIL;
 	}
@@ -749,12 +777,15 @@ static enum outcome send_message(struct session *s, long n, long lines)
 			s->retrieved++;
 		return GO_ON;
 	}
-	if (r == MBOX_NET)
+	if (r == MBOX_NET) {
 		log_msg(LOG_NOTICE, "user=%s: connection lost while message %ld "
 		    "was sent; nothing deleted", name, n + 1);
-	else
+		s->end_why = "connection lost";
+	} else {
 		log_msg(LOG_ERR, "user=%s: maildrop changed while message %ld "
 		    "was sent; response cut, session ended", name, n + 1);
+		s->end_why = "maildrop changed";
+	}
 	/* The terminator was not sent: the client must not take what it
 	 * got as a message.  Nothing more can be said on this stream. */
 	return END_FAIL;
@@ -810,8 +841,7 @@ static enum outcome cmd_rset(struct session *s, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	mbox_unmark_all(&s->mb);
-	io_printf(&s->io, "+OK maildrop has %zu messages (%llu octets)\r\n",
-	    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	reply_maildrop(s);
 	return GO_ON;
 }
 
@@ -936,6 +966,32 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 	return s;
 }
 
+/*
+ * One line for every session's end, whatever ended it: who, what was
+ * retrieved and removed, and why.  Only QUIT's UPDATE removes mail.
+ */
+static void log_logout(const struct session *s, int status)
+{
+	char name[MAX_USER_NAME + 4], sig[32];
+	const char *why = s->end_why ? s->end_why :
+	    status ? "error" : "connection closed";
+	int prio = s->end_why && !strcmp(s->end_why, "QUIT") ? LOG_INFO :
+	    LOG_NOTICE;
+
+	if (s->end_why && !strcmp(s->end_why, "signal")) {
+		snprintf(sig, sizeof(sig), "signal %d", (int)io_interrupted);
+		why = sig;
+	}
+	if (s->state != ST_TRANS) {
+		log_msg(prio, "logout: no login (%s)", why);
+		return;
+	}
+	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
+	log_msg(prio, "logout: user=%s retrieved=%u deleted=%zu left=%zu (%s)",
+	    name, s->retrieved, s->removed, s->mb.idx.count - s->removed,
+	    why);
+}
+
 /* Reads and answers commands until the session ends; frees it. */
 static int session_loop(struct session *s, enum outcome first)
 {
@@ -960,25 +1016,26 @@ static int session_loop(struct session *s, enum outcome first)
 			case IO_LIMIT:
 				/* Only set before login (see below). */
 				reply(s, R_TOO_MUCH_INPUT);
-				log_msg(LOG_NOTICE, "too much input before login");
+				s->end_why = "too much input before login";
 				o = END_OK;
 				break;
 			case IO_TIMEOUT:
 				/* RFC 1939 section 3: close without a
 				 * response and without UPDATE. */
-				log_msg(LOG_NOTICE, "idle timeout, session "
-				    "closed");
+				s->end_why = "idle timeout, session closed";
 				o = END_OK;
 				break;
 			case IO_EOF:
-				if (s->state == ST_TRANS)
-					log_msg(LOG_NOTICE, "client left "
-					    "without QUIT; nothing deleted");
+				s->end_why = "client left without QUIT";
 				o = END_OK;
 				break;
 			default:
 				/* A stalled client is logged as such. */
-				if (!s->io.stalled)
+				if (io_interrupted)
+					s->end_why = "signal";
+				else if (s->io.stalled)
+					s->end_why = "client stopped reading";
+				else
 					log_msg(LOG_NOTICE, "connection error: "
 					    "%s", strerror(errno));
 				o = END_OK;
@@ -990,8 +1047,10 @@ static int session_loop(struct session *s, enum outcome first)
 		 * in what it pipelined (a QUIT there must not UPDATE), and
 		 * release the maildrop at once.  An ending the command chose
 		 * stands (END_HANDOFF: the TLS session is the relay's). */
-		if (s->io.stalled && (o == GO_ON || o == BAD))
+		if (s->io.stalled && (o == GO_ON || o == BAD)) {
+			s->end_why = "client stopped reading";
 			o = END_OK;
+		}
 
 		switch (o) {
 		case GO_ON:
@@ -1000,7 +1059,7 @@ static int session_loop(struct session *s, enum outcome first)
 		case BAD:
 			if (++bad >= MAX_BAD_COMMANDS) {
 				reply(s, R_TOO_MANY_BAD);
-				log_msg(LOG_NOTICE, "too many bad commands");
+				s->end_why = "too many bad commands";
 				done = 1;
 			}
 			break;
@@ -1018,10 +1077,13 @@ static int session_loop(struct session *s, enum outcome first)
 	}
 	if (io_flush(&s->io) < 0 && status == 0 && s->io.failed)
 		log_msg(LOG_NOTICE, "client connection lost");
-	/* A pre-login process that handed a TLS session over keeps it: it
-	 * relays for the parent (privsep.c). */
-	if (o != END_HANDOFF)
+	/* A pre-login process that handed the login over ends nothing: the
+	 * session goes on in the parent, which logs its end.  And it keeps
+	 * the TLS session: it relays for the parent (privsep.c). */
+	if (o != END_HANDOFF) {
+		log_logout(s, status);
 		tls_close(s->io.tls);
+	}
 	s->io.tls = NULL;
 	mbox_close(&s->mb);
 	io_free(&s->io);

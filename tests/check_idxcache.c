@@ -183,6 +183,17 @@ static const struct forgery {
 	{ 1, 48, 4, 1 },		/* duplicate suffix 1 */
 	{ 2, 52, 4, MSG_DELETED },	/* a session flag */
 	{ 2, 52, 4, 0x100 },		/* an unknown flag */
+	/* Within the shape checks of old: offsets and sizes that do not
+	 * add up to the mbox's bytes. */
+	{ 0, 24, 8, 44 },		/* size one more than the bytes give */
+	{ 1, 24, 8, 50 },		/* size near twice the stored bytes */
+	{ 3, 24, 8, 98 },		/* twice, and the added CRLF */
+	{ 0, 16, 8, 39 },		/* data cut short, hiding a byte */
+	{ 1, 16, 8, 20 },		/* data cut short by more than a line */
+	{ 0, 52, 4, MSG_NO_FINAL_NL },	/* no final newline, not last */
+	{ 1, 32, 1, 0 },		/* a hash byte */
+	{ 2, 48, 4, 3 },		/* the wrong duplicate suffix */
+	{ 2, 48, 4, 0 },		/* a duplicate without its suffix */
 };
 
 START_TEST(cache_refuses_implausible_records)
@@ -191,6 +202,11 @@ START_TEST(cache_refuses_implausible_records)
 	struct fixture f;
 
 	setup_cache(&f);
+	/* Each forgery changes the record (none is a no-op). */
+	if (g->field == 24)
+		ck_assert_uint_ne(f.idx.msgs[g->rec].size, g->value);
+	if (g->field == 16)
+		ck_assert_uint_ne(f.idx.msgs[g->rec].data_len, g->value);
 	forge(&f, g->rec, g->field, g->width, g->value);
 	ck_assert_int_eq(try_load(&f), -1);
 	teardown_cache(&f);

@@ -1245,6 +1245,198 @@ START_TEST(scan_loops_agree_on_random_mboxes)
 }
 END_TEST
 
+
+/* ------------------------------------------- checks after new mail */
+
+/* Bytes this process has read with read(2) and pread(2) so far: the
+ * kernel's count (rchar), whatever the page cache holds. */
+static uint64_t bytes_read(void)
+{
+	char line[128];
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/self/io", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %llu", &v) == 1)
+			break;
+	fclose(f);
+	ck_assert_uint_gt(v, 0);
+	return v;
+}
+
+#define BIG_MESSAGES 2048
+#define BIG_BODY 8192	/* 16 MiB of mail */
+
+/* DIR/mbox with BIG_MESSAGES messages of BIG_BODY bytes, opened. */
+static void big_mbox(char *dir, char *path, struct mailbox *mb)
+{
+	FILE *f;
+
+	unit_tmpdir(dir, PATH_MAX);
+	unit_path(path, PATH_MAX, dir, "mbox");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < BIG_MESSAGES; i++) {
+		fprintf(f, "%sMessage-ID: <%d@example.org>\n\n", i ? "\n" FROM1 :
+		    FROM1, i);
+		for (int k = 0; k < BIG_BODY / 64; k++)
+			fprintf(f, "%063d\n", k);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(mbox_open(mb, path, geteuid()), MBOX_OK);
+	ck_assert_uint_eq(mb->idx.count, BIG_MESSAGES);
+}
+
+/* A delivery: one message appended, as an MDA does. */
+static void deliver(const char *path, size_t body)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	char *b = malloc(body + 200);
+	int n;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ptr_nonnull(b);
+	n = snprintf(b, 200, "\n" FROM2 "Subject: new\n\n");
+	memset(b + n, 'x', body);
+	b[n + body - 1] = '\n';
+	ck_assert_int_eq(write(fd, b, (size_t)n + body), (ssize_t)n + body);
+	free(b);
+	close(fd);
+}
+
+#define SMALL_MBOX FROM1 "Message-ID: <a@x>\n\nbody one\n\n" \
+	FROM1 "Message-ID: <b@x>\n\nbody two\n\n" \
+	FROM1 "Message-ID: <c@x>\n\nbody three\n"
+
+/* Replaces the first old by new (same length) in place. */
+static void poke(const char *path, const char *old, const char *new)
+{
+	size_t len;
+	char *b = unit_read_file(path, &len), *p = memmem(b, len, old,
+	    strlen(old));
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, new, strlen(new), p - b),
+	    (ssize_t)strlen(new));
+	close(fd);
+	free(b);
+}
+
+/* RETR of one message after a delivery reads that message and a
+ * constant, not the whole mbox again (it did, for each such command). */
+START_TEST(send_after_delivery_reads_no_whole_rescan)
+{
+	char dir[PATH_MAX], path[PATH_MAX], out[PATH_MAX];
+	struct mailbox mb;
+	struct netio io;
+	uint64_t before, used;
+	int fd;
+
+	big_mbox(dir, path, &mb);
+	unit_path(out, sizeof(out), dir, "out");
+	fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(io_init(&io, -1, fd, 0), 0);
+	for (int round = 0; round < 3; round++) {
+		deliver(path, 1024);
+		before = bytes_read();
+		ck_assert_int_eq(mbox_send(&mb, (size_t)round * 700, -1, &io),
+		    MBOX_OK);
+		used = bytes_read() - before;
+		/* The message twice (sent, checked), the tail hash, the
+		 * probes: far below the 16 MiB of the mbox. */
+		ck_assert_msg(used < 4 * BIG_BODY + MBOX_TAIL_CHECK + 4096,
+		    "RETR after a delivery read %llu bytes",
+		    (unsigned long long)used);
+	}
+	ck_assert_int_eq(io_flush(&io), 0);
+	io_free(&io);
+	close(fd);
+	mbox_close(&mb);
+}
+END_TEST
+
+/* The check RETR and TOP make first costs the same. */
+START_TEST(check_message_after_delivery_reads_that_message)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct mailbox mb;
+	uint64_t before, used;
+
+	big_mbox(dir, path, &mb);
+	deliver(path, 100000);
+	before = bytes_read();
+	ck_assert_int_eq(mbox_check_message(&mb, 1000), MBOX_OK);
+	ck_assert_int_eq(mbox_check_message(&mb, 2047), MBOX_OK);
+	used = bytes_read() - before;
+	ck_assert_msg(used < 2 * BIG_BODY + MBOX_TAIL_CHECK + 4096,
+	    "two checks read %llu bytes", (unsigned long long)used);
+	/* UPDATE's check still reads everything. */
+	before = bytes_read();
+	ck_assert_int_eq(mbox_check(&mb), MBOX_OK);
+	ck_assert_uint_ge(bytes_read() - before, mb.idx.scanned);
+	/* An edit of the same length far back, with new mail: another
+	 * message is served as indexed, that one is not, and UPDATE
+	 * refuses the file. */
+	poke(path, "<3@example.org>", "<3@Example.org>");
+	deliver(path, 100);
+	ck_assert_int_eq(mbox_check_message(&mb, 1000), MBOX_OK);
+	ck_assert_int_eq(mbox_check_message(&mb, 3), MBOX_CHANGED);
+	ck_assert_int_eq(mbox_check(&mb), MBOX_CHANGED);
+	mbox_close(&mb);
+}
+END_TEST
+
+/* Still caught with mail arriving: an edit of the message to be sent,
+ * any change of length before the old end, and at UPDATE any edit. */
+START_TEST(check_message_catches_rewrites_with_new_mail)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct mailbox mb;
+
+	/* The message itself, same length. */
+	mbox_file(dir, path, SMALL_MBOX, strlen(SMALL_MBOX));
+	ck_assert_int_eq(mbox_open(&mb, path, geteuid()), MBOX_OK);
+	deliver(path, 10);
+	poke(path, "<a@x>", "<A@x>");
+	ck_assert_int_eq(mbox_check_message(&mb, 0), MBOX_CHANGED);
+	/* A small mbox is inside the hashed tail: any message shows it. */
+	ck_assert_int_eq(mbox_check_message(&mb, 1), MBOX_CHANGED);
+	ck_assert_int_eq(mbox_check(&mb), MBOX_CHANGED);
+	mbox_close(&mb);
+
+	/* A header line added to message 1: everything after moves. */
+	mbox_file(dir, path, SMALL_MBOX, strlen(SMALL_MBOX));
+	ck_assert_int_eq(mbox_open(&mb, path, geteuid()), MBOX_OK);
+	unit_write_str(path, FROM1 "Status: RO\nMessage-ID: <a@x>\n\nbody "
+	    "one\n\n" FROM1 "Message-ID: <b@x>\n\nbody two\n\n" FROM1
+	    "Message-ID: <c@x>\n\nbody three\n", 0600);
+	ck_assert_int_eq(mbox_check_message(&mb, 1), MBOX_CHANGED);
+	mbox_close(&mb);
+
+	/* Message 1 removed by a mail reader, then mail delivered. */
+	mbox_file(dir, path, SMALL_MBOX, strlen(SMALL_MBOX));
+	ck_assert_int_eq(mbox_open(&mb, path, geteuid()), MBOX_OK);
+	unit_write_str(path, FROM1 "Message-ID: <b@x>\n\nbody two\n\n" FROM1
+	    "Message-ID: <c@x>\n\nbody three\n", 0600);
+	deliver(path, 200);
+	ck_assert_int_eq(mbox_check_message(&mb, 2), MBOX_CHANGED);
+	mbox_close(&mb);
+
+	/* Plain delivery: nothing is wrong. */
+	mbox_file(dir, path, SMALL_MBOX, strlen(SMALL_MBOX));
+	ck_assert_int_eq(mbox_open(&mb, path, geteuid()), MBOX_OK);
+	deliver(path, 200);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_int_eq(mbox_check_message(&mb, i), MBOX_OK);
+	ck_assert_int_eq(mbox_check(&mb), MBOX_OK);
+	mbox_close(&mb);
+}
+END_TEST
+
 Suite *mbox_suite(void)
 {
 	Suite *s = suite_create("mbox");
@@ -1322,6 +1514,13 @@ Suite *mbox_suite(void)
 	tcase_add_test(tc, send_top_header_end_split_at_block_boundary);
 	tcase_add_test(tc, send_top_header_end_lf_at_block_boundary);
 	tcase_add_test(tc, send_top_header_end_at_growing_block_ends);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("recheck");
+	tcase_add_unchecked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
+	tcase_add_test(tc, send_after_delivery_reads_no_whole_rescan);
+	tcase_add_test(tc, check_message_after_delivery_reads_that_message);
+	tcase_add_test(tc, check_message_catches_rewrites_with_new_mail);
 	suite_add_tcase(s, tc);
 	return s;
 }

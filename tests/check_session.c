@@ -572,7 +572,7 @@ START_TEST(session_full_transaction)
 	/* DELE 1, STAT, LIST */
 	want_add("+OK message 1 deleted\r\n");
 	want_add("+OK 1 %llu\r\n", s2);
-	want_add("+OK 1 messages (%llu octets)\r\n2 %llu\r\n.\r\n", s2, s2);
+	want_add("+OK 1 message (%llu octets)\r\n2 %llu\r\n.\r\n", s2, s2);
 	/* RSET, STAT, NOOP, QUIT */
 	want_add("+OK maildrop has 2 messages (%llu octets)\r\n", s1 + s2);
 	want_add("+OK 2 %llu\r\n", s1 + s2);
@@ -654,7 +654,7 @@ START_TEST(session_quit_removes_deleted_message_from_file)
 	want_add(GREETING "+OK send PASS\r\n"
 	    "+OK maildrop has 2 messages (%llu octets)\r\n", total);
 	want_add("+OK message 1 deleted\r\n");
-	want_add("+OK pop3d signing off (1 messages left)\r\n");
+	want_add("+OK pop3d signing off (1 message left)\r\n");
 	expect_session(&s, LOGIN "DELE 1\r\nQUIT\r\n", want_buf, 0);
 	assert_file(s.mbox, FROM2 M2);
 }
@@ -670,7 +670,7 @@ START_TEST(session_quit_removes_last_message_from_file)
 	want_add(GREETING "+OK send PASS\r\n"
 	    "+OK maildrop has 2 messages (%llu octets)\r\n", total);
 	want_add("+OK message 2 deleted\r\n");
-	want_add("+OK pop3d signing off (1 messages left)\r\n");
+	want_add("+OK pop3d signing off (1 message left)\r\n");
 	expect_session(&s, LOGIN "DELE 2\r\nQUIT\r\n", want_buf, 0);
 	assert_file(s.mbox, FROM1 M1 "\n");
 }
@@ -749,8 +749,8 @@ START_TEST(session_mail_field_overrides_template)
 	sess_add_passwd(&s, line);
 	want_reset();
 	want_add(GREETING "+OK send PASS\r\n"
-	    "+OK maildrop has 1 messages (%llu octets)\r\n", crlf_octets(M1));
-	want_add("+OK pop3d signing off (1 messages left)\r\n");
+	    "+OK maildrop has 1 message (%llu octets)\r\n", crlf_octets(M1));
+	want_add("+OK pop3d signing off (1 message left)\r\n");
 	expect_session(&s, "USER carol\r\nPASS carolpw\r\nQUIT\r\n", want_buf,
 	    0);
 }
@@ -961,7 +961,7 @@ START_TEST(session_mail_delivered_during_session_survives_quit)
 	    "+OK maildrop has 2 messages (%llu octets)\r\n", s1 + s2);
 	want_add("+OK 2 %llu\r\n", s1 + s2);	/* the new mail not shown */
 	want_add("+OK message 1 deleted\r\n");
-	want_add("+OK pop3d signing off (1 messages left)\r\n");
+	want_add("+OK pop3d signing off (1 message left)\r\n");
 	unit_assert_str("session output", got, want_buf);
 	ck_assert_int_eq(status, 0);
 	free(got);

@@ -178,7 +178,7 @@ session() {
 		$next->() =~ /^\+OK/ or $bad->("no greeting");
 		$next->() =~ /^\+OK/ or $bad->("USER refused");
 		my $login = $next->() // "";
-		if ($login !~ /^\+OK maildrop has (\d+) messages/) {
+		if ($login !~ /^\+OK maildrop has (\d+) messages?/) {
 			# A busy maildrop is allowed ([IN-USE]); nothing is deleted.
 			$bad->("login: $login") unless $login =~ /^-ERR \[IN-USE\]/;
 			exit 0;

@@ -126,6 +126,27 @@ damaged_case damaged-cut cutshort
 damaged_case damaged-garbage garbage
 damaged_case damaged-empty emptyfile
 
+# A cache forged by its owner (resealed, so the checksum holds) with sizes
+# that do not add up to the mbox's bytes: refused, the mbox scanned, and
+# LIST shows the true sizes.  The old shape check let a size reach twice
+# the stored bytes.
+if cc -O1 -o "$T/icforge" "$TOP/tests/icforge.c" -lxxhash 2>"$T/icforge.err"; then
+	put "$T/m1"
+	session forge-warm
+	crlf 'USER ann' 'PASS secret' 'LIST 2' QUIT | pop forge-true -s -p "$T/passwd" -m "$T/mail/%u"
+	true_size=$(sed -n 's/^+OK 2 \([0-9]*\)\r$/\1/p' "$T/forge-true.out")
+	for forged in $((true_size + 1)) $((2 * true_size - 20)); do
+		session "forge-$forged-ok"
+		"${RUNAS[@]}" "$T/icforge" "$IDX" 1 24 8 "$forged"
+		crlf 'USER ann' 'PASS secret' 'LIST 2' QUIT | pop "forge-$forged" "${POP[@]}"
+		if hit "forge-$forged"; then fail "forged-size-$forged-refused" "the forged cache was used"
+		else pass "forged-size-$forged-refused"; fi
+		equal "forged-size-$forged-list-true" "+OK 2 $true_size" "$(sed -n '4p' "$T/forge-$forged.out" | tr -d '\r')"
+	done
+else
+	fail forged-size "cannot build tests/icforge.c: $(head -n 2 "$T/icforge.err" | tr '\n' ' ')"
+fi
+
 # A cache owned by someone else, or a symlink, is not read.
 if [ "$(id -u)" = 0 ]; then
 	put "$T/m1"

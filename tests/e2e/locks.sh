@@ -192,7 +192,7 @@ else
 		>"$T/sticky-spool.out" 2>"$T/sticky-spool.err"
 	echo $? >"$T/sticky-spool.rc"; echo $(( $(now_ms) - t0 )) >"$T/sticky-spool.ms"
 	logged_in sticky-spool
-	equal sticky-spool-update "+OK pop3d signing off (1 messages left)" "$(line sticky-spool 5)"
+	equal sticky-spool-update "+OK pop3d signing off (1 message left)" "$(line sticky-spool 5)"
 	equal sticky-spool-foreign-left "$STICKY_FP" "$(stat -c '%i %s %.9Y' "$T/sticky/sticky.lock" 2>&1)"
 	logs sticky-spool-logged sticky-spool "ignoring .*sticky\.lock: owned by uid $FOREIGN_UID.*fcntl lock alone"
 	logs sticky-spool-world-writable-warned sticky-spool "spool directory .*/sticky is world-writable"
@@ -243,7 +243,7 @@ else
 	trace lock-durable-update trace 'USER trace|PASS secret|DELE 1|QUIT'
 	seq=$(order lock-durable-update "$T/mail/trace.lock")
 	echo "lock-durable-update calls: $seq"
-	equal lock-durable-update-ran "+OK pop3d signing off (1 messages left)" "$(line lock-durable-update 5)"
+	equal lock-durable-update-ran "+OK pop3d signing off (1 message left)" "$(line lock-durable-update 5)"
 	pid_first pid-fsynced-before-link "$seq"
 	# The last removal (after the UPDATE) is followed by an fsync of the
 	# directory; the first one (after the login's scan) is not.

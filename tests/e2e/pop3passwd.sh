@@ -139,6 +139,23 @@ check add_with_fields_line test "$(grep '^dave:' "$PW")" = "dave:$h:2000:2001::/
 check add_after_unterminated_last_line test "$(tail -n 2 "$PW" | head -n 1)" = 'last:$1$x$y:5:5'
 check add_keeps_all_other_lines cmp -s <(head -c "$(stat -c %s "$T/orig")" "$PW") "$T/orig"
 
+# -u and -g take user and group names too, written as their numbers.
+cp "$T/orig" "$PW"
+printf 'npw\n' | "$POP3PASSWD" -f "$PW" -u nobody -g nogroup nina; rc=$?
+check add_names_succeeds test "$rc" -eq 0
+check add_names_written_as_ids test "$(grep '^nina:' "$PW" | cut -d: -f3-4)" = "$(id -u nobody):$(getent group nogroup | cut -d: -f3)"
+printf 'npw\n' | "$POP3PASSWD" -f "$PW" --uid=nobody --gid=nogroup nina; rc=$?
+check replace_long_names_succeeds test "$rc" -eq 0
+cp "$PW" "$T/before"
+for a in '-u no-such-user-pop3d' '-g no-such-group-pop3d' '-u root'; do
+	# shellcheck disable=SC2086
+	printf 'x\n' | "$POP3PASSWD" -f "$PW" ${a%% *} "${a#* }" -g 0 nina 2>"$T/err"; rc=$?
+	if [ "$rc" -eq 2 ] && cmp -s "$PW" "$T/before"; then pass "bad_name_refused_${a#* }"
+	else fail "bad_name_refused_${a#* }" "'$a': exit $rc or file changed"; fi
+done
+printf 'x\n' | "$POP3PASSWD" -f "$PW" -u no-such-user-pop3d -g 0 nina 2>"$T/err"
+check unknown_name_says_why grep -q "bad uid 'no-such-user-pop3d': want a user name or a number" "$T/err"
+
 # pop3d skips an entry with a uid and no gid: refuse to write one.
 cp "$PW" "$T/before"
 printf 'epw\n' | "$POP3PASSWD" -f "$PW" -u 3000 erin 2>"$T/err"; rc=$?

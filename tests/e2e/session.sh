@@ -369,21 +369,21 @@ fi
 printf '%s\n%s\n' "$FROM" "$M2" >"$T/special/carol-box"; own "$T/special/carol-box"
 crlf 'USER carol' 'PASS secret' STAT 'UIDL 1' QUIT | pop mail-field "${POP[@]}"
 exited mail-field
-transcript mail-field "$GREET" '+OK send PASS' "+OK maildrop has 1 messages ($S2 octets)" \
-	"+OK 1 $S2" "+OK 1 $U2" "$BYE (1 messages left)"
+transcript mail-field "$GREET" '+OK send PASS' "+OK maildrop has 1 message ($S2 octets)" \
+	"+OK 1 $S2" "+OK 1 $U2" "$BYE (1 message left)"
 
 printf '%s\n%s\n' "$FROM" "$M3" >"$T/home/dave/mbox"; own "$T/home/dave/mbox"
 crlf 'USER dave' 'PASS secret' STAT QUIT | pop home-template -s -p "$T/passwd" -m '%h/mbox'
 exited home-template
-transcript home-template "$GREET" '+OK send PASS' "+OK maildrop has 1 messages ($S3 octets)" \
-	"+OK 1 $S3" "$BYE (1 messages left)"
+transcript home-template "$GREET" '+OK send PASS' "+OK maildrop has 1 message ($S3 octets)" \
+	"+OK 1 $S3" "$BYE (1 message left)"
 
 mkdir "$T/pct%dir"; own "$T/pct%dir"
 printf '%s\n%s\n' "$FROM" "$M1" >"$T/pct%dir/alice"; own "$T/pct%dir/alice"
 crlf 'USER alice' 'PASS secret' STAT QUIT | pop percent-template -s -p "$T/passwd" -m "$T/pct%%dir/%u"
 exited percent-template
-transcript percent-template "$GREET" '+OK send PASS' "+OK maildrop has 1 messages ($S1 octets)" \
-	"+OK 1 $S1" "$BYE (1 messages left)"
+transcript percent-template "$GREET" '+OK send PASS' "+OK maildrop has 1 message ($S1 octets)" \
+	"+OK 1 $S1" "$BYE (1 message left)"
 
 # ---------------------------------------------------------------- APOP
 

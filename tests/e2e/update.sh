@@ -86,7 +86,7 @@ LOGIN="+OK maildrop has 5 messages ($SIZE5 octets)"
 # dele NAME MODE DELE-NUMBERS -- KEPT-PARTS: deletes the messages and QUITs;
 # the file must then hold exactly the kept parts, same inode/mode/owner.
 dele() {
-	local name=$1 mode=$2 n id cmds=() replies=()
+	local name=$1 mode=$2 n id cmds=() replies=() left
 	shift 2
 	while [ "$1" != -- ]; do cmds+=("DELE $1"); replies+=("+OK message $1 deleted"); shift; done
 	shift
@@ -94,8 +94,9 @@ dele() {
 	id=$(identity "$MBOX")
 	crlf 'USER alice' 'PASS secret' "${cmds[@]}" QUIT | pop "$name" "${POP[@]}"
 	exited "$name"
+	left=$((5 - ${#cmds[@]}))
 	transcript "$name" "$GREET" '+OK send PASS' "$LOGIN" "${replies[@]}" \
-		"$BYE ($((5 - ${#cmds[@]})) messages left)"
+		"$BYE ($left message$([ "$left" = 1 ] || echo s) left)"
 	parts "$@" >"$T/$name.want"
 	same "$name-content" "$T/$name.want" "$MBOX"
 	equal "$name-same-file" "$id" "$(identity "$MBOX")"

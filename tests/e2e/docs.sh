@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# tests/e2e/docs.sh - the documentation cannot drift from the code: every
+# option the parser in pop3d.c takes is in --help, in the SYNOPSIS and
+# OPTIONS of pop3d.8 and in the README, with the same long name, and none
+# of them lists an option the parser lacks; the limits the README states
+# (buffer sizes, the failed-login delay and limit, input bounds) are the
+# values in params.h.
+. "$(dirname "$0")/../lib.sh"
+
+# ------------------------------------------------------------ options
+# Each source as sorted "x" (short) or "x long" lines.
+perl -ne 'print "$1\n" if /getopt_long\(argc, argv, "([^"]*)"/' "$TOP/pop3d.c" |
+	perl -ne 'chomp; s/^://; print "$_\n" for grep { $_ ne ":" } split //' | sort -u >"$T/parser.short"
+perl -ne 'print "$2 $1\n" if /\{ "([a-z-]+)", (?:no|required)_argument, NULL, .(.). \}/' "$TOP/pop3d.c" |
+	sort -u >"$T/parser.pairs"
+"$POP3D" --help >"$T/help.txt"
+perl -ne 'print "$1 $2\n" while /(?:^|\s|\/ )-(\w), --([a-z-]+)/g' "$T/help.txt" | sort -u >"$T/help.pairs"
+perl -ne 'print "$1 $2\n" if /^\.BR \\-(\w) ", " \\-\\-([a-z\\-]+)/' "$TOP/pop3d.8" |
+	sed 's/\\//g' | sort -u >"$T/man.pairs"
+sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$TOP/pop3d.8" |
+	perl -ne 'print "$1\n" while /\\-(\w)/g' | sort -u >"$T/synopsis.short"
+sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
+	perl -ne 'print "$1 $2\n" while /-(\w), --([a-z-]+)/g' | sort -u >"$T/readme.pairs"
+
+check parser-has-options test -s "$T/parser.short"
+cut -d' ' -f1 "$T/parser.pairs" | sort -u >"$T/parser.longs"
+same options-every-short-has-a-long "$T/parser.short" "$T/parser.longs"
+same options-help-matches-parser "$T/parser.pairs" "$T/help.pairs"
+same options-man-options-match-parser "$T/parser.pairs" "$T/man.pairs"
+same options-synopsis-matches-parser "$T/parser.short" "$T/synopsis.short"
+same options-readme-matches-parser "$T/parser.pairs" "$T/readme.pairs"
+# -n only goes into the APOP timestamp (session.c, make_apop_timestamp).
+check help-hostname-says-apop grep -q -- '-n, --hostname NAME *host name in the APOP timestamp' "$T/help.txt"
+
+# ------------------------------------------------- limits in the README
+# param NAME: the value of a numeric #define in params.h (an expression
+# of numbers, as "(1024UL * 1024)", is evaluated).
+param() {
+	perl -ne 'if (/^#define '"$1"' (\(?[\d\sUL*+()]+\)?)\s*$/) { (my $e = $1) =~ s/(\d+)UL?/$1/g; print eval($e), "\n" }' "$TOP/params.h"
+}
+README=$TOP/README.md
+# has CHECK TEXT: the README states TEXT (line breaks count as spaces).
+has() {
+	if tr '\n' ' ' <"$README" | tr -s ' ' | grep -qF -- "$2"; then pass "$1"
+	else fail "$1" "README does not say '$2'"; fi
+}
+# Every "N KiB ... buffer" in the README names OUTPUT_BUFFER_SIZE.
+out_kib=$(( $(param OUTPUT_BUFFER_SIZE) / 1024 ))
+has readme-output-buffer-bounded "output is a fixed $out_kib KiB buffer"
+has readme-output-buffer-performance "$out_kib KiB output buffer"
+others=$(tr '\n' ' ' <"$README" | perl -ne 'while (/(\d+) KiB (?:output )?buffer/g) { print "$1 " if $1 != '"$out_kib"' }')
+equal readme-no-other-output-buffer-size "" "$others"
+# The failed-login delay: AUTH_FAIL_DELAY_MS, doubling, MAX_AUTH_FAILURES.
+ms=$(param AUTH_FAIL_DELAY_MS)
+secs() { perl -e 'my $s = $ARGV[0] / 1000; print "$s s"' "$1"; }
+has readme-delay-table "delay that doubles ($(secs "$ms"), $(secs $((2 * ms))), $(secs $((4 * ms)))"
+has readme-delay-passwd "a delay of $ms ms (\`AUTH_FAIL_DELAY_MS\` in params.h) that doubles"
+nth=$(perl -e 'print qw(zeroth first second third fourth fifth)[$ARGV[0]]' "$(param MAX_AUTH_FAILURES)")
+has readme-failure-limit "the $nth failure closes the connection"
+if tr '\n' ' ' <"$README" | tr -s ' ' | grep -qi 'one-second delay'; then fail readme-no-old-delay "still says one-second delay"
+else pass readme-no-old-delay; fi
+check man-delay grep -qF "answers failures at their deadline ($(secs "$ms")," "$TOP/pop3d.8"
+has readme-command-line "Command lines $(param MAX_COMMAND_LINE) octets"
+has readme-bad-commands "$(param MAX_BAD_COMMANDS) bad commands in a row"
+has readme-prelogin-input "at most $(( $(param MAX_PRELOGIN_INPUT) / 1024 )) KiB of input before login"
+has readme-block-size "streamed in $(( $(param MBOX_BLOCK_SIZE) / 1048576 )) MiB blocks"
