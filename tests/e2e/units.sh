@@ -338,7 +338,7 @@ SESSION=("USER $U" 'PASS secret' LIST 'RETR 1' 'DELE 1' QUIT)
 
 # ------------------------------------ pop3d@.service: a whole session
 
-P1=$(free_port 21300 21349)
+P1=$(free_port 21600 21649)
 if serve pop3d "$UNITS_DIR/pop3d@.service" "$P1"; then
 	tcp_session s1 "$P1" "${SESSION[@]}"
 	session_checks pop3d s1
@@ -351,7 +351,7 @@ put_mbox
 # ------------------- pop3d@.service: the sandbox and a stopped child
 
 # -t 1: the parent's deadline for a login request is 1 + 2 seconds.
-P2=$(free_port $((P1 + 1)) 21349)
+P2=$(free_port $((P1 + 1)) 21649)
 if serve kill "$UNITS_DIR/pop3d@.service" "$P2" -t 1; then
 	exec {K}<>"/dev/tcp/127.0.0.1/$P2"
 	greet=''; IFS= read -r -t 10 -u "$K" greet
@@ -418,7 +418,7 @@ fi
 
 # ----------------------------- pop3s@.service: the session over TLS
 
-P3=$(free_port $((P2 + 1)) 21349)
+P3=$(free_port $((P2 + 1)) 21649)
 if serve pop3s "$UNITS_DIR/pop3s@.service" "$P3"; then
 	crlf "${SESSION[@]}" | timeout 15 openssl s_client -quiet -CAfile "$T/etc/pop3d/cert.pem" \
 		-verify_return_error -connect "127.0.0.1:$P3" >"$T/s3.out" 2>"$T/s3.err"
