@@ -3,7 +3,9 @@
 #  (a) a private xinetd running the project's xinetd.d/pop3 (paths
 #      substituted, moved to 127.0.0.1 and a high port): a session byte
 #      for byte, the client address in the log, a second connection while
-#      a first is open, the per-source limit;
+#      a first is open, the per-source limit; the same file with only
+#      its port changed is refused (another port needs type = UNLISTED,
+#      as the file and pop3d.8 say);
 #  (b) systemd-socket-activate --inetd --accept (what pop3d.socket with
 #      Accept=yes does): one pop3d per connection, the client address in
 #      the log, two connections in sequence;
@@ -272,6 +274,28 @@ else
 	kill "$XPID" 2>/dev/null; wait "$XPID" 2>/dev/null
 	[ -s "$T/xinetd.pid" ] && kill -0 "$(cat "$T/xinetd.pid")" 2>/dev/null && kill "$(cat "$T/xinetd.pid")"
 	if listening "$XPORT"; then fail xinetd-stopped "port $XPORT still listening"; else pass xinetd-stopped; fi
+
+	# What xinetd.d/pop3 and pop3d.8 say: another port than the one
+	# /etc/services gives "pop3" needs "type = UNLISTED" beside "port".
+	# The project's file with its port changed and nothing else: refused.
+	UPORT=$(free_port $((XPORT + 1)) 21149)
+	sed -e "s,@SBINDIR@,$T/sbin,g" -e "s,@SYSCONFDIR@,$T/etc,g" \
+	    -e "s,^\([[:space:]]*port[[:space:]]*=\).*,\1 $UPORT," \
+	    -e "s,^\([[:space:]]*log_type[[:space:]]*=\).*,\1 FILE $T/xinetd-u.log," \
+	    -e "/^}/i\\
+	bind		= 127.0.0.1" "$TOP/xinetd.d/pop3" >"$T/xinetd-u.conf"
+	xinetd -dontfork -filelog "$T/xinetd-u-daemon.log" -f "$T/xinetd-u.conf" \
+		-pidfile "$T/xinetd-u.pid" 2>"$T/xinetd-u.err" &
+	UPID=$!
+	PIDS+=("$UPID")
+	for _ in $(seq 100); do grep -q 'Started working' "$T/xinetd-u-daemon.log" 2>/dev/null && break; sleep 0.05; done
+	if grep -q "ERROR: Service pop3 expects port 110, not $UPORT" "$T/xinetd-u-daemon.log" &&
+		grep -q 'Started working: 0 available services' "$T/xinetd-u-daemon.log" && ! listening "$UPORT"; then
+		pass xinetd-other-port-needs-unlisted
+	else
+		fail xinetd-other-port-needs-unlisted "without type = UNLISTED: $(tr '\n' ' ' <"$T/xinetd-u-daemon.log" | cut -c1-300)"
+	fi
+	kill "$UPID" 2>/dev/null; wait "$UPID" 2>/dev/null
 fi
 
 # ------------------------------------------ (b) systemd-socket-activate
