@@ -249,6 +249,15 @@ syslogged inetd-bad-apop-syslog "pop3d\[[0-9]+\]: local: unusable APOP secrets f
 inetd inetd-relative-mailbox "$T/client.in" -p "$T/passwd" -m 'mail/%u'
 silent inetd-relative-mailbox 2
 syslogged inetd-relative-mailbox-syslog "local: started by a super-server, the mailbox template must be an absolute path .*'mail/%u'"
+# A relative mail= path in the password file: the same reason, found at
+# login: [SYS/PERM], logged.
+printf 'rel:%s::::/nonexistent::mail=mail/rel\n' "$H" >"$T/passwd-rel"; own "$T/passwd-rel"
+crlf 'USER rel' 'PASS secret' QUIT >"$T/rel-login.in"
+inetd inetd-relative-mail-field "$T/rel-login.in" -p "$T/passwd-rel" -m "$T/mail/%u"
+equal inetd-relative-mail-field-refused \
+	"b'+OK POP3 server ready\\r\\n+OK send PASS\\r\\n-ERR [SYS/PERM] maildrop cannot be served; contact the administrator\\r\\n+OK pop3d signing off\\r\\n'" \
+	"$(cat "$T/inetd-relative-mail-field.got")"
+syslogged inetd-relative-mail-field-syslog "local: maildrop path mail/rel of user rel is relative"
 # ... and served from a shell pipe, relative to the directory it runs in.
 cp "$T/login.in" "$T/rel.in"
 printf 'From a@example.org Mon Jan  1 10:00:00 2024\nSubject: x\n\nbody\n' >"$T/mail/alice"; own "$T/mail/alice"
