@@ -87,6 +87,49 @@ void spool_check_dir(const char *mbox)
 	priv_needed = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0;
 }
 
+int spool_can_create(const char *mbox)
+{
+	char dir[MAX_PATH_LEN];
+	int fd, r, saved;
+
+	if (path_dir(dir, sizeof(dir), mbox) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/*
+	 * The real test, with the ids and group UPDATE will use: an unnamed
+	 * O_TMPFILE file needs what creating a name needs (write and search
+	 * permission, ACLs and LSMs included, a writable mount) and leaves
+	 * nothing behind, not even after a SIGKILL.  Where the file system
+	 * has no O_TMPFILE (NFS), the permission bits must do.
+	 */
+	spool_privileged(1);
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	saved = errno;
+	if (fd < 0 && (saved == EOPNOTSUPP || saved == EISDIR ||
+	    saved == EINVAL)) {
+		r = faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS);
+		saved = errno;
+		fd = r == 0 ? -2 : -1;
+	}
+	spool_privileged(0);
+	if (fd >= 0)
+		close(fd);
+	if (fd != -1)
+		return 1;
+	errno = saved;
+	if (saved == EACCES || saved == EPERM || saved == EROFS) {
+		log_msg(LOG_ERR, "maildrop %s: no file can be created in its "
+		    "directory %s (%s), so deleted messages could never be "
+		    "removed (QUIT needs %s.pop3d-journal and %s.lock there); "
+		    "login refused.  Start pop3d as root with the directory's "
+		    "group (-g, default mail), or let the user write it",
+		    mbox, dir, strerror(saved), mbox, mbox);
+		return 0;
+	}
+	return -1;
+}
+
 int spool_privileged(int on)
 {
 	if (!priv_needed)

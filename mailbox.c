@@ -642,6 +642,35 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/*
+ * No file at path.  In an existing directory that is a maildrop no mail
+ * has reached yet: empty, and never created here.  Without the directory
+ * it is a wrong path (a typo in -m, a template copied from another
+ * launcher's syntax) or a spool not mounted: an empty maildrop would hide
+ * that and hide the mail, so it is a temporary failure, logged.
+ */
+static int missing_mbox(const char *path)
+{
+	char dir[MAX_PATH_LEN];
+	struct stat st;
+
+	if (path_dir(dir, sizeof(dir), path) < 0)
+		return MBOX_ERROR;
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return MBOX_OK;
+		log_msg(LOG_ERR, "maildrop %s: %s is not a directory", path,
+		    dir);
+	} else if (errno == ENOENT || errno == ENOTDIR) {
+		log_msg(LOG_ERR, "maildrop %s: its directory %s does not "
+		    "exist", path, dir);
+	} else {
+		log_msg(LOG_ERR, "maildrop %s: its directory %s: %s", path,
+		    dir, strerror(errno));
+	}
+	return MBOX_ERROR;
+}
+
 int mbox_open(struct mailbox *mb, const char *path, uid_t owner)
 {
 	return mbox_open_cached(mb, path, owner, NULL);
@@ -667,7 +696,7 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 	    O_CLOEXEC);
 	if (mb->fd < 0) {
 		if (errno == ENOENT)
-			return MBOX_OK;	/* no mail yet: never created here */
+			return missing_mbox(path);
 		log_msg(LOG_ERR, "cannot open maildrop %s: %s", path,
 		    strerror(errno));
 		return errno == ELOOP || errno == EACCES || errno == EPERM ||
@@ -700,6 +729,16 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 		return r;
 	}
 	spool_check_dir(path);
+	/* Found out now, not at QUIT after every message was downloaded:
+	 * a client that cannot delete would fetch the same mail for ever. */
+	r = spool_can_create(path);
+	if (r == 0) {
+		mbox_close(mb);
+		return MBOX_BAD_FILE;
+	}
+	if (r < 0)
+		log_msg(LOG_WARNING, "cannot tell whether files can be created "
+		    "beside %s: %s; QUIT will find out", path, strerror(errno));
 	mb->buf = malloc(MBOX_BLOCK_SIZE);
 	if (!mb->buf)
 		goto io_error;

@@ -4,8 +4,9 @@
  * standard input and output.
  *
  * Started by a super-server (often as root) or from a shell pipe.  Option
- * errors are reported on standard error with exit status 2 before a byte
- * goes to the client.
+ * errors end pop3d with exit status 2 before a byte goes to the client;
+ * they are reported on standard error, or in syslog where standard error
+ * is the client's connection (inetd, xinetd) or another socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -87,29 +89,58 @@ static void catch_signals(void)
 			    strerror(errno));
 }
 
-/* Reports a command-line mistake: "pop3d: WHAT 'ARG'", exit status 2. */
+/* Reports a command-line mistake: "pop3d: WHAT 'ARG'", exit status 2.
+ * Where the administrator reads it: log_startup_error(). */
 static void usage_error(const char *what, const char *arg)
 {
+	static const char hint[] = "Try 'pop3d --help' for more information.";
+
 	if (arg)
-		fprintf(stderr, "pop3d: %s '%s'\n", what, arg);
+		log_startup_error(hint, "%s '%s'", what, arg);
 	else
-		fprintf(stderr, "pop3d: %s\n", what);
-	fprintf(stderr, "Try 'pop3d --help' for more information.\n");
+		log_startup_error(hint, "%s", what);
 	exit(2);
 }
 
-/* A path template may use only %u, %h and %%. */
+/*
+ * A path template may use only %u, %h and %%.  "%%u" and "%%h" are
+ * refused too: they give a literal "%u" file name, never wanted, but what
+ * a line copied from a systemd unit (where % must be doubled) into xinetd
+ * or a shell gives; every user would be served that one missing file.
+ */
 static void check_template(const char *what, const char *template)
 {
-	char msg[64];
+	char msg[128];
 	const char *p;
 
-	for (p = strchr(template, '%'); p; p = strchr(p + 2, '%'))
+	for (p = strchr(template, '%'); p; p = strchr(p + 2, '%')) {
 		if (p[1] != 'u' && p[1] != 'h' && p[1] != '%') {
 			snprintf(msg, sizeof(msg), "%s template may use only "
 			    "%%u, %%h and %%%%:", what);
 			usage_error(msg, template);
 		}
+		if (p[1] == '%' && (p[2] == 'u' || p[2] == 'h')) {
+			snprintf(msg, sizeof(msg), "%s template has %%%%%c, a "
+			    "literal %%%c (only systemd units double the %%):",
+			    what, p[2], p[2]);
+			usage_error(msg, template);
+		}
+	}
+}
+
+/*
+ * A relative maildrop path is resolved against the working directory,
+ * which under a super-server is the launcher's (/ for xinetd and systemd):
+ * a mistake that would serve every user an empty maildrop.  From a shell
+ * pipe it is the directory the user chose, as for any command (SPEC 7:
+ * -m 'mail/%u').  So relative paths are refused when standard input is a
+ * socket, that is when a super-server started us.
+ */
+static int relative_paths_allowed(void)
+{
+	struct stat st;
+
+	return fstat(STDIN_FILENO, &st) == 0 && !S_ISSOCK(st.st_mode);
 }
 
 /* The client's address: the socket peer, or what the launcher tells. */
@@ -235,6 +266,10 @@ int main(int argc, char **argv)
 	long v;
 	int c, use_stderr = 0, plaintext = -1;
 
+	/* Before any message: under inetd standard error is the client. */
+	if (log_probe_stderr() < 0)
+		return 1;
+	find_client();
 	opterr = 0;	/* our own messages, with exit status 2 */
 	while ((c = getopt_long(argc, argv, ":p:m:I:t:a:n:g:c:k:SL:U:C:shV", longopts,
 	    NULL)) != -1) {
@@ -352,6 +387,12 @@ int main(int argc, char **argv)
 	cfg.plaintext = plaintext >= 0 ? (enum plaintext_policy)plaintext :
 	    cfg.tls_cert ? PLAINTEXT_TLS : PLAINTEXT_ALWAYS;
 	check_template("mailbox", cfg.mailbox_template);
+	cfg.relative_paths = relative_paths_allowed();
+	if (!cfg.relative_paths && cfg.mailbox_template[0] != '/' &&
+	    strncmp(cfg.mailbox_template, "%h", 2) != 0)
+		usage_error("started by a super-server, the mailbox template "
+		    "must be an absolute path (or start with %h):",
+		    cfg.mailbox_template);
 	if (cfg.index_template)
 		check_template("index cache", cfg.index_template);
 
@@ -363,7 +404,6 @@ int main(int argc, char **argv)
 	}
 
 	log_init(use_stderr);
-	find_client();
 	/* A vanished client must show up as a write error, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
 	catch_signals();
@@ -372,11 +412,11 @@ int main(int argc, char **argv)
 
 	/* Loaded now, as root in root mode: the key is root's alone. */
 	if (cfg.tls_cert && tls_setup(cfg.tls_cert, cfg.tls_key) < 0) {
-		fprintf(stderr, "pop3d: unusable TLS certificate or key\n");
+		log_startup_error(NULL, "unusable TLS certificate or key");
 		return 1;
 	}
 	if (cfg.apop_file && apop_check_file(cfg.apop_file) < 0) {
-		fprintf(stderr, "pop3d: unusable APOP secrets file %s\n",
+		log_startup_error(NULL, "unusable APOP secrets file %s",
 		    cfg.apop_file);
 		return 1;
 	}

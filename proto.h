@@ -30,8 +30,31 @@
 
 /* ---------------------------------------------------------------- log.c */
 
-/* Selects the log destination: syslog (LOG_MAIL) or standard error. */
+/*
+ * Looks at what standard error is, once, before anything is written: a
+ * terminal, file or pipe someone chose (usable), another socket such as
+ * journald's stream (usable for -s, but a start-up error goes to syslog),
+ * or the client's connection itself, as xinetd and inetd leave it (also
+ * when closed).  In the last case descriptor 2 is pointed at /dev/null,
+ * so that no message, ours or a library's, ever reaches the client.
+ * Returns 0, or -1 if that could not be done (the caller must not go on).
+ */
+int log_probe_stderr(void);
+
+/*
+ * Selects the log destination: syslog (LOG_MAIL), or standard error when
+ * use_stderr is set and log_probe_stderr() found it not to be the client.
+ */
 void log_init(int use_stderr);
+
+/*
+ * Reports an error that stops pop3d before a session starts ("pop3d: "
+ * and the text, and hint as a second line if not NULL) on standard error
+ * when that is a place the administrator reads, else to syslog: never to
+ * the client.
+ */
+void log_startup_error(const char *hint, const char *fmt, ...)
+    ATTR_PRINTF(2, 3);
 
 /* Sets the client address shown in every later log line ("pipe" if
  * unknown).  The string is copied and escaped. */
@@ -470,6 +493,13 @@ int dotlock_stale(const struct stat *st, const char *content, size_t len,
  */
 void spool_set_group(gid_t gid);
 void spool_check_dir(const char *mbox);
+/*
+ * Whether UPDATE will be able to create its journal and dot-lock beside
+ * mbox, with the privileged group if spool_check_dir() found it needed;
+ * tried, leaving nothing behind.  Returns 1 yes, 0 no (logged: the
+ * directory, why, and what to change), -1 could not tell (errno).
+ */
+int spool_can_create(const char *mbox);
 int spool_privileged(int on);
 
 /* ------------------------------------------------------------ journal.c */
@@ -520,6 +550,8 @@ struct config {
 	int implicit_tls;		/* --tls: handshake before greeting */
 	enum plaintext_policy plaintext;
 	int timeout;
+	int relative_paths;		/* a relative maildrop path may be
+					 * served (a pipe, not a super-server) */
 };
 
 /*

@@ -332,7 +332,7 @@ static int become_user(struct session *s)
 /* Opens the maildrop after a successful authentication. */
 static enum outcome start_transaction(struct session *s)
 {
-	char path[MAX_PATH_LEN], cache[MAX_PATH_LEN];
+	char path[MAX_PATH_LEN], cache[MAX_PATH_LEN], shown[MAX_PATH_LEN];
 	char name[MAX_USER_NAME + 4];
 	const char *template = s->pw.mail ? s->pw.mail :
 	    s->cfg->mailbox_template;
@@ -346,6 +346,16 @@ static enum outcome start_transaction(struct session *s)
 	if (expand_mailbox(template, &s->pw, path, sizeof(path)) < 0) {
 		log_msg(LOG_ERR, "bad mailbox path template for user %s",
 		    name);
+		reply(s, R_SYS_PERM);
+		return s->dropped_privileges ? END_FAIL : GO_ON;
+	}
+	log_escape(shown, sizeof(shown), path, strlen(path));
+	/* A mail= field or a %h with a relative home: see pop3d.c on why
+	 * only a pipe session may use such a path. */
+	if (path[0] != '/' && !s->cfg->relative_paths) {
+		log_msg(LOG_ERR, "maildrop path %s of user %s is relative, "
+		    "resolved against the launcher's working directory; "
+		    "refused (make it absolute)", shown, name);
 		reply(s, R_SYS_PERM);
 		return s->dropped_privileges ? END_FAIL : GO_ON;
 	}
@@ -376,15 +386,16 @@ static enum outcome start_transaction(struct session *s)
 	}
 	if (r != MBOX_OK) {
 		log_msg(LOG_NOTICE, "login of user=%s refused: maildrop %s "
-		    "unavailable", name, path);
+		    "unavailable", name, shown);
 		s->end_why = "maildrop unavailable";
 		/* RFC 1939 lets us stay in AUTHORIZATION, but not after we
 		 * gave up root for this user. */
 		return s->dropped_privileges ? END_FAIL : GO_ON;
 	}
 	s->state = ST_TRANS;
-	log_msg(LOG_INFO, "login: user=%s messages=%zu octets=%llu", name,
-	    s->mb.live_count, (unsigned long long)s->mb.live_size);
+	log_msg(LOG_INFO, "login: user=%s messages=%zu octets=%llu "
+	    "maildrop=%s", name, s->mb.live_count,
+	    (unsigned long long)s->mb.live_size, shown);
 	reply_maildrop(s);
 	return GO_ON;
 }

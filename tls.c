@@ -59,7 +59,7 @@
 	X(SSL_set_wfd) X(SSL_accept) X(SSL_get_error) X(SSL_get_version) \
 	X(SSL_get_current_cipher) X(SSL_CIPHER_get_name) X(SSL_shutdown) \
 	X(SSL_read) X(SSL_write) X(SSL_pending) X(ERR_get_error) \
-	X(ERR_error_string_n) X(ERR_clear_error)
+	X(ERR_peek_error) X(ERR_error_string_n) X(ERR_clear_error)
 
 struct ssl_api {
 /* name is a declarator here, which parentheses cannot enclose. */
@@ -132,7 +132,7 @@ struct tls_conn {
 };
 
 /* Logs OpenSSL's error queue (one line per entry) and clears it. */
-static void log_openssl(const char *what)
+static void log_openssl_at(int prio, const char *what)
 {
 	unsigned long e;
 	char buf[256];
@@ -140,11 +140,31 @@ static void log_openssl(const char *what)
 
 	while ((e = ssl_api->ERR_get_error()) != 0) {
 		ssl_api->ERR_error_string_n(e, buf, sizeof(buf));
-		log_msg(LOG_ERR, "%s: %s", what, buf);
+		log_msg(prio, "%s: %s", what, buf);
 		any = 1;
 	}
 	if (!any)
-		log_msg(LOG_ERR, "%s failed", what);
+		log_msg(prio, "%s failed", what);
+}
+
+static void log_openssl(const char *what)
+{
+	log_openssl_at(LOG_ERR, what);
+}
+
+/*
+ * The peer closed the TCP connection without a TLS close_notify: OpenSSL
+ * 3 reports that as an SSL_ERROR_SSL with this reason (1.1 said
+ * SSL_ERROR_SYSCALL with errno 0).  Many clients leave so; for POP3 it is
+ * the end of the client's stream like any other, since a command cut off
+ * by it is never run and nothing is deleted without QUIT.
+ */
+static int unexpected_eof(void)
+{
+	unsigned long e = ssl_api->ERR_peek_error();
+
+	return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 }
 
 /* The key is a secret: refuse a file others can read (or a link). */
@@ -264,8 +284,19 @@ static int conn_io(struct tls_conn *c, void *rbuf, const void *wbuf,
 			 * both end the stream like EOF. */
 			ssl_api->ERR_clear_error();
 			return rbuf ? 0 : -1;
+		case SSL_ERROR_SSL:
+			if (rbuf && unexpected_eof()) {
+				ssl_api->ERR_clear_error();
+				return 0;
+			}
+			/* A bad record: the client's fault, said by
+			 * OpenSSL; errno tells nothing here. */
+			log_openssl_at(LOG_NOTICE, "TLS");
+			errno = EPROTO;
+			return -1;
 		default:
 			ssl_api->ERR_clear_error();
+			errno = EPROTO;
 			return -1;
 		}
 		if (!deadline)

@@ -50,6 +50,8 @@ Now serving on 127.0.0.1:$PORT (Ctrl-C stops it).  Try:
   python3 -c 'import poplib; p=poplib.POP3("127.0.0.1",$PORT); p.user("alice"); p.pass_("secret"); print(p.stat()); p.quit()'
 TXT
 # nofork: each connection's socket becomes pop3d's stdin and stdout, as
-# under inetd, so pop3d sees the client's address.
+# under inetd, so pop3d sees the client's address.  An absolute maildrop
+# path: started on a socket, pop3d refuses a relative one (the pipe above
+# may use one).
 exec socat TCP-LISTEN:"$PORT",bind=127.0.0.1,reuseaddr,fork \
-    EXEC:"./pop3d -s -p $RUN/passwd -m $RUN/%u.mbox",nofork
+    EXEC:"./pop3d -s -p $RUN/passwd -m $(pwd)/$RUN/%u.mbox",nofork

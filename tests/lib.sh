@@ -203,3 +203,75 @@ fresh_mbox() {
 	chmod 600 "$m"
 	if [ "$1" = nr ]; then chown nobody:nogroup "$m"; else chown "$RU:$RG" "$m"; fi
 }
+
+# ------------------------------------------------ syslog, for root tests
+# glibc's syslog(3) writes to /dev/log, which a test cannot take over on
+# the host (other programs log there, or it does not exist).  As root, a
+# command can get a /dev/log of its own in a private mount namespace: a
+# tmpfs over /dev with the usual device nodes and our listener's socket.
+#
+# syslog_listen NAME: a datagram listener at $T/NAME.sock that appends each
+# message to $T/NAME.log, one a line; its pid in SYSLOG_PID.  Returns 1 if
+# it did not start.
+syslog_listen() {
+	rm -f "$T/$1.sock" "$T/$1.log.ready"
+	make_with_devlog
+	python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+with open(sys.argv[2], "ab", buffering=0) as f:
+    open(sys.argv[2] + ".ready", "w").close()
+    while True:
+        f.write(s.recv(65536).rstrip(b"\0").replace(b"\n", b" ") + b"\n")' \
+		"$T/$1.sock" "$T/$1.log" 2>"$T/$1.listener.err" &
+	SYSLOG_PID=$!
+	local _
+	for _ in $(seq 100); do [ -e "$T/$1.log.ready" ] && return 0; sleep 0.02; done
+	return 1
+}
+# $T/with-devlog SOCKET CMD... (made by syslog_listen, a file so that
+# any program can run it): CMD, exec'd, in a private mount namespace whose
+# /dev/log is SOCKET.  Root only; status 125 if the namespace could not be
+# made.  with_devlog is the same as a shell function.
+make_with_devlog() {
+	cat >"$T/with-devlog" <<'EOS'
+#!/usr/bin/env bash
+exec unshare -m --propagation private bash -c '
+	sock=$1 d=$2; shift 2
+	mkdir -p "$d" && mount -t tmpfs -o mode=755 pop3d-test-dev "$d" || exit 125
+	for n in null zero full random urandom tty; do
+		[ -e "/dev/$n" ] && cp -a "/dev/$n" "$d/"
+	done
+	ln -s /proc/self/fd "$d/fd"; mkdir "$d/pts" "$d/shm"
+	touch "$d/log" && mount --bind "$sock" "$d/log" && mount --move "$d" /dev || exit 125
+	exec "$@"' with-devlog "$1" "$(dirname "$1")/dev.$$" "${@:2}"
+EOS
+	chmod 755 "$T/with-devlog"
+}
+with_devlog() { "$T/with-devlog" "$@"; }
+# inetd_run INPUT CMD...: CMD with one end of a socket pair as its
+# descriptors 0, 1 and 2, as inetd and xinetd start a server; INPUT's
+# bytes are sent, then the client half-closes.  Prints the exit status on
+# one line, then every byte the client received (Python repr).
+inetd_run() {
+	python3 -c '
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen(sys.argv[2:], stdin=b, stdout=b, stderr=b)
+b.close()
+a.sendall(open(sys.argv[1], "rb").read())
+a.shutdown(socket.SHUT_WR)
+a.settimeout(20)
+got = b""
+while True:
+    try:
+        c = a.recv(65536)
+    except OSError:
+        break
+    if not c:
+        break
+    got += c
+print(p.wait())
+print(repr(got))' "$@"
+}

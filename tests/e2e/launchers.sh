@@ -9,7 +9,11 @@
 #  (b) systemd-socket-activate --inetd --accept (what pop3d.socket with
 #      Accept=yes does): one pop3d per connection, the client address in
 #      the log, two connections in sequence;
-#  (c) systemd-analyze verify on the units as "make install" installs them.
+#  (c) systemd-analyze verify on the units as "make install" installs them;
+#  (d) errors under xinetd, where descriptor 2 is the client's socket: a
+#      bad option, an unusable TLS key and -s must write nothing to the
+#      client and reach syslog, here a listener behind a private /dev/log
+#      (tests/lib.sh, with_devlog).
 # pop3d is started as root, as the launchers do, and serves the system
 # user pop3dlaunch (created when missing) from a Debian-like spool.  Every
 # pop3d runs through a wrapper that logs to a file (-s) and records its
@@ -394,5 +398,70 @@ else
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$T/verify.out" ]; then pass systemd-analyze-verify
 	else fail systemd-analyze-verify "status $rc: $(head -n 4 "$T/verify.out" | tr '\n' ' ')"; fi
+fi
+
+# ------------------------------------- (d) errors under xinetd, to syslog
+
+put_mbox
+if ! command -v xinetd >/dev/null; then
+	fail xinetd-errors "xinetd is missing"
+elif ! syslog_listen xsys || ! with_devlog "$T/xsys.sock" true; then
+	echo "note: no private mount namespace or syslog listener here; (d) not run"
+else
+	SYSLOG_L=$SYSLOG_PID
+	PIDS+=("$SYSLOG_L")
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=localhost -keyout "$T/key.pem" -out "$T/cert.pem" >"$T/req.log" 2>&1
+	chmod 640 "$T/key.pem"	# group-readable: refused
+	# The sanitizers' reports to files: descriptor 2 is the client here.
+	XENV="ASAN_OPTIONS=$ASAN_OPTIONS:log_path=$T/xe-asan UBSAN_OPTIONS=$UBSAN_OPTIONS:log_path=$T/xe-ubsan"
+	EPORT=$(free_port 21200 21249)
+	# service NAME PORT ARGS: one pop3d service, started directly by
+	# xinetd (no wrapper: the socket is its descriptors 0, 1 and 2).
+	service() {
+		printf 'service %s\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\tbind = 127.0.0.1\n\tport = %s\n\tserver = %s\n\tserver_args = %s\n\tenv = %s\n}\n' \
+			"$1" "$2" "$POP3D" "$3" "$XENV"
+	}
+	{
+		printf 'defaults\n{\n\tlog_type = FILE %s\n\tlog_on_success = PID HOST EXIT\n\tlog_on_failure = HOST\n}\n' "$T/xe.log"
+		service pop3-badopt "$EPORT" "--no-such-option -p $T/etc/pop3d/passwd -m $T/spool/%u"
+		service pop3-badkey "$((EPORT + 1))" "-c $T/cert.pem -k $T/key.pem -p $T/etc/pop3d/passwd -m $T/spool/%u"
+		service pop3-stderr "$((EPORT + 2))" "-s -p $T/etc/pop3d/passwd -m $T/spool/%u"
+	} >"$T/xe.conf"
+	"$T/with-devlog" "$T/xsys.sock" xinetd -dontfork -filelog "$T/xe-daemon.log" -f "$T/xe.conf" \
+		-pidfile "$T/xe.pid" 2>"$T/xe.err" &
+	EPID=$!
+	PIDS+=("$EPID")
+	if ! wait_listening "$((EPORT + 2))"; then
+		fail xinetd-errors-listens "nothing on 127.0.0.1:$((EPORT + 2)): $(tail -n 3 "$T/xe.err" "$T/xe-daemon.log" 2>/dev/null | tr '\n' ' ')"
+	else
+		# syslogged CHECK REGEX: a message matching REGEX reached syslog.
+		syslogged() {
+			local _
+			for _ in $(seq 100); do grep -qE -- "$2" "$T/xsys.log" && break; sleep 0.02; done
+			log_has "$1" "$T/xsys.log" "$2"
+		}
+		tcp_session xe1 "$EPORT" CAPA QUIT 2>/dev/null	# reset: pop3d reads nothing
+		equal xinetd-bad-option-client-gets-nothing 0 "$(wc -c <"$T/xe1.out")"
+		syslogged xinetd-bad-option-in-syslog "pop3d\[[0-9]+\]: 127\.0\.0\.1: unknown option '--no-such-option'; not started"
+		tcp_session xe2 "$((EPORT + 1))" CAPA QUIT 2>/dev/null
+		equal xinetd-bad-tls-key-client-gets-nothing 0 "$(wc -c <"$T/xe2.out")"
+		syslogged xinetd-bad-tls-key-reason-in-syslog "127\.0\.0\.1: TLS key $T/key\.pem is accessible by group or others"
+		syslogged xinetd-bad-tls-key-in-syslog "127\.0\.0\.1: unusable TLS certificate or key; not started"
+		# -s with the client as standard error: the session as from a
+		# pipe, byte for byte, and its log in syslog.
+		tcp_session xe3 "$((EPORT + 2))" "${SESSION[@]}"
+		if cmp -s "$T/xe3.out" "$T/pipe.out"; then pass xinetd-stderr-option-client-gets-pop3-only
+		else fail xinetd-stderr-option-client-gets-pop3-only "$(cmp "$T/xe3.out" "$T/pipe.out" 2>&1 | head -n 1): $(head -c 150 "$T/xe3.out" | tr '\r\n' '  ')"; fi
+		syslogged xinetd-stderr-option-login-in-syslog "127\.0\.0\.1: login: user=$U messages=3 octets=[0-9]+ maildrop=$T/spool/$U\$"
+		for _ in $(seq 100); do [ "$(grep -c 'EXIT: pop3' "$T/xe.log" 2>/dev/null)" -ge 3 ] && break; sleep 0.05; done
+		log_has xinetd-bad-option-exit-status-2 "$T/xe.log" 'EXIT: pop3-badopt status=2'
+		log_has xinetd-bad-tls-key-exit-status-1 "$T/xe.log" 'EXIT: pop3-badkey status=1'
+		log_has xinetd-stderr-option-exit-status-0 "$T/xe.log" 'EXIT: pop3-stderr status=0'
+		no_sanitizer xinetd-errors-no-sanitizer-report "$T"/xe-asan* "$T"/xe-ubsan*
+	fi
+	kill "$EPID" 2>/dev/null; wait "$EPID" 2>/dev/null
+	[ -s "$T/xe.pid" ] && kill -0 "$(cat "$T/xe.pid")" 2>/dev/null && kill "$(cat "$T/xe.pid")"
+	kill "$SYSLOG_L" 2>/dev/null
 fi
 exit 0

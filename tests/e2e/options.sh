@@ -123,6 +123,10 @@ usage_error hostname-space "${POP[@]}" -n 'a b'
 usage_error hostname-angle "${POP[@]}" -n 'a>b'
 usage_error hostname-too-long "${POP[@]}" -n "$(printf 'h%.0s' $(seq 300))"
 usage_error empty-apop "${POP[@]}" -a ''
+# "%%u" is what a systemd unit needs for %u; on pop3d's own command line
+# (xinetd, a shell) it would name one literal "%u" file for every user.
+usage_error mailbox-doubled-percent-u "${POP[@]}" -m "$T/mail/%%u"
+usage_error mailbox-doubled-percent-h "${POP[@]}" -m '%%h/mbox'
 
 # Values at the edges of what is allowed are accepted.
 for t in 1 86400; do
@@ -191,3 +195,84 @@ mkdir "$T/apop-dir"; chmod 700 "$T/apop-dir"; own "$T/apop-dir"
 apop_refused apop-directory "$T/apop-dir"
 ln -s "$T/apop" "$T/apop-link"
 apop_refused apop-symlink "$T/apop-link"
+
+# ------------------------------------- errors where the administrator looks
+# Under inetd and xinetd the connection is descriptors 0, 1 and 2: an error
+# written to standard error would go to the client, in clear text, and
+# nowhere else.  inetd_run (tests/lib.sh) starts pop3d that way on a socket
+# pair: the client must receive nothing at all, and, when this runs as
+# root, the message must reach syslog (a /dev/log of the test's own, see
+# with_devlog in tests/lib.sh).
+printf 'alice:%s\n' "$H" >"$T/passwd-world"; chmod 644 "$T/passwd-world"; own "$T/passwd-world"
+cp "$T/apop" "$T/apop-0644"; chmod 644 "$T/apop-0644"; own "$T/apop-0644"
+client >"$T/client.in"
+crlf 'USER alice' 'PASS secret' STAT QUIT >"$T/login.in"
+SYSLOG=no
+if [ "$(id -u)" = 0 ] && syslog_listen sys; then
+	if with_devlog "$T/sys.sock" true; then SYSLOG=yes
+	else kill "$SYSLOG_PID"; echo "note: no private mount namespace here; syslog receipt not checked"; fi
+fi
+# inetd NAME INPUT ARGS...: pop3d ARGS started inetd-style, with the
+# client's input from INPUT; $T/NAME.rc and $T/NAME.got (what the client
+# received, Python repr).
+inetd() {
+	local name=$1 in=$2; shift 2
+	if [ "$SYSLOG" = yes ]; then
+		inetd_run "$in" "$T/with-devlog" "$T/sys.sock" "${RUNAS[@]}" "$POP3D" "$@"
+	else
+		inetd_run "$in" "${RUNAS[@]}" "$POP3D" "$@"
+	fi >"$T/$name.res" 2>"$T/$name.err"
+	sed -n 1p "$T/$name.res" >"$T/$name.rc"
+	sed -n 2p "$T/$name.res" >"$T/$name.got"
+}
+# syslogged CHECK REGEX: a message matching REGEX reached syslog.
+syslogged() {
+	[ "$SYSLOG" = yes ] || return 0
+	local _
+	for _ in $(seq 50); do grep -qE -- "$2" "$T/sys.log" && break; sleep 0.02; done
+	if grep -qE -- "$2" "$T/sys.log"; then pass "$1"
+	else fail "$1" "no syslog message matching '$2': $(tail -n 3 "$T/sys.log" | tr '\n' ' ')"; fi
+}
+# silent NAME STATUS: the run ended with STATUS and the client got nothing.
+silent() {
+	equal "$1-exit-status" "$2" "$(cat "$T/$1.rc")"
+	equal "$1-client-got-nothing" "b''" "$(cat "$T/$1.got")"
+}
+inetd inetd-bad-option "$T/client.in" "${POP[@]}" --bogus
+silent inetd-bad-option 2
+syslogged inetd-bad-option-syslog "pop3d\[[0-9]+\]: local: unknown option '--bogus'; not started"
+inetd inetd-bad-apop "$T/client.in" "${POP[@]}" -a "$T/apop-0644"
+silent inetd-bad-apop 1
+syslogged inetd-bad-apop-syslog "pop3d\[[0-9]+\]: local: unusable APOP secrets file $T/apop-0644; not started"
+# A relative template is resolved against the launcher's directory (/
+# under xinetd and systemd): refused when a super-server starts pop3d ...
+inetd inetd-relative-mailbox "$T/client.in" -p "$T/passwd" -m 'mail/%u'
+silent inetd-relative-mailbox 2
+syslogged inetd-relative-mailbox-syslog "local: started by a super-server, the mailbox template must be an absolute path .*'mail/%u'"
+# A relative mail= path in the password file: the same reason, found at
+# login: [SYS/PERM], logged.
+printf 'rel:%s::::/nonexistent::mail=mail/rel\n' "$H" >"$T/passwd-rel"; own "$T/passwd-rel"
+crlf 'USER rel' 'PASS secret' QUIT >"$T/rel-login.in"
+inetd inetd-relative-mail-field "$T/rel-login.in" -p "$T/passwd-rel" -m "$T/mail/%u"
+equal inetd-relative-mail-field-refused \
+	"b'+OK POP3 server ready\\r\\n+OK send PASS\\r\\n-ERR [SYS/PERM] maildrop cannot be served; contact the administrator\\r\\n+OK pop3d signing off\\r\\n'" \
+	"$(cat "$T/inetd-relative-mail-field.got")"
+syslogged inetd-relative-mail-field-syslog "local: maildrop path mail/rel of user rel is relative"
+# ... and served from a shell pipe, relative to the directory it runs in.
+cp "$T/login.in" "$T/rel.in"
+printf 'From a@example.org Mon Jan  1 10:00:00 2024\nSubject: x\n\nbody\n' >"$T/mail/alice"; own "$T/mail/alice"
+( cd "$T" && pop pipe-relative-mailbox -s -p "$T/passwd" -m 'mail/%u' <"$T/rel.in" )
+exited pipe-relative-mailbox
+if grep -q '^+OK maildrop has 1 message ' "$T/pipe-relative-mailbox.out"; then pass pipe-relative-mailbox-served
+else fail pipe-relative-mailbox-served "$(show "$T/pipe-relative-mailbox.out")"; fi
+# -s asks for the log on standard error; when that is the client, the log
+# goes to syslog instead, and the client sees only POP3.
+inetd inetd-stderr-session "$T/login.in" -s "${POP[@]}"
+equal inetd-stderr-session-exit-status 0 "$(cat "$T/inetd-stderr-session.rc")"
+equal inetd-stderr-session-client-got-pop3-only \
+	"b'+OK POP3 server ready\\r\\n+OK send PASS\\r\\n+OK maildrop has 1 message (20 octets)\\r\\n+OK 1 20\\r\\n+OK pop3d signing off (1 message left)\\r\\n'" \
+	"$(cat "$T/inetd-stderr-session.got")"
+syslogged inetd-stderr-session-login-syslog "pop3d\[[0-9]+\]: local: login: user=alice messages=1 octets=20 maildrop=$T/mail/alice\$"
+syslogged inetd-stderr-session-s-ignored-syslog "local: -s ignored: standard error is the client connection"
+[ "$SYSLOG" = yes ] && kill "$SYSLOG_PID"
+exit 0

@@ -171,7 +171,11 @@ else
 fi
 
 # With -g none no group is kept at all: every gid field is the user's.
-start s1g -g none "${POP[@]}"
+# Without the group the spool is not writable, and a maildrop there could
+# never have its deletions applied: refused at login (below); here the
+# maildrop is in a directory of the user's own.
+mkdir "$T/own1"; chown "$U1:$G1" "$T/own1"
+start s1g -g none "${POP[@]}" -m "$T/own1/%u"
 send 'USER pop3duser1' 'PASS secret'
 if await s1g 3; then
 	ids_check session-g-none "$DRIVEN" "$U1" "$G1" "$G1"
@@ -180,6 +184,13 @@ else
 fi
 send QUIT
 finish s1g
+
+# -g none in the Debian spool: the journal and dot-lock could not be made,
+# so the login is refused with [SYS/PERM] (logged), not served until a QUIT
+# that can only fail.
+crlf 'USER pop3duser1' 'PASS secret' STAT QUIT | pop gnone-spool -g none "${POP[@]}"
+answer_is gnone-spool-refused gnone-spool 3 '-ERR \[SYS/PERM\] *'
+log_has gnone-spool-logged gnone-spool "no file can be created in its directory $SP \\(Permission denied\\)"
 
 # --------------------------------------------- UPDATE as the user
 

@@ -315,6 +315,57 @@ if [ ! -e "$T/mail/none-alice" ]; then pass missing-not-created
 else fail missing-not-created "$T/mail/none-alice exists after the session"; fi
 no_locks missing-no-lock-left "$T/mail"
 
+# The login line names the maildrop, so a wrong path shows in the log.
+if grep -qE "^pop3d\[[0-9]+\]: pipe: login: user=alice messages=0 octets=0 maildrop=$T/mail/none-alice\$" "$T/missing.err"; then
+	pass login-log-names-maildrop
+else
+	fail login-log-names-maildrop "login line: $(grep -m1 'login:' "$T/missing.err")"
+fi
+
+# A maildrop whose directory does not exist is a wrong path (a typo in -m)
+# or a spool not mounted, not an empty maildrop: [SYS/TEMP], logged with
+# the path, and nothing created.
+TEMP='-ERR [SYS/TEMP] temporary failure, try again later'
+PERM='-ERR [SYS/PERM] maildrop cannot be served; contact the administrator'
+crlf 'USER alice' 'PASS secret' STAT QUIT | pop missing-dir -s -p "$T/passwd" -m "$T/no-such-dir/%u"
+exited missing-dir
+transcript missing-dir "$GREET" '+OK send PASS' "$TEMP" "$WRONG" "$BYE"
+if grep -qF "maildrop $T/no-such-dir/alice: its directory $T/no-such-dir does not exist" "$T/missing-dir.err"; then
+	pass missing-dir-logged
+else
+	fail missing-dir-logged "log: $(head -c 300 "$T/missing-dir.err")"
+fi
+if [ -e "$T/no-such-dir" ]; then fail missing-dir-not-created "$T/no-such-dir exists"
+else pass missing-dir-not-created; fi
+
+# A spool directory where the session cannot create the journal and the
+# dot-lock (Debian's /var/mail, root:mail 2775, from a pipe as a user
+# outside the mail group): deletions could never be applied, so every
+# delete-mode client would download the same mail again at every session.
+# Found at login: [SYS/PERM], logged with the directory, nothing left in
+# it, the mbox untouched.  A missing mbox there is still an empty maildrop
+# (nothing to delete).
+if [ "$(id -u)" = 0 ] && getent group mail >/dev/null; then
+	mkdir "$T/rospool"; chown root:mail "$T/rospool"; chmod 2775 "$T/rospool"
+	mkmbox "$T/rospool/alice"; chgrp mail "$T/rospool/alice"; chmod 660 "$T/rospool/alice"
+	RO0=$(fingerprint "$T/rospool/alice")
+	crlf 'USER alice' 'PASS secret' STAT 'DELE 1' QUIT | pop spool-readonly -s -p "$T/passwd" -m "$T/rospool/%u"
+	exited spool-readonly
+	transcript spool-readonly "$GREET" '+OK send PASS' "$PERM" "$WRONG" "$WRONG" "$BYE"
+	if grep -qF "maildrop $T/rospool/alice: no file can be created in its directory $T/rospool (Permission denied)" "$T/spool-readonly.err"; then
+		pass spool-readonly-logged
+	else
+		fail spool-readonly-logged "log: $(head -c 300 "$T/spool-readonly.err")"
+	fi
+	untouched spool-readonly-mbox-untouched "$T/rospool/alice" "$RO0"
+	equal spool-readonly-nothing-left "alice" "$(ls -A "$T/rospool" | xargs)"
+	crlf 'USER bob' 'PASS two words' STAT QUIT | pop spool-readonly-empty -s -p "$T/passwd" -m "$T/rospool/%u"
+	exited spool-readonly-empty
+	transcript spool-readonly-empty "$GREET" '+OK send PASS' '+OK maildrop has 0 messages (0 octets)' '+OK 0 0' "$BYE (0 messages left)"
+else
+	pass "spool-readonly (skipped: needs root and a mail group)"
+fi
+
 # An empty file is an empty maildrop too, and is not written.
 : >"$T/mail/empty-alice"; own "$T/mail/empty-alice"; touch -d '2001-02-03 04:05:06' "$T/mail/empty-alice"
 EMPTY0=$(fingerprint "$T/mail/empty-alice")
@@ -325,7 +376,6 @@ untouched empty-file-untouched "$T/mail/empty-alice" "$EMPTY0"
 
 # Maildrops pop3d must refuse with [SYS/PERM], touching nothing; the
 # session stays in AUTHORIZATION (no privileges were given up).
-PERM='-ERR [SYS/PERM] maildrop cannot be served; contact the administrator'
 refused() {	# refused NAME FILE-TO-WATCH
 	local name=$1 watch=$2 before
 	before=$(fingerprint "$watch")

@@ -723,6 +723,35 @@ sys.stdout.write(repr(d))' "$PS" >"$T/$name.out" 2>&1
 		else pass "$name-refused"; fi
 		log_has "$name-logged-with-address" "$name" '127\.0\.0\.1: TLS handshake'
 	fi
+	# A client that logs in over TLS and then closes the TCP connection
+	# without a close_notify (OpenSSL 3: "unexpected eof while reading"),
+	# as many do: a client leaving, logged as such, never as a connection
+	# error (once "connection error: Success"); nothing deleted.
+	name=$M-tls-eof-without-close-notify
+	fresh_mbox "$M"; config "$M"; phase "$name"
+	timeout 20 "$PY" -c '
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+f = s.makefile("rb")
+print(f.readline())
+for c in (b"USER alice", b"PASS secret", b"DELE 1"):
+    s.sendall(c + b"\r\n"); print(f.readline())
+# TCP FIN with no TLS close_notify before it.
+raw.shutdown(socket.SHUT_RDWR)
+raw.close()' "$PS" "$CA" >"$T/$name.out" 2>&1
+	settled "$name"
+	if grep -q 'message 1 deleted' "$T/$name.out"; then pass "$name-logged-in"
+	else fail "$name-logged-in" "client saw: $(tr '\n' ' ' <"$T/$name.out" | cut -c1-200)"; fi
+	if grep -qa 'connection error' "$T/log.$name"; then
+		fail "$name-not-an-error" "$(grep -a -m1 'connection error' "$T/log.$name")"
+	else
+		pass "$name-not-an-error"
+	fi
+	log_has "$name-logged-as-leaving" "$name" '127\.0\.0\.1: logout: user=alice retrieved=0 deleted=0 left=8 \(client left without QUIT\)'
+	kept "$name" "$M"
+
 	# Plain text after STLS's +OK: the same.
 	name=$M-stls-handshake-plaintext
 	phase "$name"
