@@ -17,6 +17,12 @@
 
 static int log_to_stderr;
 static char log_client[128] = "pipe";
+static void (*log_sink)(int prio, const char *text);
+
+void log_set_sink(void (*fn)(int prio, const char *text))
+{
+	log_sink = fn;
+}
 
 void log_init(int use_stderr)
 {
@@ -64,7 +70,9 @@ void log_msg(int prio, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 
-	if (log_to_stderr) {
+	if (log_sink) {
+		log_sink(prio, text);
+	} else if (log_to_stderr) {
 		/* One write per line so concurrent sessions do not interleave. */
 		char line[1200];
 		int n = snprintf(line, sizeof(line), "pop3d[%ld]: %s: %s\n",
