@@ -178,8 +178,7 @@ int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
 	hash = strip_scheme(field[1]);
 	if (!hash) {
 		/* Not malformed, just unusable here: lock, and say why. */
-		log_msg(LOG_WARNING, "password file line %u: unsupported "
-		    "password scheme, account locked", lineno);
+		*why_r = "unsupported password scheme, account locked";
 		e_r->hash = "";
 		e_r->locked = 1;
 		return 1;
@@ -283,72 +282,114 @@ static void note_cost(struct hash_costs *c, const char *hash)
 	c->n++;
 }
 
-int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
-    struct hash_costs *costs_r)
+int passwd_scan(const char *file, const struct passwd_visitor *v)
 {
 	/* One extra byte to tell a full-length line from an overlong one. */
-	char buf[MAX_PASSWD_LINE + 2];
+	char buf[MAX_PASSWD_LINE + 2], why_trust[1024];
 	struct pw_entry *tmp;
 	const char *why;
 	unsigned lineno = 0;
-	int found = 0, r;
+	int r, fd, ret = 0;
 	FILE *f;
+
+	/* Whoever can write this file chooses who logs in as whom. */
+	fd = trust_open(file, why_trust, sizeof(why_trust));
+	if (fd < 0) {
+		log_msg(LOG_ERR, "refusing password file %s: %s", file,
+		    why_trust);
+		return -1;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		log_msg(LOG_ERR, "cannot read password file %s: %s", file,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp) {
+		log_msg(LOG_ERR, "out of memory");
+		fclose(f);
+		return -1;
+	}
+	while ((r = next_line(f, buf, sizeof(buf))) != 0) {
+		lineno++;
+		if (r < 0) {
+			if (v->note)
+				v->note(v->arg, lineno, PASSWD_MALFORMED,
+				    "line too long or binary");
+			continue;
+		}
+		r = passwd_parse_line(buf, lineno, tmp, &why);
+		if ((r < 0 || why) && v->note)
+			v->note(v->arg, lineno, r < 0 ? PASSWD_MALFORMED :
+			    PASSWD_LOCKED_SCHEME, why);
+		if (r > 0 && v->entry)
+			v->entry(v->arg, buf, tmp);
+	}
+	if (ferror(f)) {
+		log_msg(LOG_ERR, "error reading password file %s", file);
+		ret = -1;
+	}
+	explicit_bzero(tmp, sizeof(*tmp));
+	explicit_bzero(buf, sizeof(buf));
+	free(tmp);
+	fclose(f);
+	return ret;
+}
+
+/* passwd_lookup()'s state while passwd_scan() reads. */
+struct lookup {
+	const char *file, *user;
+	struct pw_entry *e_r;
+	struct hash_costs *costs_r;
+	int found;
+};
+
+static void lookup_note(void *arg, unsigned lineno, enum passwd_note kind,
+    const char *why)
+{
+	const struct lookup *l = arg;
+
+	log_msg(LOG_WARNING, "password file %s line %u: %s%s", l->file, lineno,
+	    why, kind == PASSWD_MALFORMED ? ", skipped" : "");
+}
+
+static void lookup_entry(void *arg, const char *line, const struct pw_entry *e)
+{
+	struct lookup *l = arg;
+	const char *why;
+
+	if (l->costs_r && !e->locked)
+		note_cost(l->costs_r, e->hash);
+	if (!l->found && !strcmp(e->name, l->user)) {
+		/* Parse again into the caller's entry, so its pointers
+		 * point into its own copy of the line. */
+		(void)passwd_parse_line(line, e->lineno, l->e_r, &why);
+		l->found = 1;
+	}
+}
+
+int passwd_lookup(const char *file, const char *user, struct pw_entry *e_r,
+    struct hash_costs *costs_r)
+{
+	struct lookup l = { file, user, e_r, costs_r, 0 };
+	const struct passwd_visitor v = { lookup_entry, lookup_note, &l };
 
 	if (costs_r) {
 		costs_r->n = 0;
 		costs_r->overflow = 0;
 		costs_r->other_ns = -1;
 	}
-	f = fopen(file, "re");
-	if (!f) {
-		log_msg(LOG_ERR, "cannot open password file %s: %s", file,
-		    strerror(errno));
-		return -1;
-	}
-	tmp = malloc(sizeof(*tmp));
-	if (!tmp) {
-		fclose(f);
-		return -1;
-	}
 	/* To the end, wherever the user is: the time taken must not tell
 	 * on which line (or whether) the name was found. */
-	while ((r = next_line(f, buf, sizeof(buf))) != 0) {
-		lineno++;
-		if (r < 0) {
-			log_msg(LOG_WARNING, "password file %s line %u: "
-			    "line too long or binary, skipped", file, lineno);
-			continue;
-		}
-		r = passwd_parse_line(buf, lineno, tmp, &why);
-		if (r < 0) {
-			log_msg(LOG_WARNING, "password file %s line %u: %s, "
-			    "skipped", file, lineno, why);
-			continue;
-		}
-		if (r == 0)
-			continue;
-		if (costs_r && !tmp->locked)
-			note_cost(costs_r, tmp->hash);
-		if (!found && !strcmp(tmp->name, user)) {
-			/* Parse again into the caller's entry, so its
-			 * pointers point into its own copy of the line. */
-			(void)passwd_parse_line(buf, lineno, e_r, &why);
-			found = 1;
-		}
-	}
-	if (ferror(f)) {
-		log_msg(LOG_ERR, "error reading password file %s", file);
-		found = -1;
-	}
-	if (costs_r && costs_r->overflow && found >= 0)
+	if (passwd_scan(file, &v) < 0)
+		return -1;
+	if (costs_r && costs_r->overflow)
 		log_msg(LOG_WARNING, "password file %s uses more than %d hash "
 		    "schemes and costs; failed logins of the others may take "
 		    "a measurably different time", file, MAX_HASH_CLASSES);
-	explicit_bzero(tmp, sizeof(*tmp));
-	explicit_bzero(buf, sizeof(buf));
-	free(tmp);
-	fclose(f);
-	return found;
+	return l.found;
 }
 
 /*

@@ -28,6 +28,12 @@ static enum stderr_kind stderr_kind = STDERR_CHOSEN;
 static int log_to_stderr;
 static int syslog_open;
 static char log_client[128] = "pipe";
+static void (*log_sink)(int prio, const char *text);
+
+void log_set_sink(void (*fn)(int prio, const char *text))
+{
+	log_sink = fn;
+}
 
 static void open_syslog(void)
 {
@@ -153,7 +159,9 @@ void log_msg(int prio, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 
-	if (log_to_stderr) {
+	if (log_sink) {
+		log_sink(prio, text);
+	} else if (log_to_stderr) {
 		/* One write per line so concurrent sessions do not interleave. */
 		char line[1200];
 		int n = snprintf(line, sizeof(line), "pop3d[%ld]: %s: %s\n",

@@ -64,6 +64,12 @@ static const char usage_text[] =
     "  -C, --privsep-dir DIR   its empty chroot directory (default "
     DEFAULT_PRIVSEP_DIR ")\n"
     "  -s, --stderr            log to standard error instead of syslog\n"
+    "      --check-config      check what a session with these options "
+    "would use\n"
+    "                          (password file, maildrops, TLS, privilege "
+    "separation),\n"
+    "                          print problems and settings; exit 1 on any "
+    "error\n"
     "  -h, --help              show this help and exit\n"
     "  -V, --version           show the version and exit\n";
 
@@ -232,6 +238,9 @@ static void tune_tcp(int fd, int timeout)
 			    strerror(errno));
 }
 
+/* Long options without a short form: values no character takes. */
+enum { OPT_CHECK_CONFIG = 256 };
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -249,6 +258,7 @@ int main(int argc, char **argv)
 		{ "privsep-user", required_argument, NULL, 'U' },
 		{ "privsep-dir", required_argument, NULL, 'C' },
 		{ "stderr", no_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -264,7 +274,7 @@ int main(int argc, char **argv)
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	char *end;
 	long v;
-	int c, use_stderr = 0, plaintext = -1;
+	int c, use_stderr = 0, plaintext = -1, check_config = 0;
 
 	/* Before any message: under inetd standard error is the client. */
 	if (log_probe_stderr() < 0)
@@ -349,6 +359,9 @@ int main(int argc, char **argv)
 		case 's':
 			use_stderr = 1;
 			break;
+		case OPT_CHECK_CONFIG:
+			check_config = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -402,6 +415,10 @@ int main(int argc, char **argv)
 		host[sizeof(host) - 1] = '\0';
 		cfg.hostname = host;
 	}
+
+	/* No client: the checks print to the terminal, not the log. */
+	if (check_config)
+		return checkconfig_run(&cfg);
 
 	log_init(use_stderr);
 	/* A vanished client must show up as a write error, not a kill. */

@@ -351,12 +351,21 @@ static int prelogin_identity(const struct config *cfg, uid_t *uid_r,
 	    st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		log_msg(LOG_ERR, "privilege separation needs the directory %s, "
 		    "owned by root and writable only by root (mkdir -m 755 "
-		    "%s)", cfg->privsep_dir, cfg->privsep_dir);
+		    "%s, or chown root %s and chmod go-w %s)", cfg->privsep_dir,
+		    cfg->privsep_dir, cfg->privsep_dir, cfg->privsep_dir);
 		return -1;
 	}
 	*uid_r = pw->pw_uid;
 	*gid_r = pw->pw_gid;
 	return 0;
+}
+
+int privsep_check(const struct config *cfg)
+{
+	uid_t uid;
+	gid_t gid;
+
+	return prelogin_identity(cfg, &uid, &gid);
 }
 
 /*

@@ -12,6 +12,8 @@
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
  *   idxcache.c optional on-disk cache of a maildrop's index
  *   fullio.c   exact-length reads and writes, little-endian fields
+ *   trust.c    whether a configuration file may be believed
+ *   checkconfig.c  --check-config: a session's checks without a client
  *   log.c      syslog/stderr logging with escaping of untrusted text
  */
 #ifndef POP3D_PROTO_H
@@ -59,6 +61,10 @@ void log_startup_error(const char *hint, const char *fmt, ...)
 /* Sets the client address shown in every later log line ("pipe" if
  * unknown).  The string is copied and escaped. */
 void log_set_client(const char *addr);
+
+/* Sends every later log line to fn instead (NULL: back to the log), with
+ * its priority and text only: --check-config prints them as problems. */
+void log_set_sink(void (*fn)(int prio, const char *text));
 
 /* Logs one line at a syslog priority.  Never pass a password. */
 void log_msg(int prio, const char *fmt, ...) ATTR_PRINTF(2, 3);
@@ -147,6 +153,24 @@ int io_wait_fd(int fd, short events, const struct timespec *deadline);
 struct pollfd;
 int io_wait_fds(struct pollfd *pfd, size_t n, const struct timespec *deadline);
 
+/* -------------------------------------------------------------- trust.c */
+
+/*
+ * Opens path for reading if nobody but a trusted account can have written
+ * it or can replace it (trust.c has the rules): the file and every
+ * directory and link on the way from "/" are owned by root or by extra
+ * (0 or (uid_t)-1: root alone); no directory is writable by group or
+ * others unless sticky; the file is regular, not a symbolic link, and
+ * writable by its owner only.  Returns the descriptor (O_CLOEXEC), or -1
+ * with one sentence in why (size bytes) that names the file or directory
+ * at fault and says how to fix it.
+ */
+int trust_open_for(const char *path, uid_t extra, char *why, size_t size);
+
+/* trust_open_for() with the rule of this process: root alone when it runs
+ * as root, else root or the account it runs as. */
+int trust_open(const char *path, char *why, size_t size);
+
 /* --------------------------------------------------------------- auth.c */
 
 /* The ways to log in with a secret (also the privsep channel's): USER/
@@ -170,7 +194,9 @@ struct pw_entry {
 /*
  * Parses one line of a password file (without its newline) into e_r.
  * Returns 1 for an entry, 0 for a comment or blank line, -1 for a
- * malformed line (the reason is stored in *why_r).
+ * malformed line (the reason is stored in *why_r).  An entry locked
+ * because its scheme is unusable also gets a reason in *why_r (else
+ * NULL), for the administrator.
  */
 int passwd_parse_line(const char *line, unsigned lineno, struct pw_entry *e_r,
     const char **why_r);
@@ -198,6 +224,33 @@ struct hash_costs {
  * traditional DES.  Hashes with equal prefixes cost the same.
  */
 size_t auth_hash_cost_key(const char *hash);
+
+/* What passwd_scan() reports about one line (a warning in the log). */
+enum passwd_note {
+	PASSWD_MALFORMED,	/* skipped: nobody can log in with it */
+	PASSWD_LOCKED_SCHEME	/* an entry, locked: its scheme is unusable */
+};
+
+/*
+ * The visitor of passwd_scan(): entry() for every entry (line is the text
+ * it was parsed from, e the parse, valid during the call only), note()
+ * for every line that is malformed or locked, with its number and why.
+ * Either may be NULL.
+ */
+struct passwd_visitor {
+	void (*entry)(void *arg, const char *line, const struct pw_entry *e);
+	void (*note)(void *arg, unsigned lineno, enum passwd_note kind,
+	    const char *why);
+	void *arg;
+};
+
+/*
+ * Reads the whole password file, once it passed trust_open() (a file
+ * others could write is refused: logged at LOG_ERR with how to fix it),
+ * and shows each line to the visitor.  Returns 0, or -1 if the file is
+ * refused or cannot be read (logged).
+ */
+int passwd_scan(const char *file, const struct passwd_visitor *v);
 
 /*
  * Looks up user in the password file, reading all of it whatever line
@@ -589,12 +642,27 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
     const struct pw_entry *pw, const void *pending, size_t len,
     int tls_relayed);
 
+/* -------------------------------------------------------- checkconfig.c */
+
+/*
+ * --check-config: makes every check a session with these options would
+ * make, without a client, and prints each problem as one "error: " or
+ * "warning: " line on standard error, then the effective settings on
+ * standard output.  Returns the exit status: 1 if any error was found,
+ * else 0 (warnings alone do not fail).
+ */
+int checkconfig_run(const struct config *cfg);
+
 /* ---------------------------------------------------------------- tls.c */
 
 /* Loads libssl, the certificate chain and key (refusing a key file group
  * or others can read), TLS 1.2 at least.  Must run before any chroot.
  * Returns 0, or -1 (logged). */
 int tls_setup(const char *cert, const char *key);
+/* After tls_setup(): when the server certificate stops being valid, in
+ * seconds from now (negative: expired) and as "YYYY-MM-DD HH:MM:SS UTC"
+ * in when (size bytes).  Returns 0, or -1 (logged). */
+int tls_cert_expiry(long long *secs_left_r, char *when, size_t size);
 /* Non-zero once tls_setup() succeeded. */
 int tls_available(void);
 /* Runs the server handshake on the connection within timeout seconds.
@@ -634,6 +702,11 @@ int tls_out_fd(const void *tls);
  * exit status.
  */
 int privsep_run(const struct config *cfg, int in_fd, int out_fd);
+
+/* Root mode: checks the account and the empty directory the pre-login
+ * process needs (the check privsep_run() makes first).  Returns 0, or -1
+ * (logged, with what to do). */
+int privsep_check(const struct config *cfg);
 
 /* Pre-login side: asks the parent to check credentials.  Returns as
  * check_credentials() in session.c: 1, 0, 2 (limit reached), -1. */

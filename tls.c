@@ -13,7 +13,10 @@
  * function is looked up with its OpenSSL 3 symbol version, its type is
  * checked against OpenSSL's own prototype at compile time, and the table
  * of function pointers is made read-only once filled, as RELRO does for
- * the GOT.  Plain-text sessions have no OpenSSL in their address space.
+ * the GOT.  dlvsym() on libssl's handle also finds the libcrypto
+ * functions we need (ERR_*, X509_*, ASN1_*): a handle's lookup scope
+ * includes the libraries it depends on, and libcrypto's symbols carry the
+ * same version.  Plain-text sessions have no OpenSSL in their address space.
  *
  * The context is made by the process that starts as root, before any
  * fork, chroot or privilege drop, because the key file is readable by
@@ -59,7 +62,9 @@
 	X(SSL_set_wfd) X(SSL_accept) X(SSL_get_error) X(SSL_get_version) \
 	X(SSL_get_current_cipher) X(SSL_CIPHER_get_name) X(SSL_shutdown) \
 	X(SSL_read) X(SSL_write) X(SSL_pending) X(ERR_get_error) \
-	X(ERR_peek_error) X(ERR_error_string_n) X(ERR_clear_error)
+	X(ERR_peek_error) X(ERR_error_string_n) X(ERR_clear_error) \
+	X(SSL_CTX_get0_certificate) X(X509_get0_notAfter) \
+	X(ASN1_TIME_diff) X(ASN1_TIME_to_tm)
 
 struct ssl_api {
 /* name is a declarator here, which parentheses cannot enclose. */
@@ -226,6 +231,28 @@ int tls_setup(const char *cert, const char *key)
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
 	    NULL);
 	tls_ctx = ctx;
+	return 0;
+}
+
+int tls_cert_expiry(long long *secs_left_r, char *when, size_t size)
+{
+	const ASN1_TIME *end;
+	struct tm tm;
+	X509 *cert;
+	int days, secs;
+
+	if (!tls_ctx)
+		return -1;
+	cert = ssl_api->SSL_CTX_get0_certificate(tls_ctx);
+	end = cert ? ssl_api->X509_get0_notAfter(cert) : NULL;
+	/* NULL as the start: from now. */
+	if (!end || !ssl_api->ASN1_TIME_diff(&days, &secs, NULL, end) ||
+	    !ssl_api->ASN1_TIME_to_tm(end, &tm) ||
+	    strftime(when, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) {
+		log_openssl("certificate end of validity");
+		return -1;
+	}
+	*secs_left_r = (long long)days * 86400 + secs;
 	return 0;
 }
 

@@ -16,6 +16,7 @@ Suite *session_suite(void);
 Suite *idxcache_suite(void);
 Suite *lock_suite(void);
 Suite *netio_suite(void);
+Suite *trust_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked

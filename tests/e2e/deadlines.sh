@@ -22,6 +22,9 @@
 # child does not end (a pre-login process or a relay stopped with SIGSTOP);
 # (f) the keepalive options on the socket, and none tried on a pipe.
 . "$(dirname "$0")/../lib.sh"
+# Started as root, pop3d refuses a password file in a directory another
+# account owns (trust.c), and lib.sh gives $T to nobody: root's again.
+[ "$(id -u)" = 0 ] && chown root:root "$T"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "deadlines.sh needs root (root-mode sessions, session users); skipped"

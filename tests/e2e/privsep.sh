@@ -16,6 +16,9 @@
 # process killed with SIGKILL makes the parent exit, without a crash.
 # Failed logins in root mode are limited and logged escaped by the parent.
 . "$(dirname "$0")/../lib.sh"
+# Started as root, pop3d refuses a password file in a directory another
+# account owns (trust.c), and lib.sh gives $T to nobody: root's again.
+[ "$(id -u)" = 0 ] && chown root:root "$T"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "privsep.sh needs root; skipped"

@@ -15,8 +15,14 @@
 #    uid/gid;
 #  - one user cannot read another's mail: mail= naming another user's mbox,
 #    a symlink in the spool, user names with "/" or "..";
+#  - a password file another user can write (owns it, or mode 0666) is
+#    refused with a log line that says how to fix it: the line that user
+#    added to get pop3duser1's mail gives no login and opens no maildrop;
 # Not lib.sh's run_pop3d (which runs pop3d as nobody): pop3d runs as root.
 . "$(dirname "$0")/../lib.sh"
+# Started as root, pop3d refuses a password file in a directory another
+# account owns (trust.c), and lib.sh gives $T to nobody: root's again.
+[ "$(id -u)" = 0 ] && chown root:root "$T"
 
 cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d" && POP3D=$T/pop3d
 SAN_RE='runtime error|AddressSanitizer|LeakSanitizer'
@@ -351,6 +357,35 @@ mv "$SP/pop3duser2.real" "$SP/pop3duser2"
 crlf 'USER pop3duser2' 'PASS secret' 'RETR 1' QUIT | pop u2 "${POP[@]}"
 answer_is second-user-served-own-mbox u2 3 '+OK maildrop has 2 messages*'
 if grep -q 'Subject: four' "$T/u2.out"; then pass second-user-reads-own-mail; else fail second-user-reads-own-mail "RETR 1 answered '$(line u2 4)'"; fi
+
+# ------------------------- a password file others can write is not believed
+# (issue 12) pop3duser2 ("mallory") can write the password file, and adds
+# a line that gives a password she knows pop3duser1's uid and maildrop.
+# Whether she owns the file or its mode lets her in, pop3d must refuse
+# the file, say how to fix it, and open no maildrop.
+mallory_line() { printf 'mallory:%s:%s:%s::/nonexistent::mail=%s/pop3duser1\n' "$H" "$U1" "$G1" "$SP"; }
+FP1=$(fingerprint "$SP/pop3duser1")
+for how in owner mode; do
+	{ cat "$T/passwd"; mallory_line; } >"$T/passwd-$how"
+	chmod 600 "$T/passwd-$how"
+	if [ "$how" = owner ]; then chown pop3duser2 "$T/passwd-$how"; else chmod 666 "$T/passwd-$how"; fi
+	m=$(events_mark)
+	crlf 'USER mallory' 'PASS secret' 'RETR 1' 'DELE 1' QUIT |
+		pop "mallory-$how" -s -p "$T/passwd-$how" -m "$SP/%u"
+	answer_is "writable-passwd-$how-mallory-refused" "mallory-$how" 3 '-ERR*'
+	if grep -q 'login: user=mallory' "$T/mallory-$how.err"; then
+		fail "writable-passwd-$how-mallory-not-logged-in" "$(grep -m1 'login:' "$T/mallory-$how.err")"
+	else pass "writable-passwd-$how-mallory-not-logged-in"; fi
+	if grep -q 'Subject: one' "$T/mallory-$how.out"; then
+		fail "writable-passwd-$how-carols-mail-not-sent" "pop3duser1's message was sent"
+	else pass "writable-passwd-$how-carols-mail-not-sent"; fi
+	t=$(touched pop3duser1 "$m")
+	if [ "$INOTIFY" = 1 ] && [ -z "$t" ]; then pass "writable-passwd-$how-carols-maildrop-not-opened"
+	else fail "writable-passwd-$how-carols-maildrop-not-opened" "spool events: ${t:-(no inotify)}"; fi
+	equal "writable-passwd-$how-carols-mbox-unchanged" "$FP1" "$(fingerprint "$SP/pop3duser1")"
+done
+log_has writable-passwd-owner-log-says-fix mallory-owner "refusing password file $T/passwd-owner: .*owned by uid $U2, not root.*chown root $T/passwd-owner"
+log_has writable-passwd-mode-log-says-fix mallory-mode "refusing password file $T/passwd-mode: .*writable by group or others \(mode 0666\): chmod go-w $T/passwd-mode"
 
 no_sanitizer no-sanitizer-report
 exit 0

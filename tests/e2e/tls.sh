@@ -21,6 +21,9 @@
 # file readable by the group); in root mode, the ids of the relay and the
 # session process.  No session may end with a sanitizer report.
 . "$(dirname "$0")/../lib.sh"
+# Started as root, pop3d refuses a password file in a directory another
+# account owns (trust.c), and lib.sh gives $T to nobody: root's again.
+[ "$(id -u)" = 0 ] && chown root:root "$T"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "tls.sh needs root (root-mode listeners, session users); skipped"
