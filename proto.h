@@ -350,7 +350,7 @@ struct spool {
 void spool_set_group(gid_t gid);
 
 /*
- * Opens the directory of the mbox at path, with the user's rights, and
+ * Opens the directory of the mbox at mbox (a path), with the user's rights, and
  * decides whether its names need the mail group: only when the user
  * cannot write it and the group can, it is owned by root or the user, and
  * the path to it holds no symbolic link that anyone but root could have
@@ -358,7 +358,7 @@ void spool_set_group(gid_t gid);
  * Returns 0, -1 with errno (the directory's open), or -2 when the group
  * could not be dropped (logged): the session must end.
  */
-int spool_open(struct spool *sp, const char *path);
+int spool_open(struct spool *sp, const char *mbox);
 /* Warns if the directory dir (described by st) is world-writable. */
 void spool_warn_dir(const char *dir, const struct stat *st);
 void spool_close(struct spool *sp);
