@@ -4,7 +4,7 @@
  *
  * It calls the checks the session itself makes (trust_open() through
  * passwd_scan(), apop_check_file(), tls_setup(), privsep_check(),
- * expand_mailbox(), spool_check_dir()), with the log diverted here: what
+ * expand_mailbox(), spool_warn_dir()), with the log diverted here: what
  * they log at LOG_ERR or worse becomes an "error: " line, LOG_WARNING a
  * "warning: " line.  What no session checks as a whole, because it only
  * ever sees one user, is added here: every line of the password file, the
@@ -184,9 +184,8 @@ static void check_maildrop(struct scan *sc, const struct pw_entry *e)
 		    "directory: fix the template %s", dir, e->name, template);
 		return;
 	}
-	/* The session's own look at the spool (the world-writable
-	 * warning comes from there). */
-	spool_check_dir(path);
+	/* The session's own warning about a world-writable spool. */
+	spool_warn_dir(dir, &st);
 	if (sc->root && (!e->has_ids || e->uid == 0))
 		return;		/* refused anyway; said in check_entry() */
 	if (!user_can_create(sc, e, dir, &st))

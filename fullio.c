@@ -2,9 +2,9 @@
  * fullio.c - reads and writes of an exact length (the loops around
  * read(2)/write(2) and pread(2)/pwrite(2): short transfers, EINTR), for
  * the privilege-separation channel, the journal and the index cache; the
- * directory fsync that makes a created, renamed or removed name durable
- * (the journal and the dot-lock); and the little-endian fields of the
- * on-disk formats.
+ * directory part of a path; and the little-endian fields of the on-disk
+ * formats.  (The directory fsync that makes a name durable is an fsync(2)
+ * of the spool directory's descriptor: spool.c.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,25 +84,6 @@ int path_dir(char *buf, size_t size, const char *path)
 	memcpy(buf, path, len);
 	buf[len] = '\0';
 	return 0;
-}
-
-int fsync_dir(const char *path)
-{
-	char dir[MAX_PATH_LEN];
-	int fd, r, saved;
-
-	if (path_dir(dir, sizeof(dir), path) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
 }
 
 void put_le64(unsigned char *p, uint64_t v)

@@ -3,7 +3,8 @@
  * and the recovery that finishes an interrupted UPDATE.
  *
  * Runs with the user's privileges (plus the privileged mail group while
- * files in the spool directory are created or removed).  Called only with
+ * names in the spool directory are created, renamed or removed, through
+ * the directory descriptor spool.c checked: never while mail is read).  Called only with
  * the mbox dot-lock and fcntl lock held.  The protocol is described in
  * docs/update-journal.md; in short:
  *
@@ -237,11 +238,18 @@ static int decode(const unsigned char *b, struct jheader *h)
 	return h->checks_len == checks_len_of(h) ? 0 : -1;
 }
 
-static int journal_path(char *buf, size_t size, const char *mbox,
+/* A journal name: relative to the spool directory, and in full for the
+ * logs. */
+struct jname {
+	char name[MAX_PATH_LEN];
+	char path[MAX_PATH_LEN];
+};
+
+static int journal_name(struct jname *j, const struct spool *sp,
     const char *suffix)
 {
-	return (size_t)snprintf(buf, size, "%s%s", mbox, suffix) < size ?
-	    0 : -1;
+	return spool_name(sp, suffix, j->name, sizeof(j->name), j->path,
+	    sizeof(j->path));
 }
 
 /* The mbox's inode number and, where the file system has one, its birth
@@ -654,11 +662,12 @@ static int run_moves(struct mover *m)
  * has that name -- and is never read, replaced or removed.  Returns 1
  * free, 2 ours, 0 foreign (logged), -1 error.
  */
-static int own_name(const char *path)
+static int own_name(const struct spool *sp, const struct jname *j)
 {
+	const char *path = j->path;
 	struct stat st;
 
-	if (lstat(path, &st) < 0)
+	if (fstatat(sp->dfd, j->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 1 : -1;
 	if (S_ISREG(st.st_mode) && st.st_uid == geteuid())
 		return 2;
@@ -671,15 +680,15 @@ static int own_name(const char *path)
 
 /* Removes the file if it is ours.  Returns 1 removed, 0 nothing (absent
  * or foreign), -1 error. */
-static int remove_own(const char *path)
+static int remove_own(const struct spool *sp, const struct jname *j)
 {
-	int r = own_name(path);
+	int r = own_name(sp, j);
 
 	if (r != 2)
 		return r < 0 ? -1 : 0;
-	spool_privileged(1);
-	r = unlink(path);
-	spool_privileged(0);
+	(void)spool_privileged(sp, 1);
+	r = unlinkat(sp->dfd, j->name, 0);
+	(void)spool_privileged(sp, 0);
 	return r < 0 && errno != ENOENT ? -1 : r == 0;
 }
 
@@ -781,11 +790,11 @@ static int write_body(int fd, int mfd, const struct jheader *h,
 
 /* Step 1: writes the journal under its temporary name, then renames it
  * into place.  Returns an open descriptor of the journal, or -1. */
-static int write_journal(const char *mbox, int mfd, struct jheader *h,
+static int write_journal(const struct spool *sp, int mfd, struct jheader *h,
     const struct jsource *src, size_t nsrc, const uint64_t *known,
     size_t nknown, unsigned char *buf)
 {
-	char tmp[MAX_PATH_LEN], path[MAX_PATH_LEN];
+	struct jname tmp, path;
 	unsigned char hb[JH_SIZE];
 	XXH3_state_t *md = XXH3_createState(), *mc = XXH3_createState();
 	XXH3_state_t *st = XXH3_createState();
@@ -793,8 +802,8 @@ static int write_journal(const char *mbox, int mfd, struct jheader *h,
 	int fd = -1, r;
 
 	if (!md || !mc || !st || !ho ||
-	    journal_path(tmp, sizeof(tmp), mbox, JOURNAL_NEW) ||
-	    journal_path(path, sizeof(path), mbox, JOURNAL_SUFFIX) ||
+	    journal_name(&tmp, sp, JOURNAL_NEW) ||
+	    journal_name(&path, sp, JOURNAL_SUFFIX) ||
 	    getrandom(h->nonce, NONCE_LEN, 0) != NONCE_LEN)
 		goto fail;
 	/* No delivery starts with NUL, so the nonce can never be mistaken
@@ -812,14 +821,14 @@ static int write_journal(const char *mbox, int mfd, struct jheader *h,
 
 	/* Never over a file that is not ours (the rename would replace it:
 	 * another user's mailbox may have this name). */
-	if (remove_own(tmp) < 0 || own_name(path) == 0) {
+	if (remove_own(sp, &tmp) < 0 || own_name(sp, &path) == 0) {
 		errno = EEXIST;
 		goto fail;
 	}
-	spool_privileged(1);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	spool_privileged(0);
+	(void)spool_privileged(sp, 1);
+	fd = openat(sp->dfd, tmp.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	(void)spool_privileged(sp, 0);
 	if (fd < 0)
 		goto fail;
 	ho->fd = fd;
@@ -833,15 +842,15 @@ static int write_journal(const char *mbox, int mfd, struct jheader *h,
 	encode(h, hb);
 	if (pwrite_full(fd, hb, JH_SIZE, 0) || fsync(fd) < 0)
 		goto fail;
-	spool_privileged(1);
-	r = rename(tmp, path);
-	spool_privileged(0);
+	(void)spool_privileged(sp, 1);
+	r = renameat(sp->dfd, tmp.name, sp->dfd, path.name);
+	(void)spool_privileged(sp, 0);
 	if (r < 0)
 		goto fail;
-	if (fsync_dir(path) < 0) {
+	if (fsync(sp->dfd) < 0) {
 		/* The journal is in place; recovery at the next open
 		 * finishes. */
-		log_msg(LOG_ERR, "cannot sync directory of %s: %s", path,
+		log_msg(LOG_ERR, "cannot sync directory of %s: %s", path.path,
 		    strerror(errno));
 		close(fd);
 		fd = -1;
@@ -853,12 +862,13 @@ static int write_journal(const char *mbox, int mfd, struct jheader *h,
 	return fd;
 
 fail:
-	log_msg(LOG_ERR, "cannot write journal %s: %s", tmp, strerror(errno));
+	log_msg(LOG_ERR, "cannot write journal %s: %s", tmp.path,
+	    strerror(errno));
 	if (fd >= 0) {
 		close(fd);
-		spool_privileged(1);
-		(void)unlink(tmp);
-		spool_privileged(0);
+		(void)spool_privileged(sp, 1);
+		(void)unlinkat(sp->dfd, tmp.name, 0);
+		(void)spool_privileged(sp, 0);
 	}
 	XXH3_freeState(md);
 	XXH3_freeState(mc);
@@ -869,15 +879,15 @@ fail:
 
 /* Steps 2-4: applies a journal that is in place; for KIND_MOVES, mv holds
  * its moves (sources in the mbox). */
-static int apply_journal(const char *mbox, int mfd, int jfd,
+static int apply_journal(const struct spool *sp, int mfd, int jfd,
     const struct jheader *h, const struct jsource *mv, size_t nmv,
     unsigned char *buf)
 {
-	char path[MAX_PATH_LEN];
+	struct jname path;
 	size_t nlen = nonce_len(h);
 	int r;
 
-	if (journal_path(path, sizeof(path), mbox, JOURNAL_SUFFIX))
+	if (journal_name(&path, sp, JOURNAL_SUFFIX))
 		return -1;
 	if (h->kind == KIND_DATA) {
 		if (copy_range(jfd, JH_SIZE, mfd, h->w0, h->data_len, buf,
@@ -905,15 +915,15 @@ static int apply_journal(const char *mbox, int mfd, int jfd,
 		return -1;
 	if (ftruncate(mfd, (off_t)h->s_new) < 0 || fsync(mfd) < 0)
 		return -1;
-	spool_privileged(1);
-	r = unlink(path);
-	spool_privileged(0);
-	return r < 0 ? -1 : fsync_dir(path);
+	(void)spool_privileged(sp, 1);
+	r = unlinkat(sp->dfd, path.name, 0);
+	(void)spool_privileged(sp, 0);
+	return r < 0 ? -1 : fsync(sp->dfd);
 }
 
 /* Writes the journal h describes (kind, w0, s_orig, s_new and progress
  * set by the caller) and applies it. */
-static int rewrite(const char *mbox, int mfd, struct jheader *h,
+static int rewrite(const struct spool *sp, int mfd, struct jheader *h,
     const struct jsource *src, size_t nsrc, const uint64_t *known,
     size_t nknown, unsigned char *buf)
 {
@@ -924,18 +934,19 @@ static int rewrite(const char *mbox, int mfd, struct jheader *h,
 	h->data_len = h->kind == KIND_DATA ? h->s_new - h->w0 :
 	    (uint64_t)nsrc * MOVE_LEN;
 	h->checks_len = checks_len_of(h);
-	jfd = write_journal(mbox, mfd, h, src, nsrc, known, nknown, buf);
+	jfd = write_journal(sp, mfd, h, src, nsrc, known, nknown, buf);
 	if (jfd < 0)
 		return -1;
-	r = apply_journal(mbox, mfd, jfd, h, src, nsrc, buf);
+	r = apply_journal(sp, mfd, jfd, h, src, nsrc, buf);
 	if (r < 0)
 		log_msg(LOG_ERR, "UPDATE of %s interrupted: %s; the journal "
-		    "finishes it at the next login", mbox, strerror(errno));
+		    "finishes it at the next login", sp->path, strerror(errno));
 	close(jfd);
 	return r;
 }
 
-int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
+int journal_rewrite(const struct spool *sp, int mfd, uint64_t w0,
+    uint64_t s_orig,
     const struct jsource *src, size_t nsrc, unsigned char *buf)
 {
 	struct jheader h;
@@ -983,7 +994,7 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
 	}
 	h.kind = moves ? KIND_MOVES : KIND_DATA;
 	h.progress = moves ? w0 : 0;
-	return rewrite(mbox, mfd, &h, src, nsrc, NULL, 0, buf);
+	return rewrite(sp, mfd, &h, src, nsrc, NULL, 0, buf);
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -1333,7 +1344,7 @@ static void refuse_changed(const char *jpath, const char *mbox,
 /* Finishes a journal in place: redone as it is, or (mail appended since
  * the crash, `appended` bytes after s_orig) replaced by one that also
  * keeps that mail. */
-static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
+static int finish(const struct spool *sp, int mfd, int jfd, struct jheader *h,
     struct jsource *mv, const uint64_t *mh, size_t nmv, uint64_t appended,
     unsigned char *buf)
 {
@@ -1345,7 +1356,7 @@ static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
 		mv[k].fd = mfd;
 	if (appended == 0) {
 		h->phase = PHASE_WRITTEN;
-		return apply_journal(mbox, mfd, jfd, h, mv, nmv, buf);
+		return apply_journal(sp, mfd, jfd, h, mv, nmv, buf);
 	}
 	memset(&nh, 0, sizeof(nh));
 	nh.kind = h->kind;
@@ -1359,7 +1370,7 @@ static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
 		data[1].fd = mfd;
 		data[1].off = h->s_orig;
 		data[1].len = appended;
-		return rewrite(mbox, mfd, &nh, data, 2, NULL, 0, buf);
+		return rewrite(sp, mfd, &nh, data, 2, NULL, 0, buf);
 	}
 	/* The new mail is one more move, and the progress made stays
 	 * valid: no earlier move changes.  Their hashes carry over, since
@@ -1373,15 +1384,18 @@ static int finish(const char *mbox, int mfd, int jfd, struct jheader *h,
 	all[nmv].off = h->s_orig;
 	all[nmv].len = appended;
 	nh.progress = h->phase == PHASE_APPLIED ? h->s_new : h->progress;
-	r = rewrite(mbox, mfd, &nh, all, nmv + 1, mh, nmv, buf);
+	r = rewrite(sp, mfd, &nh, all, nmv + 1, mh, nmv, buf);
 	free(all);
 	return r;
 }
 
-int journal_recover(const char *mbox, int mfd, unsigned char *buf,
+int journal_recover(const struct spool *sp, int mfd, unsigned char *buf,
     int *wrote)
 {
-	char path[MAX_PATH_LEN], tmp[MAX_PATH_LEN], why[256] = "";
+	const char *mbox = sp->path;
+	struct jname jn, tmp;
+	const char *path = jn.path;
+	char why[256] = "";
 	struct jheader h;
 	struct stat st;
 	struct jsource *mv = NULL;
@@ -1390,21 +1404,21 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf,
 	uint64_t cur;
 	int jfd, done = 0, r;
 
-	if (journal_path(path, sizeof(path), mbox, JOURNAL_SUFFIX) ||
-	    journal_path(tmp, sizeof(tmp), mbox, JOURNAL_NEW))
+	if (journal_name(&jn, sp, JOURNAL_SUFFIX) ||
+	    journal_name(&tmp, sp, JOURNAL_NEW))
 		return MBOX_ERROR;
 
 	/* A journal that never got its name: the mbox was not touched. */
-	if (remove_own(tmp) > 0)
+	if (remove_own(sp, &tmp) > 0)
 		log_msg(LOG_NOTICE, "removed unfinished journal %s (UPDATE "
-		    "had not started; nothing was changed)", tmp);
+		    "had not started; nothing was changed)", tmp.path);
 
-	r = own_name(path);
+	r = own_name(sp, &jn);
 	if (r == 1 || r == 0)
 		return MBOX_OK;		/* none, or not ours (logged) */
 	/* O_NONBLOCK: a FIFO swapped in must not hang the open. */
-	jfd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
+	jfd = openat(sp->dfd, jn.name, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY);
 	if (jfd < 0) {
 		if (errno == ENOENT)
 			return MBOX_OK;
@@ -1415,7 +1429,7 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf,
 	    st.st_uid != geteuid()) {
 		/* Swapped since own_name() looked: not ours either. */
 		close(jfd);
-		return own_name(path) == 2 ? MBOX_ERROR : MBOX_OK;
+		return own_name(sp, &jn) == 2 ? MBOX_ERROR : MBOX_OK;
 	}
 	errno = 0;
 	r = load_journal(jfd, &h, buf, &mv, &mh, &nmv);
@@ -1449,10 +1463,10 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf,
 	*wrote = 1;
 	if (done) {
 		/* Only the journal's removal was missing. */
-		spool_privileged(1);
-		r = unlink(path);
-		spool_privileged(0);
-		if (r < 0 || fsync_dir(path) < 0) {
+		(void)spool_privileged(sp, 1);
+		r = unlinkat(sp->dfd, jn.name, 0);
+		(void)spool_privileged(sp, 0);
+		if (r < 0 || fsync(sp->dfd) < 0) {
 			r = MBOX_ERROR;
 			goto out;
 		}
@@ -1461,7 +1475,7 @@ int journal_recover(const char *mbox, int mfd, unsigned char *buf,
 		r = MBOX_OK;
 		goto out;
 	}
-	if (finish(mbox, mfd, jfd, &h, mv, mh, nmv, cur - h.s_orig, buf) < 0) {
+	if (finish(sp, mfd, jfd, &h, mv, mh, nmv, cur - h.s_orig, buf) < 0) {
 		log_msg(LOG_ERR, "recovery of %s failed: %s", mbox,
 		    strerror(errno));
 		r = MBOX_ERROR;

@@ -13,6 +13,11 @@
  * is stale or it belongs to another user (neither the mailbox owner nor
  * root): such a file is not a lock but a way to keep the owner out, and
  * is removed, or, where it cannot be (a sticky spool), ignored.
+ *
+ * Every name is reached through the directory descriptor spool.c opened
+ * and checked (linkat, unlinkat, fstatat, openat on it), and the mail
+ * group, where the spool needs it, is effective only around the calls
+ * that create or remove a name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,109 +42,6 @@ static void sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-/* ----------------------------------------------- the privileged group */
-
-/*
- * On a stock Debian spool (/var/mail root:mail 2775) a user cannot create
- * PATH.lock; MDAs and mail readers use the "mail" group for that.  Like
- * Dovecot's mail_privileged_group, a root-started pop3d keeps that group
- * as its saved set-group-ID and turns it on only around the creation and
- * removal of lock and journal files, and only when the spool directory
- * is not writable without it.
- */
-static gid_t priv_gid = (gid_t)-1;
-static int priv_needed;
-
-void spool_set_group(gid_t gid)
-{
-	priv_gid = gid;
-}
-
-void spool_check_dir(const char *mbox)
-{
-	static int warned;
-	char dir[MAX_PATH_LEN];
-	struct stat st;
-
-	priv_needed = 0;
-	if (path_dir(dir, sizeof(dir), mbox) < 0)
-		return;
-	/*
-	 * Whoever can write the spool directory can plant files at the names
-	 * pop3d and the MDAs use (USER.lock, the journal).  pop3d does not
-	 * honour them (lock.c, journal.c), but in a sticky directory it
-	 * cannot remove them either, and MDAs may still be stopped by them.
-	 * Said once a process: each session checks its own maildrop.
-	 */
-	if (!warned && stat(dir, &st) == 0 && (st.st_mode & S_IWOTH)) {
-		warned = 1;
-		log_msg(LOG_WARNING, "spool directory %s is world-writable "
-		    "(mode %04o): any local user can plant files at the lock "
-		    "and journal names beside the mailboxes; make it root:mail "
-		    "2775 as Debian ships /var/mail", dir,
-		    (unsigned int)(st.st_mode & 07777));
-	}
-	if (priv_gid == (gid_t)-1)
-		return;
-	/* AT_EACCESS: the effective ids, which are the user's. */
-	priv_needed = faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS) != 0;
-}
-
-int spool_can_create(const char *mbox)
-{
-	char dir[MAX_PATH_LEN];
-	int fd, r, saved;
-
-	if (path_dir(dir, sizeof(dir), mbox) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	/*
-	 * The real test, with the ids and group UPDATE will use: an unnamed
-	 * O_TMPFILE file needs what creating a name needs (write and search
-	 * permission, ACLs and LSMs included, a writable mount) and leaves
-	 * nothing behind, not even after a SIGKILL.  Where the file system
-	 * has no O_TMPFILE (NFS), the permission bits must do.
-	 */
-	spool_privileged(1);
-	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-	saved = errno;
-	if (fd < 0 && (saved == EOPNOTSUPP || saved == EISDIR ||
-	    saved == EINVAL)) {
-		r = faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS);
-		saved = errno;
-		fd = r == 0 ? -2 : -1;
-	}
-	spool_privileged(0);
-	if (fd >= 0)
-		close(fd);
-	if (fd != -1)
-		return 1;
-	errno = saved;
-	if (saved == EACCES || saved == EPERM || saved == EROFS) {
-		log_msg(LOG_ERR, "maildrop %s: no file can be created in its "
-		    "directory %s (%s), so deleted messages could never be "
-		    "removed (QUIT needs %s.pop3d-journal and %s.lock there); "
-		    "login refused.  Start pop3d as root with the directory's "
-		    "group (-g, default mail), or let the user write it",
-		    mbox, dir, strerror(saved), mbox, mbox);
-		return 0;
-	}
-	return -1;
-}
-
-int spool_privileged(int on)
-{
-	if (!priv_needed)
-		return 0;
-	if (setegid(on ? priv_gid : getgid()) < 0) {
-		log_msg(LOG_ERR, "cannot switch to the mail group: %s",
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------ dot-lock */
@@ -274,14 +176,15 @@ enum { LOCK_RETRY, LOCK_WAIT, LOCK_IGNORE };
  * us; if not (a sticky spool), the session locks with fcntl alone rather
  * than not at all.  Returns LOCK_RETRY or LOCK_IGNORE.
  */
-static int foreign_dotlock(const char *lockpath, const struct stat *st)
+static int foreign_dotlock(const struct mbox_lock *lk, const struct stat *st)
 {
+	const char *lockpath = lk->dotlock;
 	int r, saved;
 
-	spool_privileged(1);
-	r = unlink(lockpath);
+	(void)spool_privileged(lk->sp, 1);
+	r = unlinkat(lk->sp->dfd, lk->name, 0);
 	saved = errno;
-	spool_privileged(0);
+	(void)spool_privileged(lk->sp, 0);
 	if (r == 0 || saved == ENOENT) {
 		log_msg(LOG_WARNING, "removed %s: owned by uid %lu, neither the "
 		    "mailbox owner (uid %lu) nor root, so not a lock to honour; "
@@ -304,24 +207,26 @@ static int foreign_dotlock(const char *lockpath, const struct stat *st)
  * foreign: try again at once), LOCK_WAIT (honoured) or LOCK_IGNORE
  * (foreign and not removable: lock without it).
  */
-static int examine_dotlock(const char *lockpath)
+static int examine_dotlock(const struct mbox_lock *lk)
 {
+	const char *lockpath = lk->dotlock;
+	int dfd = lk->sp->dfd;
 	char buf[DOTLOCK_MAX_SIZE];
 	struct stat st, fst;
 	size_t len = 0;
 	int fd, local, verdict, r;
 
-	if (lstat(lockpath, &st) < 0)
+	if (fstatat(dfd, lk->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? LOCK_RETRY : LOCK_WAIT;
 	if (st.st_uid != geteuid() && st.st_uid != 0)
-		return foreign_dotlock(lockpath, &st);
+		return foreign_dotlock(lk, &st);
 	if (!S_ISREG(st.st_mode) || st.st_size >= DOTLOCK_MAX_SIZE)
 		return LOCK_WAIT;	/* see dotlock_stale() */
-	fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
-	    O_NOCTTY);
+	fd = openat(dfd, lk->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return errno == ENOENT ? LOCK_RETRY : LOCK_WAIT;
-	/* Replaced since the lstat(): look again at the next round. */
+	/* Replaced since the fstatat(): look again at the next round. */
 	if (fstat(fd, &fst) < 0 || fst.st_ino != st.st_ino ||
 	    fst.st_dev != st.st_dev) {
 		close(fd);
@@ -348,12 +253,12 @@ static int examine_dotlock(const char *lockpath)
 		return LOCK_WAIT;
 	/* Narrows the race with a holder that removes its lock and a new
 	 * one taking its place while we looked. */
-	if (lstat(lockpath, &st) < 0 || st.st_ino != fst.st_ino ||
-	    st.st_dev != fst.st_dev)
+	if (fstatat(dfd, lk->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_ino != fst.st_ino || st.st_dev != fst.st_dev)
 		return LOCK_RETRY;
-	spool_privileged(1);
-	r = unlink(lockpath);
-	spool_privileged(0);
+	(void)spool_privileged(lk->sp, 1);
+	r = unlinkat(dfd, lk->name, 0);
+	(void)spool_privileged(lk->sp, 0);
 	if (r < 0 && errno != ENOENT) {
 		log_msg(LOG_ERR, "cannot remove stale lock %s: %s", lockpath,
 		    strerror(errno));
@@ -381,12 +286,12 @@ static int write_pid(int fd)
  * No temporary name ever exists, so a SIGKILL leaves no litter behind.
  * Returns 1 locked, 0 busy, -1 error, -2 not supported here.
  */
-static int try_tmpfile_lock(struct mbox_lock *lk, const char *dir)
+static int try_tmpfile_lock(struct mbox_lock *lk)
 {
 	char proc[64];
 	int fd, r, saved;
 
-	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	fd = openat(lk->sp->dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return errno == EOPNOTSUPP || errno == EISDIR ||
 		    errno == EINVAL ? -2 : -1;
@@ -397,7 +302,7 @@ static int try_tmpfile_lock(struct mbox_lock *lk, const char *dir)
 		return -1;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	r = linkat(AT_FDCWD, proc, AT_FDCWD, lk->dotlock, AT_SYMLINK_FOLLOW);
+	r = linkat(AT_FDCWD, proc, lk->sp->dfd, lk->name, AT_SYMLINK_FOLLOW);
 	saved = errno;
 	close(fd);
 	if (r == 0) {
@@ -418,24 +323,26 @@ static int try_tmpfile_lock(struct mbox_lock *lk, const char *dir)
  */
 static int try_named_lock(struct mbox_lock *lk, const char *tmp)
 {
+	int dfd = lk->sp->dfd;
 	struct stat st;
 	int fd, r, saved;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	if (write_pid(fd) < 0 || close(fd) < 0) {
 		saved = errno;
-		(void)unlink(tmp);
+		(void)unlinkat(dfd, tmp, 0);
 		errno = saved;
 		return -1;
 	}
-	r = link(tmp, lk->dotlock);
+	r = linkat(dfd, tmp, dfd, lk->name, 0);
 	saved = errno;
-	if (r < 0 && stat(tmp, &st) == 0 && st.st_nlink == 2)
+	if (r < 0 && fstatat(dfd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_nlink == 2)
 		r = 0;
-	(void)unlink(tmp);
+	(void)unlinkat(dfd, tmp, 0);
 	if (r == 0) {
 		lk->have_dotlock = 1;
 		return 1;
@@ -445,16 +352,18 @@ static int try_named_lock(struct mbox_lock *lk, const char *tmp)
 }
 
 /* One attempt at PATH.lock.  Returns 1 locked, 0 busy, -1 error. */
-static int try_dotlock(struct mbox_lock *lk, const char *dir, const char *tmp)
+static int try_dotlock(struct mbox_lock *lk, const char *tmp)
 {
 	int r, saved;
 
-	spool_privileged(1);
-	r = try_tmpfile_lock(lk, dir);
+	/* Only creation and linking run with the group; the lock's pid is
+	 * ours, no mail is read here. */
+	(void)spool_privileged(lk->sp, 1);
+	r = try_tmpfile_lock(lk);
 	if (r == -2)
 		r = try_named_lock(lk, tmp);
 	saved = errno;
-	spool_privileged(0);
+	(void)spool_privileged(lk->sp, 0);
 	errno = saved;
 	return r;
 }
@@ -463,15 +372,15 @@ static int try_dotlock(struct mbox_lock *lk, const char *dir, const char *tmp)
  * the directory is not writable for us even with the mail group, nor when
  * a foreign file we cannot remove sits at the name), MBOX_LOCKED, or
  * MBOX_ERROR. */
-static int take_dotlock(struct mbox_lock *lk, const char *path,
-    const struct timespec *deadline)
+static int take_dotlock(struct mbox_lock *lk, const struct timespec *deadline)
 {
-	char tmp[MAX_PATH_LEN], dir[MAX_PATH_LEN], host[64];
+	char tmp[MAX_PATH_LEN], host[64];
+	const char *path = lk->sp->path;
 	struct timespec now;
 	int r;
 
-	if ((size_t)snprintf(lk->dotlock, sizeof(lk->dotlock), "%s.lock",
-	    path) >= sizeof(lk->dotlock))
+	if (spool_name(lk->sp, ".lock", lk->name, sizeof(lk->name),
+	    lk->dotlock, sizeof(lk->dotlock)) < 0)
 		return MBOX_ERROR;
 	/* The host name keeps unique names unique across NFS clients. */
 	if (gethostname(host, sizeof(host)) < 0)
@@ -480,14 +389,12 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 	for (char *h = host; *h; h++)
 		if (*h == '/')
 			*h = '_';
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.lock.%s.%ld.%ld", path,
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.%ld.%ld", lk->name,
 	    host, (long)getpid(), (long)time(NULL)) >= sizeof(tmp))
-		return MBOX_ERROR;
-	if (path_dir(dir, sizeof(dir), path) < 0)
 		return MBOX_ERROR;
 
 	for (long wait = 50;; wait = wait < 1000 ? wait * 2 : 1000) {
-		r = try_dotlock(lk, dir, tmp);
+		r = try_dotlock(lk, tmp);
 		if (r > 0)
 			return MBOX_OK;
 		if (r < 0) {
@@ -502,7 +409,7 @@ static int take_dotlock(struct mbox_lock *lk, const char *path,
 			    strerror(errno));
 			return MBOX_ERROR;
 		}
-		r = examine_dotlock(lk->dotlock);
+		r = examine_dotlock(lk);
 		if (r == LOCK_IGNORE)
 			return MBOX_OK;
 		/* Checked before a retry too: someone who plants a new file
@@ -541,12 +448,14 @@ static int take_fcntl(int fd, int type, const struct timespec *deadline)
 	}
 }
 
-int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
+int lock_mbox(struct mbox_lock *lk, const struct spool *sp, int fd,
+    int type)
 {
 	struct timespec deadline;
 	int r;
 
 	memset(lk, 0, sizeof(*lk));
+	lk->sp = sp;
 	lk->fd = -1;
 	/* Signals that would end the process wait until the locks are
 	 * released again, so no exit path leaves a lock behind. */
@@ -564,7 +473,7 @@ int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += LOCK_WAIT_SECONDS;
 
-	r = take_dotlock(lk, path, &deadline);
+	r = take_dotlock(lk, &deadline);
 	if (r != MBOX_OK) {
 		unlock_mbox(lk);
 		return r;
@@ -608,17 +517,17 @@ void unlock_mbox(struct mbox_lock *lk)
 		lk->fd = -1;
 	}
 	if (lk->have_dotlock) {
-		spool_privileged(1);
-		r = unlink(lk->dotlock);
-		spool_privileged(0);
+		(void)spool_privileged(lk->sp, 1);
+		r = unlinkat(lk->sp->dfd, lk->name, 0);
+		(void)spool_privileged(lk->sp, 0);
 		if (r < 0 && errno != ENOENT)
 			log_msg(LOG_ERR, "cannot remove %s: %s", lk->dotlock,
 			    strerror(errno));
 		/* After an UPDATE the removal must survive a power cut too,
 		 * or the lock comes back and MDAs that know no boot rule
-		 * wait out its age; a read-only session pays nothing. */
-		else if (r == 0 && lk->sync_removal &&
-		    fsync_dir(lk->dotlock) < 0)
+		 * wait out its age; a read-only session pays nothing.  The
+		 * directory's own descriptor: no group, no path. */
+		else if (r == 0 && lk->sync_removal && fsync(lk->sp->dfd) < 0)
 			log_msg(LOG_ERR, "cannot sync the directory of %s: %s",
 			    lk->dotlock, strerror(errno));
 		lk->have_dotlock = 0;

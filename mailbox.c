@@ -686,15 +686,35 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 
 	memset(mb, 0, sizeof(*mb));
 	mb->fd = -1;
+	mb->sp.dfd = -1;
 	if (strlen(path) >= sizeof(mb->path))
 		return MBOX_BAD_FILE;
 	strcpy(mb->path, path); /* NOLINT(*.strcpy) */
 
+	/*
+	 * The directory first, once: the mbox is opened in it, and its lock
+	 * and journal names are reached through the same descriptor, so all
+	 * three are in the directory spool_open() checked, whatever happens
+	 * to the path later.  There the mail group is dropped for good if
+	 * the spool does not need it, before any mail is read.
+	 */
+	r = spool_open(&mb->sp, path);
+	if (r == -2)
+		return MBOX_ERROR;	/* the group could not be dropped */
 	/* O_NOFOLLOW: a symlink planted in the spool must not lead us to
 	 * another file.  O_NONBLOCK: a FIFO must not hang the open. */
-	mb->fd = open(path, O_RDWR | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
-	    O_CLOEXEC);
+	if (r == 0)
+		mb->fd = openat(mb->sp.dfd, mb->sp.name, O_RDWR | O_NOFOLLOW |
+		    O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (mb->fd < 0) {
+		int saved = errno;
+
+		/* Without a mailbox nothing in the directory is ever
+		 * written: the group goes too. */
+		spool_close(&mb->sp);
+		if (spool_drop_group() < 0)
+			return MBOX_ERROR;
+		errno = saved;
 		if (errno == ENOENT)
 			return missing_mbox(path);
 		log_msg(LOG_ERR, "cannot open maildrop %s: %s", path,
@@ -728,10 +748,9 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 		mbox_close(mb);
 		return r;
 	}
-	spool_check_dir(path);
 	/* Found out now, not at QUIT after every message was downloaded:
 	 * a client that cannot delete would fetch the same mail for ever. */
-	r = spool_can_create(path);
+	r = spool_can_create(&mb->sp);
 	if (r == 0) {
 		mbox_close(mb);
 		return MBOX_BAD_FILE;
@@ -743,13 +762,13 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 	if (!mb->buf)
 		goto io_error;
 
-	r = lock_mbox(&lk, path, mb->fd, F_WRLCK);
+	r = lock_mbox(&lk, &mb->sp, mb->fd, F_WRLCK);
 	if (r != MBOX_OK) {
 		mbox_close(mb);
 		return r;
 	}
 	/* An UPDATE a crash cut short is finished first. */
-	r = journal_recover(path, mb->fd, mb->buf, &lk.sync_removal);
+	r = journal_recover(&mb->sp, mb->fd, mb->buf, &lk.sync_removal);
 	/* Under the lock the size is stable: scan exactly that much. */
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
@@ -960,8 +979,12 @@ static int check_unchanged(struct mailbox *mb, int locked, int by_path,
 	}
 	if (fstat(mb->fd, &st) < 0)
 		return MBOX_ERROR;
-	/* Renamed over or removed: ours is no longer the maildrop. */
-	if (by_path && (stat(mb->path, &pst) < 0 || pst.st_dev != mb->dev ||
+	/* Renamed over or removed: ours is no longer the maildrop.  The
+	 * name in the directory opened at login, where the locks and the
+	 * journal are, not the path: a component the user swapped since
+	 * would point elsewhere. */
+	if (by_path && (fstatat(mb->sp.dfd, mb->sp.name, &pst,
+	    AT_SYMLINK_NOFOLLOW) < 0 || pst.st_dev != mb->dev ||
 	    pst.st_ino != mb->ino))
 		return MBOX_CHANGED;
 	if ((uint64_t)st.st_size < mb->idx.scanned)
@@ -1320,12 +1343,12 @@ int mbox_update(struct mailbox *mb)
 	if (mb->fd < 0 || mb->live_count == mb->idx.count)
 		return MBOX_OK;	/* nothing deleted: never write */
 
-	r = lock_mbox(&lk, mb->path, mb->fd, F_WRLCK);
+	r = lock_mbox(&lk, &mb->sp, mb->fd, F_WRLCK);
 	if (r != MBOX_OK)
 		return r;
 	/* Our own session lock keeps other pop3d UPDATEs away, so this
 	 * finds nothing unless something is badly wrong. */
-	r = journal_recover(mb->path, mb->fd, mb->buf, &lk.sync_removal);
+	r = journal_recover(&mb->sp, mb->fd, mb->buf, &lk.sync_removal);
 	if (r == MBOX_OK)
 		r = check_unchanged(mb, 1, 1, CHECK_ALL);
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
@@ -1334,7 +1357,7 @@ int mbox_update(struct mailbox *mb)
 		n = plan_rewrite(mb, (uint64_t)st.st_size, &w0, &src);
 		/* From here the mbox may be written. */
 		lk.sync_removal = 1;
-		if (n < 0 || journal_rewrite(mb->path, mb->fd, w0,
+		if (n < 0 || journal_rewrite(&mb->sp, mb->fd, w0,
 		    (uint64_t)st.st_size, src, (size_t)n, mb->buf) < 0) {
 			log_msg(LOG_ERR, "UPDATE of %s failed: %s", mb->path,
 			    strerror(errno));
@@ -1351,6 +1374,7 @@ void mbox_close(struct mailbox *mb)
 	if (mb->fd >= 0)
 		close(mb->fd);
 	mb->fd = -1;
+	spool_close(&mb->sp);
 	mbox_index_free(&mb->idx);
 	free(mb->buf);
 	mb->buf = NULL;

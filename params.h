@@ -165,6 +165,13 @@
 /* Paths built from the mailbox template. */
 #define MAX_PATH_LEN 4096
 
+/* Symbolic links followed on the way to a spool directory that needs the
+ * mail group (spool.c; only root's): /var/mail -> spool/mail takes one. */
+#define SPOOL_MAX_LINKS 8
+/* Supplementary groups a session may have when it drops the mail group:
+ * root mode leaves one (the user's gid), pipe mode whatever it was given. */
+#define SPOOL_MAX_GROUPS 64
+
 /* Dot-lock and fcntl lock waits (bounded, then [IN-USE]/[SYS/TEMP]). */
 #define LOCK_WAIT_SECONDS 20
 /* A dot-lock not touched for this long is stale (Postfix uses 500 s);

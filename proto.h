@@ -8,7 +8,8 @@
  *   netio.c    buffered, time-limited line input and buffered output
  *   auth.c     password file, crypt(3) verification, APOP secrets
  *   mailbox.c  mbox scanning, message streaming, UPDATE
- *   lock.c     dot-lock and fcntl locking of the mbox, the mail group
+ *   spool.c    the maildrop's directory and the mail group
+ *   lock.c     dot-lock and fcntl locking of the mbox
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
  *   idxcache.c optional on-disk cache of a maildrop's index
  *   fullio.c   exact-length reads and writes, little-endian fields
@@ -333,6 +334,60 @@ int apop_digest(const char *timestamp, const char *secret, char hex_r[33]);
  * printable characters, no '/', ':' or space, not "." or "..". */
 int auth_valid_username(const char *name);
 
+/* -------------------------------------------------------------- spool.c */
+
+/* The mbox's directory, opened once (spool.c); names in it are reached
+ * only through dfd. */
+struct spool {
+	int dfd;			/* the directory, or -1 */
+	int privileged;			/* its names need the mail group */
+	char path[MAX_PATH_LEN];	/* the mbox's path, for the logs */
+	char name[MAX_PATH_LEN];	/* the mbox's name in dfd */
+};
+
+/* The privileged group (Debian's "mail"), set once by a root-started
+ * pop3d that keeps it as saved set-group-ID; -1 for none. */
+void spool_set_group(gid_t gid);
+
+/*
+ * Opens the directory of the mbox at mbox (a path), with the user's rights, and
+ * decides whether its names need the mail group: only when the user
+ * cannot write it and the group can, it is owned by root or the user, and
+ * the path to it holds no symbolic link that anyone but root could have
+ * placed.  Otherwise the group is dropped for good (spool_drop_group()).
+ * Returns 0, -1 with errno (the directory's open), or -2 when the group
+ * could not be dropped (logged): the session must end.
+ */
+int spool_open(struct spool *sp, const char *mbox);
+/* Warns if the directory dir (described by st) is world-writable. */
+void spool_warn_dir(const char *dir, const struct stat *st);
+void spool_close(struct spool *sp);
+
+/* Gives up the mail group in real, effective and saved gid and verifies
+ * that it cannot be regained.  Returns 0, or -1 (logged): end the
+ * session. */
+int spool_drop_group(void);
+
+/*
+ * Whether UPDATE will be able to create its journal and dot-lock in the
+ * directory, with the mail group if it needs it; tried, leaving nothing
+ * behind.  Returns 1 yes, 0 no (logged: the directory, why, and what to
+ * change), -1 could not tell (errno).
+ */
+int spool_can_create(const struct spool *sp);
+
+/* spool_privileged(sp, 1) makes the mail group effective, if sp needs
+ * it, for one name operation on sp->dfd; spool_privileged(sp, 0) ends
+ * that at once (and exits the process if it cannot).  Returns 0 or -1
+ * (logged; the operation then runs without the group). */
+int spool_privileged(const struct spool *sp, int on);
+
+/* name = the mbox's name + suffix (relative to sp->dfd) and, when path
+ * is not NULL, path = its full path, for the logs.  0, or -1
+ * (ENAMETOOLONG). */
+int spool_name(const struct spool *sp, const char *suffix, char *name,
+    size_t namesize, char *path, size_t pathsize);
+
 /* ------------------------------------------------------------ mailbox.c */
 
 #define MSG_DELETED	0x01
@@ -406,6 +461,7 @@ enum mbox_status {
 
 struct mailbox {
 	char path[MAX_PATH_LEN];
+	struct spool sp;	/* its directory, open for the session */
 	int fd;			/* -1 for a missing (empty) maildrop */
 	struct mbox_index idx;
 	dev_t dev;
@@ -470,9 +526,6 @@ int pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* The directory part of path into buf ("." for a bare name, "/" for a
  * name in the root).  Returns 0, or -1 if it does not fit. */
 int path_dir(char *buf, size_t size, const char *path);
-/* fsync(2) of the directory holding path, which makes a name created,
- * renamed or removed in it durable.  Returns 0, or -1 with errno. */
-int fsync_dir(const char *path);
 /* 64-bit little-endian fields of the on-disk formats. */
 void put_le64(unsigned char *p, uint64_t v);
 uint64_t get_le64(const unsigned char *p);
@@ -494,7 +547,9 @@ void idxcache_save(const char *file, const struct stat *mst,
 /* --------------------------------------------------------------- lock.c */
 
 struct mbox_lock {
-	char dotlock[MAX_PATH_LEN];
+	const struct spool *sp;	/* the directory of the mbox */
+	char dotlock[MAX_PATH_LEN];	/* PATH.lock, for the logs */
+	char name[MAX_PATH_LEN];	/* its name in sp->dfd */
 	int have_dotlock;
 	int sync_removal;	/* the mbox was written: make unlock durable */
 	int fd;			/* fcntl-locked descriptor, or -1 */
@@ -507,7 +562,8 @@ struct mbox_lock {
  * (F_RDLCK or F_WRLCK) on fd, each waited for at most LOCK_WAIT_SECONDS.
  * fd may be -1 (no file yet).  Returns MBOX_OK, MBOX_LOCKED or MBOX_ERROR.
  */
-int lock_mbox(struct mbox_lock *lk, const char *path, int fd, int type);
+int lock_mbox(struct mbox_lock *lk, const struct spool *sp, int fd,
+    int type);
 /* An fcntl lock alone, waited for at most LOCK_WAIT_SECONDS: MBOX_OK,
  * MBOX_LOCKED or MBOX_ERROR.  unlock_fcntl() releases it. */
 int lock_fcntl(int fd, int type);
@@ -538,23 +594,6 @@ enum dotlock_verdict {
 int dotlock_stale(const struct stat *st, const char *content, size_t len,
     time_t now, time_t boot_time, int local_fs);
 
-/*
- * The privileged group (Debian's "mail"): set once by a root-started
- * pop3d, which keeps it as saved set-group-ID.  spool_check_dir() decides
- * whether the mbox directory needs it; spool_privileged(1/0) turns it on
- * and off around creating and removing lock and journal files.
- */
-void spool_set_group(gid_t gid);
-void spool_check_dir(const char *mbox);
-/*
- * Whether UPDATE will be able to create its journal and dot-lock beside
- * mbox, with the privileged group if spool_check_dir() found it needed;
- * tried, leaving nothing behind.  Returns 1 yes, 0 no (logged: the
- * directory, why, and what to change), -1 could not tell (errno).
- */
-int spool_can_create(const char *mbox);
-int spool_privileged(int on);
-
 /* ------------------------------------------------------------ journal.c */
 
 /* A piece of the rewritten region: len bytes of fd at off. */
@@ -571,7 +610,7 @@ struct jsource {
  * after -1 the mbox is in the state before or, via the journal at the
  * next open, after the rewrite.
  */
-int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
+int journal_rewrite(const struct spool *sp, int mfd, uint64_t w0, uint64_t s_orig,
     const struct jsource *src, size_t nsrc, unsigned char *buf);
 
 /*
@@ -582,7 +621,7 @@ int journal_rewrite(const char *mbox, int mfd, uint64_t w0, uint64_t s_orig,
  * may have written the mbox or renamed or removed the journal, so that
  * the caller makes the dot-lock's removal durable too.
  */
-int journal_recover(const char *mbox, int mfd, unsigned char *buf,
+int journal_recover(const struct spool *sp, int mfd, unsigned char *buf,
     int *wrote);
 
 /* ------------------------------------------------------------ session.c */

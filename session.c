@@ -311,8 +311,10 @@ static int become_user(struct session *s)
 		return -1;
 	}
 	s->dropped_privileges = 1;
-	/* The privileged group stays only as the saved set-group-ID, to
-	 * be switched on around lock-file work (lock.c). */
+	/* The privileged group stays only as the saved set-group-ID, and
+	 * only until the maildrop's directory is opened: spool_open()
+	 * drops it for good unless that directory needs it, and then it is
+	 * effective only around name operations there (spool.c). */
 	priv = privileged_group(s->cfg, e->gid);
 	if (setgroups(1, &e->gid) < 0 ||
 	    setresgid(e->gid, e->gid, priv == (gid_t)-1 ? e->gid : priv) < 0 ||
@@ -972,6 +974,7 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 	}
 	s->cfg = cfg;
 	s->mb.fd = -1;
+	s->mb.sp.dfd = -1;
 	s->chan = -1;
 	s->state = ST_AUTH;
 	return s;

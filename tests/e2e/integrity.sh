@@ -667,13 +667,13 @@ if [ "$(id -u)" = 0 ] && getent group mail >/dev/null; then
 	else fail debian-spool-update "QUIT answered '$(line debian 6)'; the mbox is not the after-state"; fi
 	equal debian-spool-identity "$before" "$(identity "$DM")"
 	# ... and pop3d's own dot-lock and journal were made in the spool.
-	if grep -qE "^[0-9]+ link(at)? .* -> $DM\.lock\$" "$T/f/debian.trace"; then pass debian-spool-dotlock-taken
+	if grep -qE "^[0-9]+ link(at)? .* -> ($DM|deb)\.lock\$" "$T/f/debian.trace"; then pass debian-spool-dotlock-taken
 	else fail debian-spool-dotlock-taken "no link(2)/linkat(2) to $DM.lock among the calls"; fi
-	if grep -qE "^[0-9]+ rename(at2?)? .* -> $DM\.pop3d-journal\$" "$T/f/debian.trace"; then pass debian-spool-journal-written
+	if grep -qE "^[0-9]+ rename(at2?)? .* -> ($DM|deb)\.pop3d-journal\$" "$T/f/debian.trace"; then pass debian-spool-journal-written
 	else fail debian-spool-journal-written "no journal renamed into place in the spool"; fi
 	no_locks debian-spool-no-locks "$DM"
 	# A crash mid-UPDATE in the spool is recovered by the next session.
-	jn=$(grep -m1 -E "^[0-9]+ rename(at2?)? .* -> $DM\.pop3d-journal\$" "$T/f/debian.trace" | cut -d' ' -f1)
+	jn=$(grep -m1 -E "^[0-9]+ rename(at2?)? .* -> ($DM|deb)\.pop3d-journal\$" "$T/f/debian.trace" | cut -d' ' -f1)
 	if [ -n "$jn" ]; then
 		put "$T/six" "$DM" 660 mail
 		before=$(identity "$DM")

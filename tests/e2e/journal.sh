@@ -199,7 +199,8 @@ if strace -f -qq -o /dev/null true 2>/dev/null; then
 		seq=$(perl -ne 'BEGIN { ($l, $d) = (shift, shift) }
 			next unless /^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)/;
 			my ($f, $a, $r) = ($1, $2, $3);
-			if ($f =~ /^unlink/ && $r == 0 && $a =~ /"\Q$l\E"/) { print "U" }
+			($b = $l) =~ s|.*/||;	# the name, relative to the spool directory fd
+			if ($f =~ /^unlink/ && $r == 0 && ($a =~ /"\Q$l\E"/ || $a =~ /^\d+<\Q$d\E>, "\Q$b\E"/)) { print "U" }
 			elsif ($f eq "fsync" && $r == 0 && $a =~ /^\d+<\Q$d\E>$/) { print "D" }' \
 			"$MB.lock" "$T/mail" "$T/recover-lock.trace")
 		case $(line recover-lock 3) in

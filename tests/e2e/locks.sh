@@ -15,7 +15,7 @@
 #      warned about;
 #  (e) durability, seen with strace: the pid is fsynced before the link
 #      that puts the lock in place (O_TMPFILE path, and the named-file path
-#      forced by failing linkat), and after an UPDATE the lock's removal is
+#      forced by failing the O_TMPFILE file's linkat), and after an UPDATE the lock's removal is
 #      followed by a directory fsync, after a read-only session not.
 # The cases that wait run in the background while the others run.
 . "$(dirname "$0")/../lib.sh"
@@ -218,12 +218,14 @@ trace() {
 # successful link of LOCK into place, U its successful removal, o the rest.
 order() {
 	perl -ne '
-		BEGIN { ($lock, $dir) = (shift, shift) }
+		BEGIN { ($lock, $dir) = (shift, shift); ($base = $lock) =~ s|.*/|| }
+		# The lock by path, or by name on the spool directory'"'"'s fd.
+		sub is_lock { $_[0] =~ /"\Q$lock\E"/ || $_[0] =~ /\d+<\Q$dir\E>, "\Q$base\E"(,|$)/ }
 		next unless /^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)/;
 		($f, $a, $r) = ($1, $2, $3);
 		if ($f =~ /^f(data)?sync$/ && $r == 0) { print $a =~ /^\d+<\Q$dir\E>$/ ? "D" : "P" }
-		elsif ($f =~ /^link/ && $r == 0 && $a =~ /"\Q$lock\E"/) { print "L" }
-		elsif ($f =~ /^unlink/ && $r == 0 && $a =~ /"\Q$lock\E"/) { print "U" }
+		elsif ($f =~ /^link/ && $r == 0 && is_lock($a)) { print "L" }
+		elsif ($f =~ /^unlink/ && $r == 0 && is_lock($a)) { print "U" }
 		else { print "o" }' "$2" "$(dirname "$2")" "$T/$1.trace"
 }
 # pid_first CHECK SEQUENCE: every link of the lock right after an fsync of
@@ -263,11 +265,13 @@ else
 	*) fail readonly-removal-not-fsynced "no removal of the lock: $seq" ;;
 	esac
 
-	# The named-file path (NFS, no O_TMPFILE): linkat made to fail, so
-	# the lock is a uniquely named file linked with link(2).
-	trace lock-durable-named named 'USER named|PASS secret|DELE 1|QUIT' -e inject=linkat:error=ENOENT
+	# The named-file path (NFS, no O_TMPFILE): the O_TMPFILE file's
+	# linkat made to fail (the 1st and 3rd linkat: login, then QUIT; the
+	# 2nd and 4th are the named file's), so the lock is a uniquely named
+	# file linked to the lock name.
+	trace lock-durable-named named 'USER named|PASS secret|DELE 1|QUIT' -e inject=linkat:error=ENOENT:when=1..3+2
 	seq=$(order lock-durable-named "$T/mail/named.lock")
-	if grep -q '^[0-9]* *link("' "$T/lock-durable-named.trace"; then
+	if grep -qE '^[0-9]+ +link(at\([0-9]+<[^>]*>, |\()"[^"]*named\.lock\.[^"]*", ' "$T/lock-durable-named.trace"; then
 		pid_first named-pid-fsynced-before-link "$seq"
 	else
 		fail named-pid-fsynced-before-link "link(2) not used: $seq"

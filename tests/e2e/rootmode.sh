@@ -268,8 +268,10 @@ if [ "$FAULT_OK" = 1 ]; then
 		answer_is "$1-next-login" "$1-next" 3 '+OK maildrop has *'
 		rm -f "$MB1".lock* "$MB1".pop3d-journal*
 	}
-	kill_after dotlock-owned-by-user "^[0-9]+ link(at)? .* -> $MB1\.lock\$" "$MB1.lock"
-	kill_after journal-owned-by-user "^[0-9]+ rename(at2?)? .* -> $MB1\.pop3d-journal\$" "$MB1.pop3d-journal"
+	# The names are relative to the spool directory's descriptor
+	# (spool.c); a full path would do too.
+	kill_after dotlock-owned-by-user "^[0-9]+ link(at)? .* -> ($MB1|pop3duser1)\.lock\$" "$MB1.lock"
+	kill_after journal-owned-by-user "^[0-9]+ rename(at2?)? .* -> ($MB1|pop3duser1)\.pop3d-journal\$" "$MB1.pop3d-journal"
 fi
 put "$T/u1.mbox" pop3duser1
 FP1=$(fingerprint "$SP/pop3duser1")
