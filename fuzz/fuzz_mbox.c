@@ -33,7 +33,8 @@
 #include "proto.h"
 #include "fuzz/fuzz_util.h"
 
-static int in_fd = -1, out_fd = -1;
+static int in_fd = -1, out_fd = -1, in_dir = -1;
+static char *in_path;
 static char *update_path;
 
 struct bytes {
@@ -249,7 +250,11 @@ static void check_sending(const struct mbox_index *idx, const uint8_t *data)
 	int r;
 
 	memset(&mb, 0, sizeof(mb));
-	snprintf(mb.path, sizeof(mb.path), "/proc/self/fd/%d", in_fd);
+	/* The re-checks look the mbox up by name in its directory, as a
+	 * session does (a memfd has neither). */
+	snprintf(mb.path, sizeof(mb.path), "%s", in_path);
+	mb.sp.dfd = in_dir;
+	snprintf(mb.sp.name, sizeof(mb.sp.name), "scanned");
 	mb.fd = in_fd;
 	mb.idx = *idx;
 	mb.buf = malloc(MBOX_BLOCK_SIZE);
@@ -408,7 +413,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	if (in_fd < 0) {
-		in_fd = fuzz_memfd("mbox");
+		in_path = fuzz_path("scanned");
+		in_fd = open(in_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0600);
+		in_dir = open(fuzz_tmpdir(), O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		if (in_fd < 0 || in_dir < 0)
+			fuzz_fail("open %s: %s", in_path, strerror(errno));
 		out_fd = fuzz_memfd("client");
 		update_path = fuzz_path("mbox");
 	}
