@@ -275,3 +275,23 @@ while True:
 print(p.wait())
 print(repr(got))' "$@"
 }
+
+# ------------------------------------------------ ports
+# Each script searches its own range (tests/e2e.sh runs two at a time).
+
+# listening PORT: something listens on 127.0.0.1:PORT or *:PORT (IPv4/6).
+listening() {
+	local hex; hex=$(printf '%04X' "$1")
+	awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# free_port FROM TO: the first port in the range nothing uses.
+free_port() {
+	local p hex
+	for p in $(seq "$1" "$2"); do
+		hex=$(printf '%04X' "$p")
+		awk -v p=":$hex" 'substr($2, length($2) - 4) == p || substr($3, length($3) - 4) == p { f = 1 } END { exit f }' \
+			/proc/net/tcp /proc/net/tcp6 2>/dev/null && { echo "$p"; return 0; }
+	done
+	return 1
+}

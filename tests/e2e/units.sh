@@ -237,21 +237,6 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 	-keyout "$T/etc/pop3d/key.pem" -out "$T/etc/pop3d/cert.pem" >"$T/req.log" 2>&1
 chmod 600 "$T/etc/pop3d/key.pem"
 
-# listening PORT / free_port FROM TO: as in launchers.sh.
-listening() {
-	local hex; hex=$(printf '%04X' "$1")
-	awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-		/proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-free_port() {
-	local p hex
-	for p in $(seq "$1" "$2"); do
-		hex=$(printf '%04X' "$p")
-		awk -v p=":$hex" 'substr($2, length($2) - 4) == p || substr($3, length($3) - 4) == p { f = 1 } END { exit f }' \
-			/proc/net/tcp /proc/net/tcp6 2>/dev/null && { echo "$p"; return 0; }
-	done
-	return 1
-}
 line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 
 # serve NAME UNIT PORT EXTRA...: systemd-socket-activate on 127.0.0.1:PORT
