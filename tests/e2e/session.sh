@@ -95,9 +95,12 @@ CAPA_TRANS=("${CAPA_AUTH[@]}" "IMPLEMENTATION pop3d-$VERSION")
 crlf 'USER alice' 'PASS wrong' 'USER nosuchuser' 'PASS secret' \
 	'USER locked' 'PASS secret' 'USER alice' 'PASS secret' STAT |
 	pop authfail "${POP[@]}" &
-# Other locked forms (!, empty hash), then a good login still works.
+# Other locked forms (!, empty hash), then a good login still works.  Its
+# own maildrop: the failures delay that login into the tests below, and
+# one POP3 session per maildrop would refuse theirs.
+mkdir "$T/locked"; own "$T/locked"; mkmbox "$T/locked/alice"
 crlf 'USER banged' 'PASS secret' 'USER empty' 'PASS ' 'PASS x' 'USER alice' 'PASS secret' STAT QUIT |
-	pop locked "${POP[@]}" &
+	pop locked -s -p "$T/passwd" -m "$T/locked/%u" &
 # Idle timeout in AUTHORIZATION: USER, then silence with the pipe open.
 # Each records how long pop3d itself ran.
 (crlf 'USER alice'; sleep 3) | {
