@@ -17,6 +17,7 @@ Suite *idxcache_suite(void);
 Suite *lock_suite(void);
 Suite *netio_suite(void);
 Suite *trust_suite(void);
+Suite *spool_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked
