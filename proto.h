@@ -352,7 +352,7 @@ void spool_set_group(gid_t gid);
 /*
  * Opens the directory of the mbox at mbox (a path), with the user's rights, and
  * decides whether its names need the mail group: only when the user
- * cannot write it and the group can, it is owned by root or the user, and
+ * cannot write it and the group can, it is owned by root, and
  * the path to it holds no symbolic link that anyone but root could have
  * placed.  Otherwise the group is dropped for good (spool_drop_group()).
  * Returns 0, -1 with errno (the directory's open), or -2 when the group

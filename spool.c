@@ -202,10 +202,14 @@ static int group_needed(int dfd, const struct stat *st, const char *dir)
 	/* Not writable by the group either: it would not help. */
 	if (st->st_gid != priv_gid || !(st->st_mode & S_IWGRP))
 		return 0;
-	if ((st->st_uid != 0 && st->st_uid != geteuid()) ||
+	/* The owner is judged by the owner's bits alone, never the
+	 * group's: in the user's own directory the group cannot help. */
+	if (st->st_uid == geteuid())
+		return 0;
+	if (st->st_uid != 0 ||
 	    ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX))) {
 		log_msg(LOG_WARNING, "spool directory %s (owner uid %lu, mode "
-		    "%04o) is owned by neither root nor the user, or writable "
+		    "%04o) is not owned by root, or is writable "
 		    "by everyone: the mail group is not used there", dir,
 		    (unsigned long)st->st_uid,
 		    (unsigned int)(st->st_mode & 07777));

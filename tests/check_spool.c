@@ -637,16 +637,14 @@ START_TEST(spool_name_appends_the_suffix)
 }
 END_TEST
 
-/* ------------------------------------- known breaches of the contract */
+/* ------------------------------------------ the user's own directory */
 
 /*
  * spool.c: "not needed (... or the group would not help): it is dropped
  * from all three gids".  A directory the user owns but cannot write is
  * one where the group cannot help: the owner's permission bits apply to
- * the owner, never the group's.  group_needed() accepts such a directory
- * ("owned by root or the user") and keeps the group as saved gid;
- * spool_can_create() then fails even with it.  These tests state the
- * contract and fail today, so they run only with POP3D_UNIT_KNOWN=1.
+ * the owner, never the group's.  (It kept the group as saved gid until
+ * group_needed() stopped accepting a user-owned directory.)
  */
 START_TEST(user_owned_unwritable_directory_drops_the_group)
 {
@@ -690,13 +688,6 @@ Suite *spool_suite(void)
 	tcase_add_test(tc, mbox_naming_a_directory_fails_and_drops_the_group);
 	tcase_add_test(tc, spool_name_appends_the_suffix);
 	suite_add_tcase(s, tc);
-	if (getenv("POP3D_UNIT_KNOWN")) {
-		tc = tcase_create("known contract breaches");
-		tcase_add_unchecked_fixture(tc, unit_tmp_setup,
-		    unit_tmp_teardown);
-		tcase_add_test(tc,
-		    user_owned_unwritable_directory_drops_the_group);
-		suite_add_tcase(s, tc);
-	}
+	tcase_add_test(tc, user_owned_unwritable_directory_drops_the_group);
 	return s;
 }
