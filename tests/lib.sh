@@ -276,6 +276,23 @@ print(p.wait())
 print(repr(got))' "$@"
 }
 
+# ------------------------------------------------ transcripts and logs
+# Session NAME's answers are in $T/NAME.out, its log in $T/NAME.err.
+
+# line NAME N: line N of NAME's answers, without the CR.
+line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
+# answer_is CHECK NAME N PATTERN: line N of session NAME matches the glob.
+answer_is() {
+	local got; got=$(line "$2" "$3")
+	# shellcheck disable=SC2254
+	case $got in $4) pass "$1" ;; *) fail "$1" "line $3: '$got'; log: $(tail -n 2 "$T/$2.err" | tr '\n' ' ')" ;; esac
+}
+# log_has CHECK NAME ERE: NAME's log has a line matching ERE.
+log_has() {
+	if grep -qE -- "$3" "$T/$2.err"; then pass "$1"
+	else fail "$1" "no log line matching '$3': $(tr '\n' ' ' <"$T/$2.err" | cut -c1-300)"; fi
+}
+
 # ------------------------------------------------ ports
 # Each script searches its own range (tests/e2e.sh runs two at a time).
 

@@ -34,7 +34,6 @@ command -v dotlockfile >/dev/null 2>&1 ||
 # ------------------------------------------------------------- helpers
 
 # line NAME N: line N of session NAME's output, without CR.
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 # sanitizer NAME: the sanitizer report of session NAME, if any.
 sanitizer() { grep -m1 -E "$SAN_RE" "$T/$1.err" 2>/dev/null; }
 

@@ -48,7 +48,6 @@ perl -e '
 	close F;' "$T/p"
 parts() { local n; for n in "$@"; do cat "$T/p/$n"; done; }
 put() { rm -f "$2"; cp "$1" "$2"; own "$2"; chmod 600 "$2"; }
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 fingerprint() { printf '%s %s\n' "$(sha256sum <"$1")" "$(stat -c '%s %i' "$1")"; }
 
 # The series' mailboxes: KIND_CMDS are the DELEs, KIND_BEFORE/AFTER the

@@ -70,7 +70,6 @@ tcp_session() {
 	timeout 15 cat <&$fd >"$T/$name.out"
 	exec {fd}>&-
 }
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 # log_has CHECK FILE REGEX: a line of FILE matches REGEX.
 log_has() {
 	if grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"

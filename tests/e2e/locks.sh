@@ -31,7 +31,6 @@ command -v strace >/dev/null 2>&1 ||
 # ------------------------------------------------------------- helpers
 
 now_ms() { date +%s%3N; }
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 skip() { echo "SKIP $1: $2"; }
 
 # mbox USER [DIR]: a fresh maildrop of two messages for USER in DIR

@@ -29,7 +29,6 @@ logged() {
 	else fail "$1" "no log line with '$3': $(tr '\n' '|' <"$T/$2.err" | tail -c 300)"; fi
 }
 # line NAME N: line N of session NAME's output, without the CR.
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 
 # ------------------------------------------------------------ plurals
 mail 1

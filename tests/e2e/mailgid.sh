@@ -50,16 +50,6 @@ trap cleanup EXIT
 
 # ------------------------------------------------------------- helpers
 
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
-answer_is() {
-	local got; got=$(line "$2" "$3")
-	# shellcheck disable=SC2254
-	case $got in $4) pass "$1" ;; *) fail "$1" "line $3: '$got'; log: $(tail -n 2 "$T/$2.err" | tr '\n' ' ')" ;; esac
-}
-log_has() {
-	if grep -qE -- "$3" "$T/$2.err"; then pass "$1"
-	else fail "$1" "no log line matching '$3': $(tr '\n' ' ' <"$T/$2.err" | cut -c1-300)"; fi
-}
 # gids PID: "real effective saved fs | groups" of a process.
 gids() {
 	awk '$1 == "Gid:" { g = $2 " " $3 " " $4 " " $5 }

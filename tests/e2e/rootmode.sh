@@ -60,18 +60,7 @@ pop() {
 	"$POP3D" "$@" >"$T/$name.out" 2>"$T/$name.err"
 	echo $? >"$T/$name.rc"
 }
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 fingerprint() { printf '%s %s\n' "$(sha256sum <"$1")" "$(stat -c '%s %a %U:%G %i %.9Y' "$1")"; }
-# answer_is CHECK NAME N PATTERN: line N of session NAME matches the glob.
-answer_is() {
-	local got; got=$(line "$2" "$3")
-	# shellcheck disable=SC2254
-	case $got in $4) pass "$1" ;; *) fail "$1" "line $3: '$got'; log: $(tail -n 2 "$T/$2.err" | tr '\n' ' ')" ;; esac
-}
-log_has() {
-	if grep -qE -- "$3" "$T/$2.err"; then pass "$1"
-	else fail "$1" "no log line matching '$3': $(tr '\n' ' ' <"$T/$2.err" | cut -c1-300)"; fi
-}
 no_sanitizer() {
 	local hit; hit=$(grep -h -m1 -E "$SAN_RE" "$T"/*.err 2>/dev/null | head -n 1)
 	if [ -z "$hit" ]; then pass "$1"; else fail "$1" "$hit"; fi

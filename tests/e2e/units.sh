@@ -237,7 +237,6 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 	-keyout "$T/etc/pop3d/key.pem" -out "$T/etc/pop3d/cert.pem" >"$T/req.log" 2>&1
 chmod 600 "$T/etc/pop3d/key.pem"
 
-line() { sed -n "${2}p" "$T/$1.out" | tr -d '\r'; }
 
 # serve NAME UNIT PORT EXTRA...: systemd-socket-activate on 127.0.0.1:PORT
 # starting, per connection, pop3d in UNIT's sandbox with the unit's
