@@ -28,7 +28,7 @@ OPT     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 # OpenSSL's headers only: tls.c loads libssl.so.3 at run time, when TLS
 # is configured (see there why).
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypt libmd libxxhash libssl 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libmd libxxhash 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libmd libxxhash pam 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -37,7 +37,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = session.c privsep.c netio.c tls.c auth.c trust.c checkconfig.c mailbox.c idxcache.c fullio.c spool.c lock.c journal.c log.c
+LIB_SRCS = session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c trust.c checkconfig.c mailbox.c idxcache.c fullio.c spool.c lock.c journal.c log.c
 HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \

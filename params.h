@@ -61,6 +61,21 @@
 /* Bad commands in a row before we decide the peer is not a POP3 client. */
 #define MAX_BAD_COMMANDS 10
 /* Failed logins in one session; then the connection is closed. */
+/* --auth pam: the PAM service name by default (/etc/pam.d/pop3d). */
+#define DEFAULT_PAM_SERVICE "pop3d"
+
+/* --first-uid: Debian's first uid of a normal account (adduser.conf's
+ * FIRST_UID); system accounts below it are never served. */
+#define DEFAULT_FIRST_UID 1000
+
+/* The longest a back end may take to verify one login (PAM modules asking
+ * a directory, a checkpassword program): then it is killed and the client
+ * told [SYS/TEMP].  Far above a real check, far below the idle timeout. */
+#define PASSDB_TIMEOUT 15
+
+/* The most a checkpassword reply may say (USER=, HOME=). */
+#define MAX_CHECKPASSWORD_REPLY 4096
+
 #define MAX_AUTH_FAILURES 3
 /* Delay after the first failed login, in milliseconds; it doubles with
  * every further failure (slows online guessing), and stops doubling once

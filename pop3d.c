@@ -29,7 +29,15 @@ static const char usage_text[] =
     "POP3 server for mbox maildrops; speaks POP3 on standard input and "
     "output.\n"
     "\n"
-    "  -p, --passwd FILE       password file (default "
+    "      --auth file|pam[:SERVICE]|checkpassword:PROGRAM\n"
+    "                          where accounts are checked: pop3d's password "
+    "file\n"
+    "                          (default), PAM (service " DEFAULT_PAM_SERVICE
+    " by default:\n"
+    "                          system accounts), or a checkpassword program\n"
+    "      --first-uid N       never serve accounts with a lower uid "
+    "(default 1000)\n"
+    "  -p, --passwd FILE       password file for --auth file (default "
     DEFAULT_PASSWD_FILE ")\n"
     "  -m, --mailbox TEMPLATE  maildrop path; %u user name, %h home "
     "directory,\n"
@@ -149,39 +157,61 @@ static int relative_paths_allowed(void)
 	return fstat(STDIN_FILENO, &st) == 0 && !S_ISSOCK(st.st_mode);
 }
 
-/* The client's address: the socket peer, or what the launcher tells. */
-static void find_client(void)
+/* An IPv4 or IPv6 socket address as text ("" for anything else).  A
+ * dual-stack socket (systemd's ListenStream=110) shows IPv4 clients as
+ * ::ffff:a.b.c.d: they are shown as the IPv4 address they are. */
+static void address_text(const struct sockaddr_storage *ss, char *buf,
+    size_t size)
 {
+	buf[0] = '\0';
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    buf, (socklen_t)size);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a6 =
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			inet_ntop(AF_INET, &a6->s6_addr[12], buf,
+			    (socklen_t)size);
+		else
+			inet_ntop(AF_INET6, a6, buf, (socklen_t)size);
+	}
+}
+
+/*
+ * The client's address: the socket peer, or what the launcher tells; it
+ * goes into every log line, and to the authentication back end (PAM_RHOST,
+ * TCPREMOTEIP) with our own address when they are IP addresses.
+ */
+static void find_client(struct config *cfg)
+{
+	static char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
 	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN] = "";
 	const char *env;
 
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET)
-			inet_ntop(AF_INET,
-			    &((struct sockaddr_in *)&ss)->sin_addr, addr,
-			    sizeof(addr));
-		else if (ss.ss_family == AF_INET6) {
-			const struct in6_addr *a6 =
-			    &((struct sockaddr_in6 *)&ss)->sin6_addr;
-
-			/* A dual-stack socket (systemd's ListenStream=110)
-			 * shows IPv4 clients as ::ffff:a.b.c.d; log them as
-			 * the IPv4 address they are. */
-			if (IN6_IS_ADDR_V4MAPPED(a6))
-				inet_ntop(AF_INET, &a6->s6_addr[12], addr,
-				    sizeof(addr));
-			else
-				inet_ntop(AF_INET6, a6, addr, sizeof(addr));
+		address_text(&ss, remote, sizeof(remote));
+		if (remote[0]) {
+			cfg->remote_ip = remote;
+			memset(&ss, 0, sizeof(ss));
+			len = sizeof(ss);
+			if (getsockname(STDIN_FILENO, (struct sockaddr *)&ss,
+			    &len) == 0) {
+				address_text(&ss, local, sizeof(local));
+				if (local[0])
+					cfg->local_ip = local;
+			}
+			log_set_client(remote);
+			return;
 		}
-		else if (ss.ss_family == AF_UNIX)
-			strcpy(addr, "local");
-		if (addr[0]) {
-			log_set_client(addr);
+		if (ss.ss_family == AF_UNIX) {
+			log_set_client("local");
 			return;
 		}
 	}
+	/* A pipe: a launcher such as tcpserver may say who it is. */
 	env = getenv("REMOTE_HOST");
 	if (!env || !*env)
 		env = getenv("TCPREMOTEIP");
@@ -239,7 +269,7 @@ static void tune_tcp(int fd, int timeout)
 }
 
 /* Long options without a short form: values no character takes. */
-enum { OPT_CHECK_CONFIG = 256 };
+enum { OPT_CHECK_CONFIG = 256, OPT_AUTH, OPT_FIRST_UID };
 
 int main(int argc, char **argv)
 {
@@ -259,11 +289,15 @@ int main(int argc, char **argv)
 		{ "privsep-dir", required_argument, NULL, 'C' },
 		{ "stderr", no_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "auth", required_argument, NULL, OPT_AUTH },
+		{ "first-uid", required_argument, NULL, OPT_FIRST_UID },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config cfg = {
+		.passdb = &passdb_file,
+		.first_uid = DEFAULT_FIRST_UID,
 		.passwd_file = DEFAULT_PASSWD_FILE,
 		.mailbox_template = DEFAULT_MAILBOX_TEMPLATE,
 		.timeout = DEFAULT_TIMEOUT,
@@ -272,14 +306,18 @@ int main(int argc, char **argv)
 		.privsep_dir = DEFAULT_PRIVSEP_DIR,
 	};
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
+	struct auth_local al = { NULL, 0 };
+	const struct login_checker lc = { auth_local_check, NULL, &al };
 	char *end;
+	const char *why;
 	long v;
+	unsigned long uv;
 	int c, use_stderr = 0, plaintext = -1, check_config = 0;
 
 	/* Before any message: under inetd standard error is the client. */
 	if (log_probe_stderr() < 0)
 		return 1;
-	find_client();
+	find_client(&cfg);
 	opterr = 0;	/* our own messages, with exit status 2 */
 	while ((c = getopt_long(argc, argv, ":p:m:I:t:a:n:g:c:k:SL:U:C:shV", longopts,
 	    NULL)) != -1) {
@@ -362,6 +400,20 @@ int main(int argc, char **argv)
 		case OPT_CHECK_CONFIG:
 			check_config = 1;
 			break;
+		case OPT_AUTH:
+			if (passdb_parse(&cfg, optarg, &why) < 0)
+				usage_error(why, optarg);
+			break;
+		case OPT_FIRST_UID:
+			errno = 0;
+			uv = strtoul(optarg, &end, 10);
+			/* (uid_t)-1 is no account; nothing at or above it. */
+			if (errno || end == optarg || *end || optarg[0] < '0' ||
+			    optarg[0] > '9' || uv > 0xfffffffeUL)
+				usage_error("invalid --first-uid (a uid from 0 "
+				    "to 4294967294):", optarg);
+			cfg.first_uid = uv;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -395,6 +447,11 @@ int main(int argc, char **argv)
 		usage_error("--tls-cert and --tls-key go together", NULL);
 	if (cfg.implicit_tls && !cfg.tls_cert)
 		usage_error("--tls needs --tls-cert and --tls-key", NULL);
+	/* A digest proves a secret only the APOP file has; the account it
+	 * logs in to must then come from the back end without a password,
+	 * which a checkpassword program cannot give. */
+	if (cfg.apop_file && !cfg.passdb->can_lookup)
+		usage_error("--apop cannot be used with --auth", "checkpassword");
 	/* Default: with a certificate, no password travels in clear text;
 	 * without one, there is no other way, and a pipe is local. */
 	cfg.plaintext = plaintext >= 0 ? (enum plaintext_policy)plaintext :
@@ -443,6 +500,7 @@ int main(int argc, char **argv)
 		return privsep_run(&cfg, STDIN_FILENO, STDOUT_FILENO);
 	if (cfg.apop_file)
 		make_apop_timestamp(cfg.hostname, ts, sizeof(ts));
-	return session_run(&cfg, STDIN_FILENO, STDOUT_FILENO, -1,
+	al.cfg = &cfg;
+	return session_run(&cfg, STDIN_FILENO, STDOUT_FILENO, &lc,
 	    cfg.apop_file ? ts : NULL);
 }

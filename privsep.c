@@ -55,13 +55,19 @@ enum {
 
 /* ------------------------------------------------ the pre-login side */
 
-int privsep_ask(int chan, int kind, const char *user, const char *secret)
+/* The pre-login process's login_checker: the parent checks (the
+ * timestamp is the parent's own, it made it). */
+static int privsep_ask(void *ctx, int kind, const char *user,
+    const char *secret, const char *timestamp, struct pw_entry *e_r)
 {
+	int chan = *(const int *)ctx;
 	unsigned char msg[1 + 1 + MAX_USER_ARG + 2 + MAX_PASSWORD];
 	size_t ulen = strlen(user), slen = strlen(secret), o = 0;
 	unsigned char verdict;
 	int r;
 
+	(void)timestamp;
+	(void)e_r;	/* the parent keeps the account */
 	if (ulen > MAX_USER_ARG || slen > MAX_PASSWORD)
 		return 0;	/* cannot be right; the parent need not know */
 	msg[o++] = (unsigned char)kind;
@@ -94,8 +100,10 @@ int privsep_ask(int chan, int kind, const char *user, const char *secret)
 /* The TLS session a handoff left to this (pre-login) process to relay. */
 static void *relay_tls;
 
-int privsep_handoff(int chan, const void *pending, size_t len, void *tls)
+static int privsep_handoff(void *ctx, const void *pending, size_t len,
+    void *tls)
 {
+	int chan = *(const int *)ctx;
 	unsigned char hdr[3];
 
 	if (len > INPUT_BUFFER_SIZE)
@@ -509,6 +517,7 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	char secret[MAX_PASSWORD + 1];
 	unsigned char pending[INPUT_BUFFER_SIZE], b[3], verdict;
 	struct pw_entry *pw;
+	struct login_checker lc;
 	struct timespec deadline;
 	int sp[2], rp[2], kind, r, failures = 0, status, wait_s;
 	uid_t uid;
@@ -551,7 +560,10 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
 		    getppid() != parent)
 			_exit(1);
-		status = session_run(cfg, in_fd, out_fd, sp[1],
+		lc.check = privsep_ask;
+		lc.handoff = privsep_handoff;
+		lc.ctx = &sp[1];
+		status = session_run(cfg, in_fd, out_fd, &lc,
 		    cfg->apop_file ? ts : NULL);
 		close(sp[1]);
 		if (relay_tls)

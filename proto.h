@@ -6,7 +6,12 @@
  *   session.c  the POP3 state machine and its command tables
  *   privsep.c  root mode: the unprivileged pre-login process
  *   netio.c    buffered, time-limited line input and buffered output
- *   auth.c     password file, crypt(3) verification, APOP secrets
+ *   auth.c     the login decision for every back end: failure answers,
+ *              their deadline and limit, --first-uid; crypt(3), APOP
+ *   passdb.c   the authentication interface: --auth, the account record
+ *   passdb_file.c  back end: pop3d's password file (--auth file)
+ *   passdb_pam.c   back end: PAM (--auth pam[:SERVICE])
+ *   passdb_checkpassword.c  back end: DJB's checkpassword interface
  *   mailbox.c  mbox scanning, message streaming, UPDATE
  *   spool.c    the maildrop's directory and the mail group
  *   lock.c     dot-lock and fcntl locking of the mbox
@@ -25,6 +30,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "params.h"
@@ -172,7 +178,7 @@ int trust_open_for(const char *path, uid_t extra, char *why, size_t size);
  * as root, else root or the account it runs as. */
 int trust_open(const char *path, char *why, size_t size);
 
-/* --------------------------------------------------------------- auth.c */
+/* ---------------------------------------- auth.c and passdb_file.c */
 
 /* The ways to log in with a secret (also the privsep channel's): USER/
  * PASS, APOP, and AUTH PLAIN (checked as PASS, logged as what it was). */
@@ -298,19 +304,54 @@ void auth_fail_deadline(const struct timespec *start, int failures,
     long long slow_ns, struct timespec *deadline_r);
 
 struct config;
-
 /*
- * The whole login decision for USER/PASS (kind CRED_PASS) or APOP
- * (CRED_APOP, secret = digest, timestamp = the greeting's): invalid names
- * cost the same as unknown ones, failures are logged with the name
- * escaped, counted in *failures, and answered (this returns) at the
- * deadline auth_fail_deadline() gives from the time of the call, never
- * sooner.  Returns 1 (entry in e_r; at once), 0 (refused), 2 (refused,
- * and the limit is reached: close), -1 (system error).
+ * The whole login decision for USER/PASS or AUTH PLAIN (kind CRED_PASS,
+ * CRED_PLAIN: secret is the password) or APOP (CRED_APOP: secret is the
+ * digest, timestamp the greeting's), whatever the back end (cfg->passdb):
+ * invalid names cost the same as unknown ones; an account below
+ * --first-uid (or uid 0) is refused like a wrong password; failures are
+ * logged with the name escaped and the back end's name, counted in
+ * *failures, and answered (this returns) at the deadline
+ * auth_fail_deadline() gives from the time of the call, never sooner.
+ * Returns 1 (the account in e_r; at once), 0 (refused), 2 (refused, and
+ * the limit is reached: close), -1 (temporary or system error, logged).
  */
 int auth_check_login(const struct config *cfg, int kind, const char *user,
     const char *secret, const char *timestamp, struct pw_entry *e_r,
     int *failures);
+
+/*
+ * How a session has its logins checked; session.c asks it and never knows
+ * who answers.  check() returns as auth_check_login(); on 1 it has filled
+ * e_r, unless handoff is set: then the session calls handoff() with the
+ * client input it has read beyond the login and its TLS session (or
+ * NULL), and ends: whoever checked serves the rest (privsep.c).  handoff
+ * returns 0 or -1.
+ */
+struct login_checker {
+	int (*check)(void *ctx, int kind, const char *user,
+	    const char *secret, const char *timestamp, struct pw_entry *e_r);
+	int (*handoff)(void *ctx, const void *pending, size_t len, void *tls);
+	void *ctx;
+};
+
+/* The checker of a session that checks its own logins (no privilege
+ * separation): auth_check_login() with its own failure count. */
+struct auth_local {
+	const struct config *cfg;
+	int failures;
+};
+int auth_local_check(void *ctx, int kind, const char *user,
+    const char *secret, const char *timestamp, struct pw_entry *e_r);
+
+/*
+ * Verifies an APOP digest against the secrets file: MD5(timestamp
+ * secret) in hex, any case.  Reads the whole file whatever the user.
+ * Returns 1 (right), 0 (wrong, or no secret for the user), -1 (file
+ * unusable, logged).
+ */
+int apop_verify(const char *apop_file, const char *user,
+    const char *timestamp, const char *digest);
 
 /* Checks that the APOP secrets file exists, is a regular file and is not
  * readable by group or others.  Returns 0, or -1 with a message logged. */
@@ -330,9 +371,110 @@ int auth_apop(const char *apop_file, const char *passwd_file,
 /* Computes the 32-hex-digit APOP digest into hex_r[33].  Returns 0/-1. */
 int apop_digest(const char *timestamp, const char *secret, char hex_r[33]);
 
+/*
+ * Reads the next line of an administrator's file into buf (LF or CRLF
+ * removed).  Returns 1 for a line, 0 at the end, -1 for a line too long
+ * for buf or holding a NUL byte: that line is consumed whole and must be
+ * skipped, so no part of it is ever mistaken for a line of its own.
+ */
+int conf_next_line(FILE *f, char *buf, size_t size);
+
+/* A yescrypt hash of a password nobody knows, at libxcrypt's default cost
+ * (Debian's for system accounts too): checked against after a failure
+ * when nothing better is known, so that the work equals a real check. */
+extern const char auth_dummy_hash[];
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
+long long auth_now_ns(void);
+
 /* Returns non-zero if a user name is acceptable: 1..MAX_USER_NAME
  * printable characters, no '/', ':' or space, not "." or "..". */
 int auth_valid_username(const char *name);
+
+/* ------------------------------------------------------------- passdb */
+
+/*
+ * The authentication interface ("passdb", as Dovecot calls it): verify a
+ * user name and secret for a client address, and answer with the account
+ * to serve.  Its back ends: the password file (passdb_file.c), PAM
+ * (passdb_pam.c) and checkpassword (passdb_checkpassword.c).  auth.c
+ * wraps every one in the same answers, deadline, failure limit and log
+ * lines; nothing above it knows which back end it talks to.
+ */
+enum passdb_verdict { PASSDB_FAIL = 0, PASSDB_OK = 1, PASSDB_TEMP = -1 };
+
+struct passdb_request {
+	int kind;		/* CRED_PASS, CRED_PLAIN, CRED_APOP */
+	const char *user;	/* valid (auth_valid_username), or "": an
+				 * invalid name, which must fail like an
+				 * unknown one, with the same work */
+	const char *password;	/* NULL for APOP: auth.c checked the
+				 * digest; only the account is wanted */
+	const char *remote_ip;	/* the client's address; NULL: unknown */
+	const char *local_ip;	/* ours; NULL: unknown */
+};
+
+struct passdb {
+	const char *name;	/* "file", "pam", "checkpassword": for logs */
+	/*
+	 * Verifies rq, bounded by PASSDB_TIMEOUT seconds.  PASSDB_OK: the
+	 * account is in e_r (name, and uid, gid, home when the back end
+	 * knows them: account_fill()).  PASSDB_FAIL: wrong secret, unknown
+	 * user, locked or expired account, with *why_r (may stay NULL) for
+	 * the log.  PASSDB_TEMP: the back end could not tell (logged by
+	 * it).  work is work_size zeroed bytes, kept for even_out().
+	 */
+	int (*verify)(const struct config *cfg,
+	    const struct passdb_request *rq, struct pw_entry *e_r,
+	    void *work, const char **why_r);
+	/*
+	 * After any failure (also of an account auth.c refused): does the
+	 * work that makes a failure cost the same for every user, and
+	 * returns the nanoseconds to add to the answer's deadline.
+	 * verify_ns is what verify() took.
+	 */
+	long long (*even_out)(const struct config *cfg,
+	    const struct passdb_request *rq, void *work, long long verify_ns);
+	int can_lookup;		/* verify() works without a password (APOP) */
+	size_t work_size;
+};
+
+extern const struct passdb passdb_file, passdb_pam, passdb_checkpassword;
+
+/*
+ * Parses an --auth value: "file", "pam", "pam:SERVICE" or
+ * "checkpassword:PROGRAM" (an absolute path).  Sets cfg->passdb and
+ * cfg->auth_arg.  Returns 0, or -1 with a reason in *why_r.
+ */
+int passdb_parse(struct config *cfg, const char *value, const char **why_r);
+
+/*
+ * Fills e_r with an account a back end found: name, uid, gid and home
+ * (NULL or "": none), copied into e_r->line.  Returns 0, or -1 if they
+ * do not fit (e_r is then empty).
+ */
+int account_fill(struct pw_entry *e_r, const char *name, uid_t uid,
+    gid_t gid, const char *home);
+
+/*
+ * even_out() for a back end that cannot spend the work of every other
+ * account (PAM, checkpassword): checks the password against
+ * auth_dummy_hash and returns the longer of that and verify_ns.  So an
+ * unknown user, for which pam_unix hashes nothing, costs what a wrong
+ * password for a default yescrypt account does.
+ */
+long long passdb_even_out_default(const struct passdb_request *rq,
+    long long verify_ns);
+
+/*
+ * Back ends that run programs or modules run them in a child process,
+ * bounded by a deadline.  Waits for pid until the CLOCK_MONOTONIC
+ * deadline, then kills its process group and pid with SIGKILL and reaps
+ * it.  Returns the wait status, or -1 if it had to be killed (logged
+ * with what, the back end's words) or could not be waited for.
+ */
+int passdb_reap(pid_t pid, const struct timespec *deadline,
+    const char *what);
 
 /* -------------------------------------------------------------- spool.c */
 
@@ -630,6 +772,13 @@ int journal_recover(const struct spool *sp, int mfd, unsigned char *buf,
 enum plaintext_policy { PLAINTEXT_NEVER, PLAINTEXT_TLS, PLAINTEXT_ALWAYS };
 
 struct config {
+	const struct passdb *passdb;	/* --auth: the back end */
+	const char *auth_arg;		/* its PAM service or program */
+	unsigned long first_uid;	/* --first-uid: lower uids refused */
+	const char *remote_ip;		/* the client, NULL if unknown */
+	const char *local_ip;		/* our address, NULL if unknown */
+	const char *self_exe;		/* pop3d's own path (checkpassword's
+					 * reply program), NULL if unknown */
 	const char *passwd_file;
 	const char *mailbox_template;
 	const char *index_template;	/* NULL: no index cache */
@@ -666,13 +815,13 @@ void make_apop_timestamp(const char *hostname, char *buf, size_t size);
 
 /*
  * Runs one POP3 session on in_fd/out_fd and returns the exit status.
- * timestamp is the APOP timestamp for the greeting, or NULL.  chan is -1,
- * or in the pre-login process of privilege separation the channel to the
- * privileged parent: credentials are then checked by the parent, and a
- * successful login is handed over to it (privsep.c).
+ * timestamp is the APOP timestamp for the greeting, or NULL.  Logins are
+ * checked by lc: here (auth_local_check), or in the pre-login process of
+ * privilege separation by the privileged parent, which then takes the
+ * session over (privsep.c).
  */
-int session_run(const struct config *cfg, int in_fd, int out_fd, int chan,
-    const char *timestamp);
+int session_run(const struct config *cfg, int in_fd, int out_fd,
+    const struct login_checker *lc, const char *timestamp);
 
 /* Continues a session whose login the privileged parent accepted: pending
  * holds the client input the pre-login process had read beyond it;
@@ -746,13 +895,5 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd);
  * process needs (the check privsep_run() makes first).  Returns 0, or -1
  * (logged, with what to do). */
 int privsep_check(const struct config *cfg);
-
-/* Pre-login side: asks the parent to check credentials.  Returns as
- * check_credentials() in session.c: 1, 0, 2 (limit reached), -1. */
-int privsep_ask(int chan, int kind, const char *user, const char *secret);
-
-/* Pre-login side, after an accepted login: passes the unread input; with
- * tls, this process then relays that TLS session for the parent. */
-int privsep_handoff(int chan, const void *pending, size_t len, void *tls);
 
 #endif

@@ -74,10 +74,8 @@ struct session {
 	char user[MAX_USER_ARG + 1];	/* as given, cut to MAX_USER_ARG */
 	int have_user;		/* a USER was accepted and PASS may follow */
 	char timestamp[MAX_TIMESTAMP];	/* APOP, "" when off */
-	int chan;		/* pre-login process: channel to the privileged
-				 * parent, which checks credentials; else -1 */
+	const struct login_checker *lc;	/* who checks logins */
 	int tls_relayed;	/* the client's TLS is relayed to us (privsep) */
-	int auth_failures;
 	int dropped_privileges;
 	struct pw_entry pw;
 	struct mailbox mb;
@@ -223,19 +221,19 @@ static long live_msg(struct session *s, const char *arg)
 /* ---------------------------------------------------------- login */
 
 /*
- * Checks credentials: here, or through the privileged parent when this is
- * the pre-login process.  Failures are counted and delayed by whoever
- * checks.  Returns 1 (accepted; s->pw filled unless via the parent), 0
- * (refused), 2 (refused, and the failure limit is reached), -1 (system
- * error).
+ * Checks credentials through the session's checker: here, or through the
+ * privileged parent when this is the pre-login process.  Failures are
+ * counted and delayed by whoever checks.  Returns 1 (accepted; s->pw
+ * filled unless the login is handed over), 0 (refused), 2 (refused, and
+ * the failure limit is reached), -1 (system error).
  */
 static int check_credentials(struct session *s, int kind, const char *user,
     const char *secret)
 {
-	if (s->chan >= 0)
-		return privsep_ask(s->chan, kind, user, secret);
-	return auth_check_login(s->cfg, kind, user, secret, s->timestamp,
-	    &s->pw, &s->auth_failures);
+	if (!s->lc)
+		return -1;
+	return s->lc->check(s->lc->ctx, kind, user, secret, s->timestamp,
+	    &s->pw);
 }
 
 /* After check_credentials(): the answer, and the login or the handoff. */
@@ -255,12 +253,12 @@ static enum outcome login_result(struct session *s, int r)
 		reply(s, R_SYS_TEMP);
 		return GO_ON;
 	}
-	if (s->chan < 0)
+	if (!s->lc || !s->lc->handoff)
 		return start_transaction(s);
 	/* The parent continues the session as the user; it needs what the
 	 * client already sent behind the login (pipelining). */
 	if (io_flush(&s->io) < 0 ||
-	    privsep_handoff(s->chan, s->io.in + s->io.in_start,
+	    s->lc->handoff(s->lc->ctx, s->io.in + s->io.in_start,
 	    s->io.in_end - s->io.in_start, s->io.tls) < 0)
 		return END_FAIL;
 	return END_HANDOFF;
@@ -975,7 +973,7 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 	s->cfg = cfg;
 	s->mb.fd = -1;
 	s->mb.sp.dfd = -1;
-	s->chan = -1;
+	s->lc = NULL;	/* a resumed session logs in no more */
 	s->state = ST_AUTH;
 	return s;
 }
@@ -1107,13 +1105,13 @@ static int session_loop(struct session *s, enum outcome first)
 }
 
 int session_run(const struct config *cfg, int in_fd, int out_fd,
-    int chan, const char *timestamp)
+    const struct login_checker *lc, const char *timestamp)
 {
 	struct session *s = session_new(cfg, in_fd, out_fd);
 
 	if (!s)
 		return 1;
-	s->chan = chan;
+	s->lc = lc;
 	/* RFC 8314 section 3.1: on a POP3S port TLS comes first. */
 	if (cfg->implicit_tls) {
 		s->io.tls = tls_accept(in_fd, out_fd, cfg->timeout);

@@ -232,6 +232,8 @@ static void check_maildrop(const unsigned char *out, size_t out_len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct auth_local al = { &cfg, 0 };
+	const struct login_checker lc = { auth_local_check, NULL, &al };
 	unsigned char *out;
 	size_t out_len;
 
@@ -246,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_memfd_set(in_fd, data, size);
 	fuzz_memfd_set(out_fd, NULL, 0);
-	(void)session_run(&cfg, in_fd, out_fd, -1, FUZZ_TIMESTAMP);
+	(void)session_run(&cfg, in_fd, out_fd, &lc, FUZZ_TIMESTAMP);
 
 	out = fuzz_memfd_get(out_fd, &out_len);
 	/* FUZZ_DUMP=1 shows the server's side, for checking seeds. */

@@ -282,6 +282,8 @@ static char *sess_run_bytes(const struct sess *s, const char *input,
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		struct auth_local al = { &s->cfg, 0 };
+		const struct login_checker lc = { auth_local_check, NULL, &al };
 		int status;
 
 		if (running_as_root()) {
@@ -291,7 +293,7 @@ static char *sess_run_bytes(const struct sess *s, const char *input,
 			    setuid(NOBODY) < 0 || geteuid() != NOBODY)
 				_exit(CHILD_SETUP_FAILED);
 		}
-		status = session_run(&s->cfg, in_fd, out_fd, -1, NULL);
+		status = session_run(&s->cfg, in_fd, out_fd, &lc, NULL);
 		/* _exit: the child must not run the runner's exit code. */
 		_exit(status);
 	}
@@ -869,6 +871,8 @@ static void live_start(const struct sess *s, const char *out_name,
 	l->pid = fork();
 	ck_assert_int_ge(l->pid, 0);
 	if (l->pid == 0) {
+		struct auth_local al = { &s->cfg, 0 };
+		const struct login_checker lc = { auth_local_check, NULL, &al };
 		close(p[1]);
 		if (running_as_root()) {
 			gid_t g = NOBODY;
@@ -877,7 +881,7 @@ static void live_start(const struct sess *s, const char *out_name,
 			    setuid(NOBODY) < 0 || geteuid() != NOBODY)
 				_exit(CHILD_SETUP_FAILED);
 		}
-		_exit(session_run(&s->cfg, p[0], out_fd, -1, NULL));
+		_exit(session_run(&s->cfg, p[0], out_fd, &lc, NULL));
 	}
 	close(p[0]);
 	close(out_fd);

@@ -30,12 +30,22 @@ own() { if [ "$(id -u)" = 0 ]; then chown nobody:nogroup "$@"; fi; }
 # tests/e2e.sh runs scripts side by side, and useradd refuses to run while
 # another holds /etc/passwd's lock ("cannot lock /etc/passwd"), or races
 # one that creates the same user: every script's useradd goes through one
-# lock, and a user that appeared meanwhile is not an error.
+# lock, and a user that appeared meanwhile is not an error.  A mail user
+# (created without -r/--system) must be a normal account, uid 1000 or
+# more, for pop3d's --first-uid default: one an older test run made as a
+# system account is made again.
 useradd() {
-	local name=${*: -1}
-	flock /run/lock/pop3d-e2e-users.lock sh -c \
-		'id "$1" >/dev/null 2>&1 || { shift; exec useradd "$@"; }' \
-		sh "$name" "$@"
+	local name=${*: -1} system=0 a
+	for a in "$@"; do
+		case $a in -r|--system) system=1 ;; esac
+	done
+	flock /run/lock/pop3d-e2e-users.lock sh -c '
+		name=$1 system=$2; shift 2
+		if uid=$(id -u "$name" 2>/dev/null); then
+			[ "$system" = 1 ] || [ "$uid" -ge 1000 ] && exit 0
+			userdel "$name" || exit 1
+		fi
+		exec useradd "$@"' sh "$name" "$system" "$@"
 }
 
 # run_pop3d ARGS...: the binary under test, as the session user.

@@ -7,7 +7,7 @@ set -eu
 # and index cache checksums), OpenSSL 3 (headers; libssl3 is loaded at run
 # time for TLS), Check.
 # Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time.
-PKGS="gcc make pkg-config libcrypt-dev libmd-dev libxxhash-dev libssl-dev check libsubunit-dev \
+PKGS="gcc make pkg-config libcrypt-dev libmd-dev libxxhash-dev libssl-dev libpam0g-dev check libsubunit-dev \
 perl util-linux procps time"
 
 missing=""

@@ -94,7 +94,7 @@ statuses_ok() {
 
 H=$(mkhash secret)
 U=pop3dlaunch
-id "$U" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$U"
+useradd -M -d /nonexistent -s /usr/sbin/nologin "$U"
 UID_=$(id -u "$U"); GID_=$(id -g "$U")
 mkdir -p "$T/etc/pop3d" "$T/spool" "$T/sbin"
 printf '%s:%s:%s:%s::/nonexistent\n' "$U" "$H" "$UID_" "$GID_" >"$T/etc/pop3d/passwd"

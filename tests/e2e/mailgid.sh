@@ -64,7 +64,7 @@ listing() { find "$1" -mindepth 1 -printf '%f %u %i\n' | sort | tr '\n' ';'; }
 # --------------------------------------------------------------- setup
 
 for u in pop3duser1 pop3duser2; do
-	id "$u" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$u"
+	useradd -M -d /nonexistent -s /usr/sbin/nologin "$u"
 done
 U1=$(id -u pop3duser1); G1=$(id -g pop3duser1)
 U2=$(id -u pop3duser2); G2=$(id -g pop3duser2)

@@ -75,7 +75,7 @@ if ! getent passwd pop3d >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
 fi
 [ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
-id pop3dpriv >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop3dpriv
+useradd -M -d /nonexistent -s /usr/sbin/nologin pop3dpriv
 PU=$(id -u pop3d) PG=$(id -g pop3d)
 UU=$(id -u pop3dpriv) UG=$(id -g pop3dpriv)
 MAILGID=$(getent group mail | cut -d: -f3)
@@ -191,7 +191,7 @@ transcript fails "$GREET" '+OK send PASS' '-ERR [AUTH] authentication failed' '+
 	'-ERR [AUTH] authentication failed' '+OK send PASS' '-ERR [AUTH] too many failures, closing connection'
 if perl -ne 'exit 1 if /[^\x20-\x7e\n]/' "$T/fails.err"; then pass "fails-log-no-raw-control-chars"
 else fail "fails-log-no-raw-control-chars" "$(grep -a 'user=' "$T/fails.err" | cat -v | tr '\n' '|')"; fi
-if grep -q 'PASS failed for user=pop3dpriv$' "$T/fails.err" && grep -q 'PASS failed for user=?s?n$' "$T/fails.err"; then
+if grep -q 'PASS failed for user=pop3dpriv auth=file' "$T/fails.err" && grep -q 'PASS failed for user=?s?n auth=file' "$T/fails.err"; then
 	pass "fails-logged-by-parent"
 else
 	fail "fails-logged-by-parent" "$(grep -a 'user=' "$T/fails.err" | cat -v | tr '\n' '|')"

@@ -94,7 +94,7 @@ ids_check() {
 
 need inotifywait inotify-tools || echo "inotifywait missing; the no-maildrop-opened checks will fail"
 for u in pop3duser1 pop3duser2; do
-	id "$u" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$u"
+	useradd -M -d /nonexistent -s /usr/sbin/nologin "$u"
 done
 U1=$(id -u pop3duser1); G1=$(id -g pop3duser1)
 U2=$(id -u pop3duser2); G2=$(id -g pop3duser2)
@@ -267,13 +267,14 @@ FP1=$(fingerprint "$SP/pop3duser1")
 
 # ----------------------------------------------- refused entries
 
-# uid 0: refused after the password, before any maildrop is touched.
+# uid 0: refused as a wrong password is (no oracle for root's password),
+# before any maildrop is touched.
 m=$(events_mark)
 crlf 'USER root2' 'PASS secret' STAT QUIT | pop root2 "${POP[@]}"
-answer_is uid0-refused root2 3 '-ERR \[SYS/PERM\]*'
-log_has uid0-log-line root2 'user root2 maps to uid 0; refused'
+answer_is uid0-refused root2 3 '-ERR \[AUTH\] authentication failed'
+log_has uid0-log-line root2 'PASS failed for user=root2 auth=file: account maps to uid 0'
 if grep -q 'login: user=root2' "$T/root2.err"; then fail uid0-never-served "$(grep -m1 'login:' "$T/root2.err")"; else pass uid0-never-served; fi
-equal uid0-connection-closed "" "$(line root2 4)"
+answer_is uid0-still-unauthenticated root2 4 '-ERR command not valid in this state'
 t=$(touched root2 "$m")
 if [ "$INOTIFY" = 1 ] && [ -z "$t" ]; then pass uid0-no-maildrop-opened
 else fail uid0-no-maildrop-opened "spool events for root2: ${t:-(no inotify)}"; fi

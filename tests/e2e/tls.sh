@@ -71,7 +71,7 @@ have() {	# have CLIENT: installed, else one FAIL line
 getent passwd pop3d >/dev/null ||
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
 [ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
-id pop3dtls >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin pop3dtls
+useradd -M -d /nonexistent -s /usr/sbin/nologin pop3dtls
 RU=$(id -u pop3dtls) RG=$(id -g pop3dtls)
 
 # ------------------------------------------------------- certificates

@@ -215,7 +215,7 @@ EOF
 # ------------------------------------------------------------- setup
 
 U=pop3dunit
-id "$U" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$U"
+useradd -M -d /nonexistent -s /usr/sbin/nologin "$U"
 # The pre-login process's account and directory (as tests/setup-deps.sh).
 getent passwd pop3d >/dev/null || useradd --system --no-create-home --home-dir /nonexistent \
 	--shell /usr/sbin/nologin pop3d
