@@ -8,8 +8,9 @@
  * no root, no files and no password hashes.  It forwards USER/PASS and
  * APOP credentials over a socketpair in a small, length-checked format.
  *
- * The parent keeps root and does only this: it reads the password file,
- * checks the credentials, counts and delays failures, and answers one
+ * The parent keeps root and does only this: it runs the authentication
+ * back end (the password file, PAM or a checkpassword program: reading
+ * /etc/shadow needs root), counts and delays failures, and answers one
  * byte.  After an accepted login the child passes the client input it
  * had already read (pipelined commands) and exits; the parent then
  * switches to the user's ids and serves the TRANSACTION state itself.

@@ -14,7 +14,7 @@ BIN=$(cd "${1:?usage: e2e.sh BINDIR}" && pwd)
 export BIN
 cd "$(dirname "$0")/.."
 JOBS=${E2E_JOBS:-2}
-SERIAL=" timing "
+SERIAL=" timing timing-auth "
 OUT=$(mktemp -d /tmp/pop3d-e2e-run.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 
