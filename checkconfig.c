@@ -371,9 +371,10 @@ static void check_pam(const struct config *cfg, int root)
 
 /*
  * --auth checkpassword: the program decides who logs in as whom, and runs
- * as root in root mode, so it is held to the password file's rules
- * (trust.c) with root as the only trusted owner: whoever could replace it
- * could log in as anyone, or run code as root.
+ * as root in root mode, so the session holds it to the password file's
+ * rules (trust_open(): root alone in root mode): whoever could replace it
+ * could log in as anyone, or run code as root.  The same call here, so
+ * the check and the session cannot disagree.
  */
 static void check_checkpassword(const struct config *cfg)
 {
@@ -382,7 +383,7 @@ static void check_checkpassword(const struct config *cfg)
 	struct stat st;
 	int fd;
 
-	fd = trust_open_for(prog, 0, why, sizeof(why));
+	fd = trust_open(prog, why, sizeof(why));
 	if (fd < 0) {
 		problem(1, "checkpassword program %s (--auth): %s", prog, why);
 		return;
