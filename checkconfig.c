@@ -9,7 +9,9 @@
  * "warning: " line.  What no session checks as a whole, because it only
  * ever sees one user, is added here: every line of the password file, the
  * maildrop template, each maildrop's directory, the certificate's end of
- * validity.
+ * validity; and for the back ends that are not pop3d's own file, what
+ * makes them fail at every login: a PAM service file that is missing, a
+ * checkpassword program anyone but root could have replaced.
  *
  * Runs with the privileges it was started with and changes none: as root
  * it judges by root mode's rules, as another account by pipe mode's.
@@ -186,7 +188,8 @@ static void check_maildrop(struct scan *sc, const struct pw_entry *e)
 	}
 	/* The session's own warning about a world-writable spool. */
 	spool_warn_dir(dir, &st);
-	if (sc->root && (!e->has_ids || e->uid == 0))
+	if ((sc->root && !e->has_ids) || (e->has_ids && (e->uid == 0 ||
+	    (unsigned long)e->uid < sc->cfg->first_uid)))
 		return;		/* refused anyway; said in check_entry() */
 	if (!user_can_create(sc, e, dir, &st))
 		problem(1, "user %s cannot create %s.lock and %s.pop3d-journal "
@@ -208,10 +211,16 @@ static void check_entry(void *arg, const char *line, const struct pw_entry *e)
 		problem(0, "password file %s line %u: user %s has no uid:gid; "
 		    "started as root, pop3d refuses to serve it: add them",
 		    sc->cfg->passwd_file, e->lineno, e->name);
-	else if (sc->root && e->uid == 0)
+	else if (e->has_ids && e->uid == 0)
 		problem(0, "password file %s line %u: user %s maps to uid 0, "
 		    "which pop3d never serves: give it its own uid",
 		    sc->cfg->passwd_file, e->lineno, e->name);
+	else if (e->has_ids && (unsigned long)e->uid < sc->cfg->first_uid)
+		problem(0, "password file %s line %u: user %s has uid %lu, "
+		    "below --first-uid %lu: every login is refused as a wrong "
+		    "password; give it a normal uid, or lower --first-uid",
+		    sc->cfg->passwd_file, e->lineno, e->name,
+		    (unsigned long)e->uid, sc->cfg->first_uid);
 	else if (!sc->root && e->has_ids && e->uid != geteuid())
 		problem(0, "password file %s line %u: user %s needs uid %lu, "
 		    "but pop3d runs as uid %lu and cannot serve it",
@@ -330,10 +339,72 @@ static void check_tls(const struct config *cfg)
 		    CERT_WARN_DAYS, when, left / 3600);
 }
 
+/*
+ * --auth pam: Linux-PAM reads /etc/pam.d/SERVICE, and for a service
+ * without a file falls back to /etc/pam.d/other, which on Debian denies
+ * everything (pam_deny): every login would fail, as a wrong password, and
+ * nothing else would say why.
+ */
+static void check_pam(const struct config *cfg, int root)
+{
+	char path[MAX_PATH_LEN];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/etc/pam.d/%s", cfg->auth_arg);
+	if (stat(path, &st) < 0)
+		problem(0, "PAM service %s (--auth): %s: %s; PAM then uses "
+		    "/etc/pam.d/other, which denies every login on Debian: "
+		    "install pop3d's pam.d/pop3d there (make install does), or "
+		    "name a service that exists", cfg->auth_arg, path,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		problem(0, "PAM service %s (--auth): %s is not a regular file",
+		    cfg->auth_arg, path);
+	/* pam_unix reads /etc/shadow only as root; otherwise it asks its
+	 * helper unix_chkpwd, which checks the caller's own password only. */
+	if (!root)
+		problem(0, "--auth pam without root: PAM (pam_unix) can check "
+		    "only the password of the account pop3d runs as (uid %lu); "
+		    "start pop3d as root (xinetd, systemd) to serve the other "
+		    "users", (unsigned long)geteuid());
+}
+
+/*
+ * --auth checkpassword: the program decides who logs in as whom, and runs
+ * as root in root mode, so the session holds it to the password file's
+ * rules (trust_open(): root alone in root mode): whoever could replace it
+ * could log in as anyone, or run code as root.  The same call here, so
+ * the check and the session cannot disagree.
+ */
+static void check_checkpassword(const struct config *cfg)
+{
+	const char *prog = cfg->auth_arg;
+	char why[512];
+	struct stat st;
+	int fd;
+
+	fd = trust_open(prog, why, sizeof(why));
+	if (fd < 0) {
+		problem(1, "checkpassword program %s (--auth): %s", prog, why);
+		return;
+	}
+	if (fstat(fd, &st) == 0 && !(st.st_mode & (S_IXUSR | S_IXGRP |
+	    S_IXOTH)))
+		problem(1, "checkpassword program %s (--auth) is not "
+		    "executable (mode %04o): chmod 755 %s", prog,
+		    (unsigned)(st.st_mode & 07777), prog);
+	else if (faccessat(AT_FDCWD, prog, X_OK, AT_EACCESS) < 0)
+		problem(1, "checkpassword program %s (--auth) cannot be run by "
+		    "uid %lu: %s", prog, (unsigned long)geteuid(),
+		    strerror(errno));
+	close(fd);
+}
+
 static void print_settings(const struct config *cfg, int root,
     unsigned entries)
 {
 	static const char *const policy[] = { "never", "tls", "always" };
+	const struct passdb *db = cfg->passdb ? cfg->passdb : &passdb_file;
 
 	printf("pop3d %s: the settings a session would use\n",
 	    POP3D_VERSION);
@@ -344,8 +415,17 @@ static void print_settings(const struct config *cfg, int root,
 	else
 		printf("  mode             pipe: runs as uid %lu\n",
 		    (unsigned long)geteuid());
-	printf("  passwd           %s (%u entr%s)\n", cfg->passwd_file,
-	    entries, entries == 1 ? "y" : "ies");
+	if (db == &passdb_pam)
+		printf("  auth             pam (service %s)\n", cfg->auth_arg);
+	else if (db == &passdb_checkpassword)
+		printf("  auth             checkpassword (program %s)\n",
+		    cfg->auth_arg);
+	else
+		printf("  auth             file\n");
+	printf("  first-uid        %lu\n", cfg->first_uid);
+	if (db == &passdb_file)
+		printf("  passwd           %s (%u entr%s)\n",
+		    cfg->passwd_file, entries, entries == 1 ? "y" : "ies");
 	printf("  mailbox          %s\n", cfg->mailbox_template);
 	printf("  index-cache      %s\n", cfg->index_template ?
 	    cfg->index_template : "none");
@@ -368,15 +448,23 @@ static void print_settings(const struct config *cfg, int root,
 
 int checkconfig_run(const struct config *cfg)
 {
+	const struct passdb *db = cfg->passdb ? cfg->passdb : &passdb_file;
 	int root = geteuid() == 0;
-	unsigned entries;
+	unsigned entries = 0;
 
 	n_errors = n_warnings = 0;
 	log_set_sink(sink);
 	check_template("mailbox", "-m", cfg->mailbox_template, root);
 	if (cfg->index_template)
 		check_template("index cache", "-I", cfg->index_template, root);
-	entries = check_passwd(cfg, root);
+	/* The password file is read only by its own back end; with PAM
+	 * or checkpassword a stale one is no problem of the session's. */
+	if (db == &passdb_pam)
+		check_pam(cfg, root);
+	else if (db == &passdb_checkpassword)
+		check_checkpassword(cfg);
+	else
+		entries = check_passwd(cfg, root);
 	if (cfg->apop_file)
 		(void)apop_check_file(cfg->apop_file);
 	if (cfg->tls_cert)

@@ -11,7 +11,11 @@
 #    certificate, a privsep directory others can write;
 #  - a certificate that expires in 3 days: a "warning:" line, exit 0;
 #  - pipe mode (run as nobody): the user's own files are trusted, files
-#    others can write are not.
+#    others can write are not;
+#  - the back ends: a missing PAM service file (warning), PAM in pipe mode
+#    (warning), a checkpassword program missing, not executable, not
+#    root's or writable by others (errors); --first-uid in the settings
+#    and entries below it (warning).
 # Certificates are made here with openssl (EC keys: fast); the expired
 # one by `openssl ca -startdate/-enddate` with dates in the past.
 . "$(dirname "$0")/../lib.sh"
@@ -200,4 +204,69 @@ case $(sed -n 3p "$T/pipe-s.out" | tr -d '\r') in
 '-ERR [SYS/TEMP]'*) pass pipe-session-refuses-writable-passwd ;;
 *) fail pipe-session-refuses-writable-passwd "PASS answered '$(sed -n 3p "$T/pipe-s.out")'" ;;
 esac
+# ------------------------------------------------------------ back ends
+# --auth pam: a service without its /etc/pam.d file falls back to
+# "other" (Debian: deny) -- a warning; the password file is not read (a
+# missing one is no error then).  Pipe mode: PAM checks only pop3d's own
+# account.  --auth checkpassword: the program under trust.c's rules, root
+# alone trusted; not executable is an error too.  --first-uid: shown, and
+# password-file entries below it are warned about.
+
+cc pam-missing -p "$T/etc/no-such-passwd" -m "$T/spool/%u" -C "$T/empty" --auth pam:pop3d-no-such-service
+reports pam-service-missing-warns 0 warning "PAM service pop3d-no-such-service \(--auth\): /etc/pam.d/pop3d-no-such-service: .*/etc/pam.d/other, which denies"
+no_errors pam-missing
+if grep -q 'auth .*pam (service pop3d-no-such-service)' "$T/pam-missing.out" &&
+	grep -q 'first-uid .*1000' "$T/pam-missing.out" && ! grep -q '^  passwd ' "$T/pam-missing.out"; then
+	pass pam-settings-name-service-and-first-uid
+else fail pam-settings-name-service-and-first-uid "$(tr '\n' ' ' <"$T/pam-missing.out")"; fi
+if grep -q 'no-such-passwd' "$T/pam-missing.err"; then fail pam-skips-password-file "$(grep -m1 no-such-passwd "$T/pam-missing.err")"
+else pass pam-skips-password-file; fi
+
+# /etc/pam.d/other is on every Debian system: a service file that exists.
+cc pam-other "${BASE[@]}" --auth pam:other
+equal pam-service-present-exit-0 0 "$(cat "$T/pam-other.rc")"
+if grep -q 'PAM' "$T/pam-other.err"; then fail pam-service-present-no-warning "$(grep -m1 PAM "$T/pam-other.err")"
+else pass pam-service-present-no-warning; fi
+
+"${RUNAS[@]}" "$POP3D" --check-config -m "$T/nb/mail/%u" --auth pam:other >"$T/pam-pipe.out" 2>"$T/pam-pipe.err"
+echo $? >"$T/pam-pipe.rc"
+LAST=pam-pipe
+reports pam-pipe-mode-own-account-only-warns 0 warning "--auth pam without root: PAM \(pam_unix\) can check only the password of the account pop3d runs as \(uid $NU\)"
+
+mkdir -m 755 "$T/bin"
+printf '#!/bin/sh\nexit 1\n' >"$T/bin/cp"; chown root:root "$T/bin/cp"; chmod 755 "$T/bin/cp"
+cc cp-good -p "$T/etc/no-such-passwd" -m "$T/spool/%u" -C "$T/empty" --auth "checkpassword:$T/bin/cp"
+equal checkpassword-good-exit-0 0 "$(cat "$T/cp-good.rc")"
+no_errors cp-good
+if grep -q "auth .*checkpassword (program $T/bin/cp)" "$T/cp-good.out"; then pass checkpassword-settings-name-program
+else fail checkpassword-settings-name-program "$(tr '\n' ' ' <"$T/cp-good.out")"; fi
+
+cc cp-missing "${BASE[@]}" --auth "checkpassword:$T/bin/nothing"
+reports checkpassword-missing 1 error "checkpassword program $T/bin/nothing \(--auth\): cannot open $T/bin/nothing"
+chmod 644 "$T/bin/cp"
+cc cp-noexec "${BASE[@]}" --auth "checkpassword:$T/bin/cp"
+reports checkpassword-not-executable 1 error "checkpassword program $T/bin/cp \(--auth\) is not executable \(mode 0644\): chmod 755"
+chmod 775 "$T/bin/cp"
+cc cp-groupw "${BASE[@]}" --auth "checkpassword:$T/bin/cp"
+reports checkpassword-group-writable 1 error "checkpassword program $T/bin/cp \(--auth\): .*writable by group or others.*chmod go-w $T/bin/cp"
+chmod 755 "$T/bin/cp"; chown nobody "$T/bin/cp"
+cc cp-notroot "${BASE[@]}" --auth "checkpassword:$T/bin/cp"
+reports checkpassword-not-root-owned 1 error "checkpassword program $T/bin/cp \(--auth\): .*owned by uid $NU, not root"
+chown root "$T/bin/cp"; chmod 777 "$T/bin"
+cc cp-opendir "${BASE[@]}" --auth "checkpassword:$T/bin/cp"
+reports checkpassword-in-others-writable-dir 1 error "checkpassword program $T/bin/cp \(--auth\): directory $T/bin .*chmod go-w $T/bin"
+chmod 755 "$T/bin"
+
+{ cat "$T/etc/passwd"; printf 'sys:%s:500:500::/nonexistent\n' "$H"; } >"$T/etc/passwd-low"
+chmod 600 "$T/etc/passwd-low"
+cc low-uid -p "$T/etc/passwd-low" -m "$T/spool/%u" -C "$T/empty"
+reports first-uid-entry-below-warns 0 warning "password file $T/etc/passwd-low line 3: user sys has uid 500, below --first-uid 1000"
+if grep -q 'auth .*file' "$T/low-uid.out" && grep -q 'first-uid .*1000' "$T/low-uid.out"; then pass file-settings-name-auth
+else fail file-settings-name-auth "$(tr '\n' ' ' <"$T/low-uid.out")"; fi
+cc low-uid-lowered -p "$T/etc/passwd-low" -m "$T/spool/%u" -C "$T/empty" --first-uid 500
+equal first-uid-lowered-exit-0 0 "$(cat "$T/low-uid-lowered.rc")"
+if grep -q 'first-uid' "$T/low-uid-lowered.err"; then fail first-uid-lowered-no-warning "$(grep -m1 first-uid "$T/low-uid-lowered.err")"
+else pass first-uid-lowered-no-warning; fi
+grep -q 'first-uid .*500' "$T/low-uid-lowered.out" && pass first-uid-lowered-shown ||
+	fail first-uid-lowered-shown "$(tr '\n' ' ' <"$T/low-uid-lowered.out")"
 exit 0

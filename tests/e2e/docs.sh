@@ -2,7 +2,9 @@
 # tests/e2e/docs.sh - the documentation cannot drift from the code: every
 # option the parser in pop3d.c takes is in --help, in the SYNOPSIS and
 # OPTIONS of pop3d.8 and in the README, with the same long name, and none
-# of them lists an option the parser lacks; the limits the README states
+# of them lists an option the parser lacks -- the long-only ones (--auth,
+# --first-uid, --check-config) too; the --auth back ends and the PAM
+# service file are in the man page and the README; the limits the README states
 # (buffer sizes, the failed-login delay and limit, input bounds) are the
 # values in params.h.
 . "$(dirname "$0")/../lib.sh"
@@ -17,12 +19,37 @@ perl -ne 'print "$2 $1\n" if /\{ "([a-z-]+)", (?:no|required)_argument, NULL, .(
 perl -ne 'print "$1 $2\n" while /(?:^|\s|\/ )-(\w), --([a-z-]+)/g' "$T/help.txt" | sort -u >"$T/help.pairs"
 perl -ne 'print "$1 $2\n" if /^\.BR \\-(\w) ", " \\-\\-([a-z\\-]+)/' "$TOP/pop3d.8" |
 	sed 's/\\//g' | sort -u >"$T/man.pairs"
+# Long options (\-\-name) are taken out first: their letters are no
+# short options.
 sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$TOP/pop3d.8" |
-	perl -ne 'print "$1\n" while /\\-(\w)/g' | sort -u >"$T/synopsis.short"
+	perl -ne 's/\\-\\-[a-z\\-]+//g; print "$1\n" while /\\-(\w)/g' | sort -u >"$T/synopsis.short"
 sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
 	perl -ne 'print "$1 $2\n" while /-(\w), --([a-z-]+)/g' | sort -u >"$T/readme.pairs"
 
+# Long-only options (no short letter): "name" lines in each source.
+perl -ne 'print "$1\n" if /\{ "([a-z-]+)", (?:no|required)_argument, NULL, OPT_\w+ \}/' "$TOP/pop3d.c" |
+	sort -u >"$T/parser.longonly"
+perl -ne 'print "$1\n" if /^\s+--([a-z-]+)/' "$T/help.txt" | sort -u >"$T/help.longonly"
+sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$TOP/pop3d.8" |
+	perl -ne 'print "$1\n" if /^\.BR? \\-\\-([a-z\\-]+)/' | sed 's/\\//g' | sort -u >"$T/man.longonly"
+sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$TOP/pop3d.8" |
+	perl -ne 'print "$1\n" while /\\-\\-([a-z\\-]+)/g' | sed 's/\\//g' | sort -u >"$T/synopsis.longonly"
+# In the README's option list: a --name at the start of its line.
+sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
+	perl -ne 'print "$1\n" if /^\s+--([a-z-]+)/' | sort -u >"$T/readme.longonly"
+
 check parser-has-options test -s "$T/parser.short"
+check parser-has-long-only-options grep -qx auth "$T/parser.longonly"
+same options-help-long-only-matches-parser "$T/parser.longonly" "$T/help.longonly"
+same options-man-long-only-match-parser "$T/parser.longonly" "$T/man.longonly"
+same options-synopsis-long-only-matches-parser "$T/parser.longonly" "$T/synopsis.longonly"
+same options-readme-long-only-matches-parser "$T/parser.longonly" "$T/readme.longonly"
+# The back ends, the PAM service and the reply program a checkpassword
+# program runs: named in the man page and the README.
+for w in 'auth file' 'auth pam' 'checkpassword:' '/etc/pam.d/pop3d' 'checkpassword-reply' 'first-uid'; do
+	check "man-says-${w//[^a-z]/-}" grep -qF -- "$(printf '%s' "$w" | sed 's/-/\\-/g')" "$TOP/pop3d.8"
+	check "readme-says-${w//[^a-z]/-}" grep -qF -- "$w" "$TOP/README.md"
+done
 cut -d' ' -f1 "$T/parser.pairs" | sort -u >"$T/parser.longs"
 same options-every-short-has-a-long "$T/parser.short" "$T/parser.longs"
 same options-help-matches-parser "$T/parser.pairs" "$T/help.pairs"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/e2e/options.sh - the command line: --help and --version, every kind
 # of bad option (exit status 2, a message on stderr, nothing at all for the
-# client on stdout), -n in the APOP greeting, and -a's refusal of a secrets
+# client on stdout) -- --first-uid and --auth values among them, and --apop
+# with --auth checkpassword --, -n in the APOP greeting, and -a's refusal of a secrets
 # file others can read (exit status 1, nothing on stdout).
 . "$(dirname "$0")/../lib.sh"
 
@@ -127,6 +128,52 @@ usage_error empty-apop "${POP[@]}" -a ''
 # (xinetd, a shell) it would name one literal "%u" file for every user.
 usage_error mailbox-doubled-percent-u "${POP[@]}" -m "$T/mail/%%u"
 usage_error mailbox-doubled-percent-h "${POP[@]}" -m '%%h/mbox'
+# --first-uid: a uid, 0 to 4294967294 ((uid_t)-1 is no account).
+usage_error first-uid-empty "${POP[@]}" --first-uid ''
+usage_error first-uid-minus-1 "${POP[@]}" --first-uid -1
+usage_error first-uid-4294967295 "${POP[@]}" --first-uid 4294967295
+usage_error first-uid-overflow "${POP[@]}" --first-uid 99999999999999999999999
+usage_error first-uid-abc "${POP[@]}" --first-uid abc
+usage_error first-uid-trailing-junk "${POP[@]}" --first-uid 12x
+usage_error first-uid-plus "${POP[@]}" --first-uid +12
+usage_error first-uid-space "${POP[@]}" --first-uid ' 12'
+usage_error missing-value-first-uid "${POP[@]}" --first-uid
+grep -q "invalid --first-uid (a uid from 0 to 4294967294): '12x'" "$T/first-uid-trailing-junk.err" &&
+	pass first-uid-message || fail first-uid-message "$(show "$T/first-uid-trailing-junk.err")"
+# Accepted: the bounds, and the session then runs as before.
+for v in 0 4294967294 1000; do
+	client | pop "first-uid-$v" "${POP[@]}" --first-uid "$v"
+	exited "first-uid-$v"
+	answer_is "first-uid-$v-greets" "first-uid-$v" 1 '+OK*'
+done
+
+# --auth: file, pam, pam:SERVICE (a name in /etc/pam.d), or
+# checkpassword:PROGRAM (an absolute path); APOP cannot go with
+# checkpassword (no account without a password).
+usage_error auth-bogus "${POP[@]}" --auth bogus
+usage_error auth-empty "${POP[@]}" --auth ''
+usage_error auth-pam-empty-service "${POP[@]}" --auth pam:
+usage_error auth-pam-dotdot "${POP[@]}" --auth pam:../x
+usage_error auth-pam-slash "${POP[@]}" --auth pam:a/b
+usage_error auth-checkpassword-relative "${POP[@]}" --auth checkpassword:relative
+usage_error auth-checkpassword-empty "${POP[@]}" --auth checkpassword:
+usage_error auth-checkpassword-bare "${POP[@]}" --auth checkpassword
+usage_error missing-value-auth "${POP[@]}" --auth
+grep -q "the PAM service must be a name in /etc/pam.d 'pam:../x'" "$T/auth-pam-dotdot.err" &&
+	pass auth-pam-message || fail auth-pam-message "$(show "$T/auth-pam-dotdot.err")"
+grep -q "checkpassword needs the program's absolute path 'checkpassword:relative'" "$T/auth-checkpassword-relative.err" &&
+	pass auth-checkpassword-message || fail auth-checkpassword-message "$(show "$T/auth-checkpassword-relative.err")"
+printf 'alice:s3cret\n' >"$T/apop-cp"; chmod 600 "$T/apop-cp"; own "$T/apop-cp"
+usage_error apop-with-checkpassword "${POP[@]}" --apop "$T/apop-cp" --auth checkpassword:/bin/true
+usage_error apop-with-checkpassword-any-order "${POP[@]}" --auth checkpassword:/bin/true -a "$T/apop-cp"
+grep -q -- "--apop cannot be used with --auth 'checkpassword'" "$T/apop-with-checkpassword.err" &&
+	pass apop-with-checkpassword-message || fail apop-with-checkpassword-message "$(show "$T/apop-with-checkpassword.err")"
+for v in file pam pam:other checkpassword:/bin/true; do
+	n=auth-${v//[:\/]/-}
+	client | pop "$n" "${POP[@]}" --auth "$v"
+	exited "$n"
+	answer_is "$n-greets" "$n" 1 '+OK*'
+done
 
 # Values at the edges of what is allowed are accepted.
 for t in 1 86400; do

@@ -10,9 +10,11 @@
 #  - DELE+QUIT works; the dot-lock and the journal UPDATE creates belong to
 #    the user (caught by killing pop3d right after creating each, with the
 #    LD_PRELOAD shim tests/faultshim.c);
-#  - refused, with -ERR [SYS/PERM] and a log line, and no maildrop opened
-#    (inotifywait on the spool): an entry with uid 0, an entry without
-#    uid/gid;
+#  - refused, with -ERR [AUTH] as a wrong password, a log line, and no
+#    maildrop opened (inotifywait on the spool): an entry with uid 0, a
+#    system account below --first-uid (not before the failure delay; with
+#    --first-uid lowered it logs in); with -ERR [SYS/PERM]: an entry
+#    without uid/gid;
 #  - one user cannot read another's mail: mail= naming another user's mbox,
 #    a symlink in the spool, user names with "/" or "..";
 #  - a password file another user can write (owns it, or mode 0666) is
@@ -98,6 +100,9 @@ for u in pop3duser1 pop3duser2; do
 done
 U1=$(id -u pop3duser1); G1=$(id -g pop3duser1)
 U2=$(id -u pop3duser2); G2=$(id -g pop3duser2)
+# A system account (useradd --system: a uid below 1000), for --first-uid.
+useradd --system -M -d /nonexistent -s /usr/sbin/nologin pop3dsys1
+US=$(id -u pop3dsys1); GS=$(id -g pop3dsys1)
 MAILGID=$(getent group mail | cut -d: -f3)
 H=$(mkhash secret)
 SP=$T/spool
@@ -107,6 +112,7 @@ mkdir "$SP"; chown root:mail "$SP"; chmod 2775 "$SP"
 	printf 'pop3duser2:%s:%s:%s::/nonexistent\n' "$H" "$U2" "$G2"
 	printf 'root2:%s:0:0::/root\n' "$H"
 	printf 'noids:%s\n' "$H"
+	printf 'pop3dsys1:%s:%s:%s::/nonexistent\n' "$H" "$US" "$GS"
 	printf 'thief:%s:%s:%s::/nonexistent::mail=%s/pop3duser1\n' "$H" "$U2" "$G2" "$SP"
 } >"$T/passwd"
 chown root:root "$T/passwd"; chmod 600 "$T/passwd"
@@ -120,6 +126,7 @@ msg() { printf 'From s@example.org Mon Jan  1 10:00:00 2024\nMessage-ID: <%s@exa
 put() { rm -f "$SP/$2"; cp "$1" "$SP/$2"; chown "$2:mail" "$SP/$2"; chmod 660 "$SP/$2"; }
 put "$T/u1.mbox" pop3duser1
 put "$T/u2.mbox" pop3duser2
+put "$T/u2.mbox" pop3dsys1
 cp "$T/u1.mbox" "$SP/root2"; chown root:mail "$SP/root2"; chmod 660 "$SP/root2"
 cp "$T/u1.mbox" "$SP/noids"; chown root:mail "$SP/noids"; chmod 660 "$SP/noids"
 
@@ -278,6 +285,39 @@ answer_is uid0-still-unauthenticated root2 4 '-ERR command not valid in this sta
 t=$(touched root2 "$m")
 if [ "$INOTIFY" = 1 ] && [ -z "$t" ]; then pass uid0-no-maildrop-opened
 else fail uid0-no-maildrop-opened "spool events for root2: ${t:-(no inotify)}"; fi
+
+# A system account (uid below --first-uid, 1000 by default) with the right
+# password: refused exactly as a wrong password is -- the same answer, not
+# sooner than the failure delay, counted, logged with the uid -- and no
+# maildrop touched; with --first-uid lowered to its uid it logs in.
+ms_now() { date +%s%3N; }
+m=$(events_mark)
+t0=$(ms_now)
+crlf 'USER pop3dsys1' 'PASS secret' QUIT | pop lowuid "${POP[@]}"
+el=$(( $(ms_now) - t0 ))
+answer_is first-uid-refused lowuid 3 '-ERR \[AUTH\] authentication failed'
+log_has first-uid-log-line lowuid "PASS failed for user=pop3dsys1 auth=file: uid $US is below --first-uid 1000"
+if grep -q 'login: user=pop3dsys1' "$T/lowuid.err"; then fail first-uid-never-served "$(grep -m1 'login:' "$T/lowuid.err")"; else pass first-uid-never-served; fi
+if [ "$el" -ge 500 ]; then pass "first-uid-refusal-takes-the-failure-delay (${el} ms)"
+else fail first-uid-refusal-takes-the-failure-delay "answered within $el ms, before the 500 ms delay (AUTH_FAIL_DELAY_MS)"; fi
+t=$(touched pop3dsys1 "$m")
+if [ "$INOTIFY" = 1 ] && [ -z "$t" ]; then pass first-uid-no-maildrop-opened
+else fail first-uid-no-maildrop-opened "spool events for pop3dsys1: ${t:-(no inotify)}"; fi
+# A wrong password for the same account: the same answer, at no other
+# kind of time (both wait for the delay; timing.sh measures closer).
+t0=$(ms_now)
+crlf 'USER pop3dsys1' 'PASS wrong' QUIT | pop lowuid-wrong "${POP[@]}"
+el2=$(( $(ms_now) - t0 ))
+answer_is first-uid-wrong-password-same-answer lowuid-wrong 3 '-ERR \[AUTH\] authentication failed'
+if [ "$el2" -ge 500 ]; then pass "first-uid-wrong-password-takes-the-delay (${el2} ms)"
+else fail first-uid-wrong-password-takes-the-delay "answered within $el2 ms"; fi
+# Two refusals and a wrong password are three failures: the limit.
+crlf 'USER pop3dsys1' 'PASS secret' 'USER pop3dsys1' 'PASS secret' 'USER pop3dsys1' 'PASS wrong' 'USER pop3duser1' 'PASS secret' | pop lowuid-limit "${POP[@]}"
+if grep -q 'login: user=pop3duser1' "$T/lowuid-limit.err"; then fail first-uid-refusals-count-as-failures "a fourth login was accepted after three failures"
+else pass first-uid-refusals-count-as-failures; fi
+crlf 'USER pop3dsys1' 'PASS secret' STAT QUIT | pop lowuid-lowered "${POP[@]}" --first-uid "$US"
+answer_is first-uid-lowered-logs-in lowuid-lowered 3 '+OK maildrop has 2 messages*'
+log_has first-uid-lowered-login-line lowuid-lowered 'login: user=pop3dsys1 '
 
 # No uid/gid while running as root: refused, with a clear log line.
 m=$(events_mark)
