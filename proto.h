@@ -469,8 +469,9 @@ long long passdb_even_out_default(const struct passdb_request *rq,
 /*
  * Back ends that run programs or modules run them in a child process,
  * bounded by a deadline.  Waits for pid until the CLOCK_MONOTONIC
- * deadline, then kills its process group and pid with SIGKILL and reaps
- * it.  Returns the wait status, or -1 if it had to be killed (logged
+ * deadline, then kills its process group and pid with SIGKILL, and what
+ * it started in other process groups too (found through /proc), and
+ * reaps it.  Returns the wait status, or -1 if it had to be killed (logged
  * with what, the back end's words) or could not be waited for.
  */
 int passdb_reap(pid_t pid, const struct timespec *deadline,
