@@ -249,7 +249,12 @@ static void pam_why(struct pam_answer *a, pam_handle_t *h, const char *stage,
 		text = pam_strerror(h, code);
 		break;
 	}
-	snprintf(a->why, sizeof(a->why), "%s: %s", stage, text ? text : "?");
+	/* Debian's common-account turns pam_unix's own answer (expired,
+	 * for one) into pam_deny's "Authentication failure"; the module
+	 * logged the real reason to the auth log, so say where it is. */
+	snprintf(a->why, sizeof(a->why), "%s: %s%s", stage, text ? text : "?",
+	    code == PAM_AUTH_ERR && !strcmp(stage, "account") ?
+	    " (the account stack refused it; the auth log says why)" : "");
 }
 
 /* The whole PAM transaction for rq, as decided in a. */
