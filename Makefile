@@ -171,9 +171,11 @@ SUBST = sed -e 's,@SBINDIR@,$(SBINDIR),g' -e 's,@SYSCONFDIR@,$(SYSCONFDIR),g'
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSTEMDUNITDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/pam.d \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
 	install -m 644 pop3d.8 pop3passwd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 pam.d/pop3d $(DESTDIR)$(SYSCONFDIR)/pam.d/pop3d
 	$(SUBST) xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
 	$(SUBST) xinetd.d/pop3s > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s
 	$(SUBST) systemd/pop3d@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
@@ -190,6 +192,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/pop3d.8 $(DESTDIR)$(MANDIR)/man8/pop3passwd.8 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s \
+	    $(DESTDIR)$(SYSCONFDIR)/pam.d/pop3d \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d.socket \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s.socket \

@@ -29,6 +29,9 @@
  * to the second value (1 ms, 64 ms). */
 #define REAP_FIRST_NAP_NS 1000000L
 #define REAP_MAX_NAP_NS 64000000L
+/* A child killed at its deadline: how many processes of what it started
+ * are looked for (pam_exec's program, a shell's pipeline: a handful). */
+#define REAP_MAX_PROCS 64
 /*
  * TCP (pop3d.c): keepalive probes after this many idle seconds, this many
  * seconds apart, this many unanswered before the peer counts as gone; and

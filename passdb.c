@@ -4,8 +4,11 @@
  * back ends that run other code (PAM, checkpassword) need alike: work
  * that evens out a failure's time, and a bounded wait for a child.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -90,6 +93,73 @@ static int passed(const struct timespec *deadline)
 	    deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
+/* Adds the children of pid to tree[*n..], each stopped first. */
+static void stop_children(pid_t pid, pid_t *tree, size_t *n)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	/* Single-threaded; readdir_r() is deprecated in glibc. */
+	/* cppcheck-suppress readdirCalled */
+	while ((de = readdir(dir)) != NULL) {
+		char file[96], *word = NULL, *end;
+		size_t size = 0;
+		long child;
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(file, sizeof(file), "%s/%.16s/children", path,
+		    de->d_name);
+		f = fopen(file, "re");
+		if (!f)
+			continue;
+		/* "PID PID ... ": one word at a time. */
+		while (*n < REAP_MAX_PROCS &&
+		    getdelim(&word, &size, ' ', f) > 0) {
+			errno = 0;
+			child = strtol(word, &end, 10);
+			if (errno || end == word || child <= 1)
+				continue;
+			(void)kill((pid_t)child, SIGSTOP);
+			tree[(*n)++] = (pid_t)child;
+		}
+		free(word);
+		fclose(f);
+	}
+	closedir(dir);
+}
+
+/*
+ * Kills pid and what it started, wherever that went: pam_exec runs its
+ * program in a session of its own (setsid), out of reach of a kill of
+ * pid's process group.  The kernel lists a process's children
+ * (/proc/PID/task/TID/children); each process is stopped before its list
+ * is read, so that it can neither reap a child (whose pid could then be
+ * reused) nor start another behind our back.  Then all are killed, the
+ * last found first, each with its process group.  Beyond REAP_MAX_PROCS
+ * the process group kill is all there is.
+ */
+static void kill_tree(pid_t pid)
+{
+	pid_t tree[REAP_MAX_PROCS];
+	size_t n = 1, i;
+
+	tree[0] = pid;
+	(void)kill(pid, SIGSTOP);
+	for (i = 0; i < n && n < REAP_MAX_PROCS; i++)
+		stop_children(tree[i], tree, &n);
+	while (n-- > 0) {
+		(void)kill(-tree[n], SIGKILL);
+		(void)kill(tree[n], SIGKILL);
+	}
+}
+
 int passdb_reap(pid_t pid, const struct timespec *deadline,
     const char *what)
 {
@@ -116,9 +186,9 @@ int passdb_reap(pid_t pid, const struct timespec *deadline,
 	log_msg(LOG_ERR, "%s did not finish within %d seconds; killed", what,
 	    PASSDB_TIMEOUT);
 	/* The child made itself a process group: whatever it started goes
-	 * too.  Root may signal it whatever ids it took. */
-	(void)kill(-pid, SIGKILL);
-	(void)kill(pid, SIGKILL);
+	 * too, and what left the group (kill_tree).  Root may signal it
+	 * whatever ids it took. */
+	kill_tree(pid);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return -1;

@@ -469,12 +469,36 @@ long long passdb_even_out_default(const struct passdb_request *rq,
 /*
  * Back ends that run programs or modules run them in a child process,
  * bounded by a deadline.  Waits for pid until the CLOCK_MONOTONIC
- * deadline, then kills its process group and pid with SIGKILL and reaps
- * it.  Returns the wait status, or -1 if it had to be killed (logged
+ * deadline, then kills its process group and pid with SIGKILL, and what
+ * it started in other process groups too (found through /proc), and
+ * reaps it.  Returns the wait status, or -1 if it had to be killed (logged
  * with what, the back end's words) or could not be waited for.
  */
 int passdb_reap(pid_t pid, const struct timespec *deadline,
     const char *what);
+
+/* passdb_pam.c's parts that need no PAM stack (the unit tests'). */
+struct pam_message;
+struct pam_response;
+struct passdb_pam_conv_data {
+	const char *password;	/* NULL: APOP, no password to give */
+	int asked;		/* a module took the password */
+	int refused;		/* a module asked something else */
+};
+/*
+ * The PAM conversation (appdata_ptr: a struct passdb_pam_conv_data):
+ * every PAM_PROMPT_ECHO_OFF gets a copy of the password; PAM_ERROR_MSG
+ * and PAM_TEXT_INFO are logged, escaped, and get no text back; any other
+ * question, an APOP login's password prompt, or a num_msg outside
+ * 1..PAM_MAX_NUM_MSG fail with PAM_CONV_ERR (PAM_BUF_ERR without memory),
+ * with nothing allocated left over and *resp NULL.
+ */
+int passdb_pam_conv(int num_msg, const struct pam_message **msg,
+    struct pam_response **resp, void *appdata_ptr);
+/* What a PAM result code says about a login: PASSDB_OK, PASSDB_FAIL (this
+ * login is refused) or PASSDB_TEMP (cannot tell); asked: the password was
+ * taken before the code came. */
+int passdb_pam_verdict(int code, int asked);
 
 /* -------------------------------------------------------------- spool.c */
 

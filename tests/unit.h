@@ -19,6 +19,7 @@ Suite *netio_suite(void);
 Suite *trust_suite(void);
 Suite *spool_suite(void);
 Suite *passdb_suite(void);
+Suite *pam_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked
