@@ -65,7 +65,8 @@ int checkpassword_message(char *buf, size_t size, const char *user,
 	return (int)len;
 }
 
-int checkpassword_parse_reply(const void *buf, size_t len,
+/* The parse itself; checkpassword_parse_reply() empties r on failure. */
+static int parse_reply(const void *buf, size_t len,
     struct checkpassword_reply *r, const char **why_r)
 {
 	const char *p = buf, *end = p + len, *v;
@@ -130,6 +131,16 @@ int checkpassword_parse_reply(const void *buf, size_t len,
 		return -1;
 	}
 	return 0;
+}
+
+int checkpassword_parse_reply(const void *buf, size_t len,
+    struct checkpassword_reply *r, const char **why_r)
+{
+	if (parse_reply(buf, len, r, why_r) == 0)
+		return 0;
+	/* Half a reply must not pass for an account. */
+	memset(r, 0, sizeof(*r));
+	return -1;
 }
 
 /* "NAME=value" into buf, or NULL if it does not fit (then left out). */

@@ -18,6 +18,7 @@ Suite *lock_suite(void);
 Suite *netio_suite(void);
 Suite *trust_suite(void);
 Suite *spool_suite(void);
+Suite *checkpassword_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked
