@@ -40,11 +40,17 @@ cleanup() {
 		wait "$DRIVEN" 2>/dev/null
 	fi
 	# A hang left behind would be a failure already reported; its pids
-	# are the ones the program wrote down.
+	# are the ones the program wrote down, still under its name (not a
+	# pid reused since).
 	for f in "$T"/seen/*.pid; do
-		[ -e "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+		[ -e "$f" ] || continue
+		p=$(cat "$f")
+		grep -qa '^cptest-hang' "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p"
 	done
-	for u in "${USERS[@]}"; do userdel "$u" 2>/dev/null; done
+	# Through lib.sh's lock: other scripts' useradd runs meanwhile.
+	for u in "${USERS[@]}"; do
+		flock /run/lock/pop3d-e2e-users.lock userdel "$u" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
