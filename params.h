@@ -78,6 +78,12 @@
 
 /* The most a checkpassword reply may say (USER=, HOME=). */
 #define MAX_CHECKPASSWORD_REPLY 4096
+/* The checkpassword interface: at most 512 bytes on descriptor 3
+ * (cr.yp.to/checkpwd/interface.html); programs may read no more. */
+#define MAX_CHECKPASSWORD_INPUT 512
+/* The only search path a checkpassword program gets: the system's own
+ * directories, none an administrator's or a user's. */
+#define CHECKPASSWORD_PATH "/usr/bin:/bin"
 
 #define MAX_AUTH_FAILURES 3
 /* Delay after the first failed login, in milliseconds; it doubles with

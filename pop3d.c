@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -268,6 +269,27 @@ static void tune_tcp(int fd, int timeout)
 			    strerror(errno));
 }
 
+/*
+ * pop3d's own path, which a checkpassword program runs as its next
+ * program: the running binary, not argv[0], which a launcher may set to
+ * anything.  NULL if /proc cannot tell (then checkpassword logins fail,
+ * logged).
+ */
+static const char *self_path(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	/* " (deleted)": replaced since it started (an upgrade); that path
+	 * now names another binary or none. */
+	if (n <= 0 || (size_t)n >= sizeof(path) - 1 || path[0] != '/')
+		return NULL;
+	path[n] = '\0';
+	if (n > 10 && !strcmp(path + n - 10, " (deleted)"))
+		return NULL;
+	return path;
+}
+
 /* Long options without a short form: values no character takes. */
 enum { OPT_CHECK_CONFIG = 256, OPT_AUTH, OPT_FIRST_UID };
 
@@ -314,10 +336,15 @@ int main(int argc, char **argv)
 	unsigned long uv;
 	int c, use_stderr = 0, plaintext = -1, check_config = 0;
 
+	/* The reply program a checkpassword program runs, as the user it
+	 * chose: nothing of the server's set-up, no other option. */
+	if (argc == 2 && !strcmp(argv[1], "--checkpassword-reply"))
+		return checkpassword_reply_main();
 	/* Before any message: under inetd standard error is the client. */
 	if (log_probe_stderr() < 0)
 		return 1;
 	find_client(&cfg);
+	cfg.self_exe = self_path();
 	opterr = 0;	/* our own messages, with exit status 2 */
 	while ((c = getopt_long(argc, argv, ":p:m:I:t:a:n:g:c:k:SL:U:C:shV", longopts,
 	    NULL)) != -1) {

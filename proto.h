@@ -500,6 +500,30 @@ int passdb_pam_conv(int num_msg, const struct pam_message **msg,
  * taken before the code came. */
 int passdb_pam_verdict(int code, int asked);
 
+/*
+ * The checkpassword back end's two formats, apart for the unit tests.
+ * checkpassword_message() lays "user\0password\0timestamp\0" into buf
+ * (size bytes) as the program reads it on descriptor 3; returns its
+ * length, or -1 if it would exceed MAX_CHECKPASSWORD_INPUT or size.
+ * checkpassword_parse_reply() reads what the reply program sent:
+ * "USER=name\0" then optionally "HOME=/dir\0", nothing else; returns 0
+ * (r filled) or -1 with a reason in *why_r.
+ */
+enum { CHECKPASSWORD_FD_INPUT = 3, CHECKPASSWORD_FD_REPLY = 4 };
+struct checkpassword_reply {
+	char user[MAX_USER_NAME + 1];
+	char home[MAX_PATH_LEN];	/* "" when none was given */
+};
+int checkpassword_message(char *buf, size_t size, const char *user,
+    const char *password, const char *timestamp);
+int checkpassword_parse_reply(const void *buf, size_t len,
+    struct checkpassword_reply *r, const char **why_r);
+
+/* checkpassword_reply.c: "pop3d --checkpassword-reply", the program a
+ * checkpassword program runs once it accepted a login.  Returns the exit
+ * status. */
+int checkpassword_reply_main(void);
+
 /* -------------------------------------------------------------- spool.c */
 
 /* The mbox's directory, opened once (spool.c); names in it are reached

@@ -20,6 +20,7 @@ Suite *trust_suite(void);
 Suite *spool_suite(void);
 Suite *passdb_suite(void);
 Suite *pam_suite(void);
+Suite *checkpassword_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked
