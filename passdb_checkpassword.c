@@ -213,7 +213,9 @@ static void run_program(const char *program, const char *self_exe,
 	execve(program, argv, envp);
 fail:
 	e = errno;
-	(void)write(report, &e, sizeof(e));
+	/* A failed report leaves the parent seeing CP_TEMP alone. */
+	if (write(report, &e, sizeof(e)) != (ssize_t)sizeof(e))
+		_exit(CP_TEMP);
 	_exit(CP_TEMP);
 }
 
