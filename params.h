@@ -67,6 +67,13 @@
 /* --auth pam: the PAM service name by default (/etc/pam.d/pop3d). */
 #define DEFAULT_PAM_SERVICE "pop3d"
 
+/* The hashes pam_unix computes for a wrong password of an account: two
+ * with Debian 12's Linux-PAM 1.5.2 (strace shows two 16 MiB yescrypt
+ * allocations in pam_authenticate()), none for an unknown user.  A PAM
+ * failure does that many checks of auth_dummy_hash, so that an unknown
+ * user's answer is not one hash sooner (tests/e2e/timing-auth.sh). */
+#define PAM_UNIX_WRONG_HASHES 2
+
 /* --first-uid: Debian's first uid of a normal account (adduser.conf's
  * FIRST_UID); system accounts below it are never served. */
 #define DEFAULT_FIRST_UID 1000

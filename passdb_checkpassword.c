@@ -469,7 +469,7 @@ static long long cp_even_out(const struct config *cfg,
 {
 	(void)cfg;
 	(void)work;
-	return passdb_even_out_default(rq, verify_ns);
+	return passdb_even_out_default(rq, verify_ns, verify_ns, 1);
 }
 
 const struct passdb passdb_checkpassword = {

@@ -44,6 +44,7 @@ struct pam_answer {
 	int verdict;			/* PASSDB_OK, _FAIL, _TEMP */
 	uid_t uid;
 	gid_t gid;
+	long long auth_ns;		/* what pam_authenticate() took */
 	char why[96];			/* for the log; "" for none */
 	char name[MAX_USER_NAME + 1];	/* the account PAM ended with */
 	char home[MAX_PASSWD_LINE];
@@ -53,6 +54,7 @@ struct pam_answer {
  * the reason *why_r points to. */
 struct pam_work {
 	char why[128];
+	long long auth_ns;	/* the child's pam_authenticate() time */
 };
 
 /* ----------------------------------------------- the conversation */
@@ -290,8 +292,11 @@ static void pam_check(const char *service, const struct passdb_request *rq,
 	/* APOP: auth.c checked the digest; only the account is asked,
 	 * so that a locked or expired one is refused here too. */
 	if (rq->password) {
+		long long t = auth_now_ns();
+
 		code = pam_authenticate(h, PAM_SILENT |
 		    PAM_DISALLOW_NULL_AUTHTOK);
+		a->auth_ns = auth_now_ns() - t;
 		if (code != PAM_SUCCESS) {
 			a->verdict = passdb_pam_verdict(code, d.asked);
 			pam_why(a, h, "auth", code, &d);
@@ -456,6 +461,7 @@ static int pam_verify(const struct config *cfg,
 		goto out;
 	}
 	verdict = a->verdict;
+	w->auth_ns = a->auth_ns;
 	snprintf(w->why, sizeof(w->why), "%s", a->why);
 	if (verdict == PASSDB_TEMP) {
 		log_msg(LOG_ERR, "%s cannot tell: %s", what, a->why);
@@ -479,9 +485,19 @@ out:
 static long long pam_even_out(const struct config *cfg,
     const struct passdb_request *rq, void *work, long long verify_ns)
 {
+	const struct pam_work *w = work;
+
 	(void)cfg;
-	(void)work;
-	return passdb_even_out_default(rq, verify_ns);
+	/*
+	 * What depends on the user is pam_authenticate(): pam_unix hashes
+	 * for an account and not for an unknown name.  The fork, pam_start
+	 * and the account stage cost the same for both, so only that part
+	 * is evened out; evening out the whole (the longer of all of it and
+	 * one hash) would leave a wrong password one fork-and-stack slower.
+	 * And pam_unix hashes a wrong password twice (PAM_UNIX_WRONG_HASHES).
+	 */
+	return passdb_even_out_default(rq, verify_ns, w->auth_ns,
+	    PAM_UNIX_WRONG_HASHES);
 }
 
 const struct passdb passdb_pam = {

@@ -459,12 +459,16 @@ int account_fill(struct pw_entry *e_r, const char *name, uid_t uid,
 /*
  * even_out() for a back end that cannot spend the work of every other
  * account (PAM, checkpassword): checks the password against
- * auth_dummy_hash and returns the longer of that and verify_ns.  So an
- * unknown user, for which pam_unix hashes nothing, costs what a wrong
- * password for a default yescrypt account does.
+ * auth_dummy_hash, hashes times (what the back end spends on a wrong
+ * password for a default account), and returns verify_ns with its part that depends on
+ * the user (varying_ns, at most verify_ns: pam_authenticate() for PAM,
+ * all of it for a checkpassword program, whose parts pop3d cannot see)
+ * replaced by the longer of that part and the dummy check.  So an unknown
+ * user, for which pam_unix hashes nothing, costs what a wrong password
+ * for a default yescrypt account does.
  */
 long long passdb_even_out_default(const struct passdb_request *rq,
-    long long verify_ns);
+    long long verify_ns, long long varying_ns, int hashes);
 
 /*
  * Back ends that run programs or modules run them in a child process,
