@@ -131,6 +131,15 @@ else
 	else
 		fail "prelogin-account-cannot-read-passwd" "unexpected error: $(cat "$T/cat.err")"
 	fi
+	# Nor /etc/shadow (with the password file back end as with every
+	# other: tests/e2e/pam.sh, checkpassword.sh).
+	if [ -e "/proc/$CHILD/root/etc/shadow" ]; then fail "prelogin-no-shadow-in-its-root" "/proc/$CHILD/root/etc/shadow exists"
+	else pass "prelogin-no-shadow-in-its-root"; fi
+	if setpriv --reuid="$PU" --regid="$PG" --clear-groups cat /etc/shadow >/dev/null 2>&1; then
+		fail "prelogin-account-cannot-read-shadow" "the pop3d account read /etc/shadow"
+	else
+		pass "prelogin-account-cannot-read-shadow"
+	fi
 	equal parent-root-in-authorization "0 0 0 0" "$(field "/proc/$DRIVEN/status" Uid)"
 fi
 # Login, with STAT and NOOP in the same write as PASS.

@@ -53,6 +53,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	# A stopped pre-login process left by a failed check.
 	for p in ${LEFT[@]+"${LEFT[@]}"}; do kill -KILL "$p" 2>/dev/null; done
+	rm -f "/etc/pam.d/pop3d-e2e-units-$$"
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -335,10 +336,37 @@ if serve pop3d "$UNITS_DIR/pop3d@.service" "$P1"; then
 fi
 put_mbox
 
+# ------------------ pop3d@.service with --auth pam: system accounts
+# The README's first set-up: the unit's own command line with --auth pam
+# (the commented line it carries), PAM in the unit's sandbox (bounding
+# set, system call filter, address families), pam_unix reading
+# /etc/shadow as the privileged parent.
+PAMSVC=pop3d-e2e-units-$$
+cp "$TOP/pam.d/pop3d" "/etc/pam.d/$PAMSVC"
+echo "$U:pamsecret" | chpasswd -c YESCRYPT
+P4=$(free_port $((P1 + 1)) 21649)
+if grep -q '^#.*--auth pam' "$UNITS_DIR/pop3d@.service"; then pass pam-unit-commented-example
+else fail pam-unit-commented-example "no commented --auth pam line in pop3d@.service"; fi
+if serve pampop "$UNITS_DIR/pop3d@.service" "$P4" --auth "pam:$PAMSVC"; then
+	tcp_session s4 "$P4" "USER $U" 'PASS pamsecret' LIST 'RETR 1' 'DELE 1' QUIT
+	session_checks pampop s4
+	exits_ok pampop-exit-status pampop 1
+	if grep -qE "^pop3d\[[0-9]+\]: 127\.0\.0\.1: login: user=$U " "$T/pampop.log"; then pass pampop-log-login
+	else fail pampop-log-login "$(tail -n 3 "$T/pampop.log" | tr '\n' ' ')"; fi
+	tcp_session s5 "$P4" "USER $U" 'PASS secret' QUIT
+	case $(line s5 3) in
+	'-ERR [AUTH] authentication failed') pass pampop-file-password-not-accepted ;;
+	*) fail pampop-file-password-not-accepted "PASS answered '$(line s5 3)'" ;;
+	esac
+	if grep -q "PASS failed for user=$U auth=pam" "$T/pampop.log"; then pass pampop-failure-logged
+	else fail pampop-failure-logged "$(tail -n 3 "$T/pampop.log" | tr '\n' ' ')"; fi
+fi
+put_mbox
+
 # ------------------- pop3d@.service: the sandbox and a stopped child
 
 # -t 1: the parent's deadline for a login request is 1 + 2 seconds.
-P2=$(free_port $((P1 + 1)) 21649)
+P2=$(free_port $((P4 + 1)) 21649)
 if serve kill "$UNITS_DIR/pop3d@.service" "$P2" -t 1; then
 	exec {K}<>"/dev/tcp/127.0.0.1/$P2"
 	greet=''; IFS= read -r -t 10 -u "$K" greet
