@@ -8,30 +8,33 @@ RUN=demo/run
 PORT=${DEMO_PORT:-11110}
 
 rm -rf "$RUN"
-mkdir -p "$RUN"
-cp demo/alice.mbox "$RUN/alice.mbox"
+mkdir -p "$RUN/mail"
+cp demo/alice.mbox "$RUN/mail/alice.mbox"
 # pop3d never serves mail as root: run as root, the demo user is mapped
-# to "nobody", who then owns the demo maildrop.
+# to "nobody", who then owns the demo maildrop and its directory (the
+# lock files go there).  The password file stays in a directory only root
+# can write: started as root, pop3d refuses one that another account
+# could replace.
 IDS=""
 if [ "$(id -u)" -eq 0 ]; then
 	IDS="-u $(id -u nobody) -g $(id -g nobody)"
-	chown nobody "$RUN" "$RUN/alice.mbox"
+	chown nobody "$RUN/mail" "$RUN/mail/alice.mbox"
 fi
-chmod 600 "$RUN/alice.mbox"
+chmod 600 "$RUN/mail/alice.mbox"
 # shellcheck disable=SC2086
 printf 'secret\n' | ./pop3passwd --stdin -f "$RUN/passwd" $IDS alice
 
 cat <<TXT
 == pop3d demo ==
 Password file: $RUN/passwd (user alice, password secret)
-Maildrop:      $RUN/alice.mbox
+Maildrop:      $RUN/mail/alice.mbox
 
 A session through a pipe:
-  printf 'USER alice\\r\\nPASS secret\\r\\nLIST\\r\\nRETR 1\\r\\nQUIT\\r\\n' | ./pop3d -s -p $RUN/passwd -m '$RUN/%u.mbox'
+  printf 'USER alice\\r\\nPASS secret\\r\\nLIST\\r\\nRETR 1\\r\\nQUIT\\r\\n' | ./pop3d -s -p $RUN/passwd -m '$RUN/mail/%u.mbox'
 
 TXT
 printf 'USER alice\r\nPASS secret\r\nLIST\r\nRETR 1\r\nQUIT\r\n' |
-    ./pop3d -s -p "$RUN/passwd" -m "$RUN/%u.mbox"
+    ./pop3d -s -p "$RUN/passwd" -m "$RUN/mail/%u.mbox"
 
 [ "${DEMO_PIPE_ONLY:-0}" = 1 ] && exit 0
 
@@ -54,4 +57,4 @@ TXT
 # path: started on a socket, pop3d refuses a relative one (the pipe above
 # may use one).
 exec socat TCP-LISTEN:"$PORT",bind=127.0.0.1,reuseaddr,fork \
-    EXEC:"./pop3d -s -p $RUN/passwd -m $(pwd)/$RUN/%u.mbox",nofork
+    EXEC:"./pop3d -s -p $RUN/passwd -m $(pwd)/$RUN/mail/%u.mbox",nofork
