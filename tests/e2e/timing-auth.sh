@@ -11,7 +11,7 @@
 #   pam            a test PAM service (common-auth, common-account: pam_unix)
 #                  on a real account whose password chpasswd made yescrypt;
 #                  pam_unix hashes nothing for an unknown user;
-#   checkpassword  a checkpassword program (tests/e2e/cp-timing.pl, made
+#   checkpassword  a checkpassword program (cp-timing.pl, made
 #                  here) that, like a real one, hashes the password of a
 #                  known account (yescrypt, as /etc/shadow holds it) and
 #                  exits 1 at once for an unknown one.
@@ -81,111 +81,14 @@ declare -A ARGS=(
 )
 read -r -a BACKENDS <<<"${TIMING_BACKENDS:-file pam checkpassword}"
 
-cat >"$T/timing.pl" <<'PERL'
-# timing.pl ROUNDS STAGGER LABEL:USER:PASSWORD:ARGS... -- COMMAND...: one
-# session per series and round, COMMAND followed by the series' ARGS
-# (split at spaces); prints "ROUND LABEL MS" or "ROUND LABEL ERROR CODE".
-use strict;
-use warnings;
-use IPC::Open2;
-use POSIX ();
-use List::Util qw(shuffle);
-use Time::HiRes qw(time);
 
-my $rounds = shift @ARGV;
-my $stagger = shift @ARGV;
-my @series;
-push @series, [split /:/, shift(@ARGV), 4] while @ARGV && $ARGV[0] ne '--';
-shift @ARGV;
-my @cmd = @ARGV;
-
-sub login {
-	my ($user, $pw, $args) = @_;
-	my $pid = open2(my $r, my $w, @cmd, split(/ /, $args));
-	binmode $r;
-	select((select($w), $| = 1)[0]);
-	my $l = <$r>;
-	return -1 unless defined $l && $l =~ /^\+OK/;
-	print $w "USER $user\r\n";
-	$l = <$r>;
-	return -1 unless defined $l && $l =~ /^\+OK/;
-	my $t = time;
-	print $w "PASS $pw\r\n";
-	$l = <$r>;
-	my $ms = (time - $t) * 1000;
-	return -2 unless defined $l && $l =~ /^-ERR \[AUTH\] /;
-	print $w "QUIT\r\n";
-	1 while <$r>;
-	close $w;
-	close $r;
-	waitpid($pid, 0);
-	return $? ? -3 : $ms;
-}
-
-$| = 1;
-for my $round (1 .. $rounds) {
-	my %kids;
-	my $k = 0;
-	for my $i (shuffle(0 .. $#series)) {
-		my $wait = $stagger * $k++;
-		pipe(my $from, my $to) or die;
-		my $pid = fork;
-		die unless defined $pid;
-		if (!$pid) {
-			close $from;
-			select undef, undef, undef, $wait;
-			my $v = login(@{$series[$i]}[1, 2, 3]);
-			syswrite $to, "$v\n";
-			POSIX::_exit(0);
-		}
-		close $to;
-		$kids{$i} = [$pid, $from];
-	}
-	for my $i (sort keys %kids) {
-		my ($pid, $from) = @{$kids{$i}};
-		my $v = <$from>;
-		waitpid($pid, 0);
-		$v = -4 unless defined $v;
-		chomp $v;
-		if ($v < 0) { print "$round $series[$i][0] ERROR $v\n" }
-		else { printf "%d %s %.3f\n", $round, $series[$i][0], $v }
-	}
-}
-PERL
-
-cat >"$T/compare.pl" <<'PERL'
-# compare.pl RAW DELAY A B: "MEDIAN_A MEDIAN_B PAIRED_DIFF MARGIN TENTH"
-use strict;
-use warnings;
-my ($raw, $delay, $la, $lb) = @ARGV;
-my %v;
-open(my $f, '<', $raw) or die "$raw: $!";
-while (<$f>) {
-	my ($round, $label, $ms) = split;
-	$v{$label}{$round} = $ms if $ms ne 'ERROR';
-}
-sub median {
-	my @s = sort { $a <=> $b } @_;
-	return undef unless @s;
-	return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
-}
-my @both = grep { exists $v{$lb}{$_} } keys %{$v{$la} || {}};
-exit 1 unless @both;
-my $ma = median(values %{$v{$la}});
-my $mb = median(values %{$v{$lb}});
-my $md = median(map { $v{$la}{$_} - $v{$lb}{$_} } @both);
-my $big = $ma > $mb ? $ma : $mb;
-my $margin = 0.15 * ($big - $delay);
-$margin = 8 if $margin < 8;
-printf "%.2f %.2f %.2f %.2f %.2f\n", $ma, $mb, $md, $margin, 0.10 * $big;
-PERL
 
 series=()
 for b in "${BACKENDS[@]}"; do
 	series+=("$b-unknown:nosuchuser:wrongpw:${ARGS[$b]}" "$b-wrong:$U:wrongpw:${ARGS[$b]}")
 done
 run() {
-	perl "$T/timing.pl" "$ROUNDS" "$STAGGER" "${series[@]}" -- \
+	perl "$TOP/tests/timing.pl" "$ROUNDS" "$STAGGER" "${series[@]}" -- \
 		"$POP3D" -s -m "$T/%u" >"$T/$1.raw" 2>"$T/$1.err"
 }
 sessions() {
@@ -207,7 +110,7 @@ sessions() {
 verdict() {
 	local r strict=1
 	[ "$2" = checkpassword ] && strict=0
-	r=$(perl "$T/compare.pl" "$T/$1.raw" "$DELAY" "$2-unknown" "$2-wrong") || { echo "no medians"; return 1; }
+	r=$(perl "$TOP/tests/timing-compare.pl" "$T/$1.raw" "$DELAY" "$2-unknown" "$2-wrong") || { echo "no medians"; return 1; }
 	set -- "$@" $r
 	echo "unknown $3 ms, wrong password $4 ms, paired difference $5 ms (margin $6), 10% $7 ms"
 	perl -e 'exit(abs($ARGV[0] - $ARGV[1]) <= $ARGV[4] && (!$ARGV[5] || abs($ARGV[2]) <= $ARGV[3]) ? 0 : 1)' -- "$3" "$4" "$5" "$6" "$7" "$strict"

@@ -45,107 +45,6 @@ DELAY=${DELAY:-500}
 mkdir "$T/mail"
 own "$T/mail"
 
-cat >"$T/timing.pl" <<'EOF'
-# timing.pl ROUNDS STAGGER LABEL:FILE:USER:PASSWORD... -- COMMAND...: runs
-# COMMAND -p FILE per session; prints one line per session measured,
-# "ROUND LABEL MS", or "ROUND LABEL ERROR CODE".
-use strict;
-use warnings;
-use IPC::Open2;
-use POSIX ();
-use List::Util qw(shuffle);
-use Time::HiRes qw(time);
-
-my $rounds = shift @ARGV;
-my $stagger = shift @ARGV;
-my @series;
-push @series, [split /:/, shift(@ARGV), 4] while @ARGV && $ARGV[0] ne '--';
-shift @ARGV;
-my @cmd = @ARGV;
-
-# One session; the milliseconds PASS took, or a negative error code.
-sub login {
-	my ($file, $user, $pw) = @_;
-	my $pid = open2(my $r, my $w, @cmd, '-p', $file);
-	binmode $r;
-	select((select($w), $| = 1)[0]);
-	my $l = <$r>;
-	return -1 unless defined $l && $l =~ /^\+OK/;
-	print $w "USER $user\r\n";
-	$l = <$r>;
-	return -1 unless defined $l && $l =~ /^\+OK/;
-	my $t = time;
-	print $w "PASS $pw\r\n";
-	$l = <$r>;
-	my $ms = (time - $t) * 1000;
-	return -2 unless defined $l && $l =~ /^-ERR \[AUTH\] /;
-	print $w "QUIT\r\n";
-	1 while <$r>;
-	close $w;
-	close $r;
-	waitpid($pid, 0);
-	return $? ? -3 : $ms;
-}
-
-$| = 1;
-for my $round (1 .. $rounds) {
-	my %kids;
-	my $k = 0;
-	for my $i (shuffle(0 .. $#series)) {
-		my $wait = $stagger * $k++;
-		pipe(my $from, my $to) or die;
-		my $pid = fork;
-		die unless defined $pid;
-		if (!$pid) {
-			close $from;
-			select undef, undef, undef, $wait;
-			my $v = login(@{$series[$i]}[1, 2, 3]);
-			syswrite $to, "$v\n";
-			POSIX::_exit(0);
-		}
-		close $to;
-		$kids{$i} = [$pid, $from];
-	}
-	for my $i (sort keys %kids) {
-		my ($pid, $from) = @{$kids{$i}};
-		my $v = <$from>;
-		waitpid($pid, 0);
-		$v = -4 unless defined $v;
-		chomp $v;
-		if ($v < 0) { print "$round $series[$i][0] ERROR $v\n" }
-		else { printf "%d %s %.3f\n", $round, $series[$i][0], $v }
-	}
-}
-EOF
-
-cat >"$T/compare.pl" <<'EOF'
-# compare.pl RAW DELAY A B: prints "MEDIAN_A MEDIAN_B MEDIAN_DIFF MARGIN"
-# from timing.pl's output; MEDIAN_DIFF is the median over the rounds that
-# measured both of (A - B).
-use strict;
-use warnings;
-my ($raw, $delay, $la, $lb) = @ARGV;
-my %v;
-open(my $f, '<', $raw) or die "$raw: $!";
-while (<$f>) {
-	my ($round, $label, $ms) = split;
-	$v{$label}{$round} = $ms if $ms ne 'ERROR';
-}
-sub median {
-	my @s = sort { $a <=> $b } @_;
-	return undef unless @s;
-	return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
-}
-my @both = grep { exists $v{$lb}{$_} } keys %{$v{$la} || {}};
-exit 1 unless @both;
-my $ma = median(values %{$v{$la}});
-my $mb = median(values %{$v{$lb}});
-my $md = median(map { $v{$la}{$_} - $v{$lb}{$_} } @both);
-my $margin = 0.15 * (($ma > $mb ? $ma : $mb) - $delay);
-$margin = 8 if $margin < 8;
-printf "%.2f %.2f %.2f %.2f\n", $ma, $mb, $md, $margin;
-EOF
-
 # -------------------------------------------------------- the files
 # The issue's file: yescrypt on line 1 and on the last line, $6$ and $1$
 # users and a locked account in the middle, filler users (one yescrypt
@@ -210,14 +109,14 @@ fi
 # ------------------------------------------------------- the run
 # run NAME: one run of all series, raw times in $T/NAME.raw.
 run() {
-	perl "$T/timing.pl" "$ROUNDS" "$STAGGER" \
-		yescrypt:"$main":first:wrongpw \
-		yescrypt-last:"$main":last:wrongpw \
-		sha512:"$main":sha512:wrongpw \
-		md5:"$main":md5:wrongpw \
-		unknown:"$main":nosuchuser:wrongpw \
-		locked:"$main":locked:wrongpw \
-		control:"$ctl":nosuchuser:wrongpw \
+	perl "$TOP/tests/timing.pl" "$ROUNDS" "$STAGGER" \
+		"yescrypt:first:wrongpw:-p $main" \
+		"yescrypt-last:last:wrongpw:-p $main" \
+		"sha512:sha512:wrongpw:-p $main" \
+		"md5:md5:wrongpw:-p $main" \
+		"unknown:nosuchuser:wrongpw:-p $main" \
+		"locked:locked:wrongpw:-p $main" \
+		"control:nosuchuser:wrongpw:-p $ctl" \
 		-- "${RUNAS[@]}" "$POP3D" -s -m "$T/mail/%u" >"$T/$1.raw" 2>"$T/$1.err"
 }
 # sessions NAME: every session got its -ERR [AUTH]; no sanitizer report.
@@ -237,7 +136,7 @@ sessions() {
 # within the margin (KIND alike) or differ by more (KIND differ).
 verdict() {
 	local r
-	r=$(perl "$T/compare.pl" "$T/$1.raw" "$DELAY" "$3" "$4") || { echo "no medians"; return 1; }
+	r=$(perl "$TOP/tests/timing-compare.pl" "$T/$1.raw" "$DELAY" "$3" "$4") || { echo "no medians"; return 1; }
 	set -- "$@" $r
 	echo "$3 $5 ms, $4 $6 ms, paired difference $7 ms, margin $8 ms"
 	if [ "$2" = alike ]; then
