@@ -20,6 +20,10 @@ MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
+# The pre-login process's chroot: params.h's DEFAULT_PRIVSEP_DIR, which
+# pop3d is compiled with (tests/e2e/install.sh checks they agree), so not
+# a variable to change here.  make install creates it, empty, root's.
+PRIVSEP_DIR = /var/lib/pop3d/empty
 
 WARN    = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
           -Wmissing-prototypes -Wpointer-arith -Wvla
@@ -173,6 +177,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/pam.d \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -d -m 755 $(DESTDIR)$(PRIVSEP_DIR)
 	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
 	install -m 644 pop3d.8 pop3passwd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 pam.d/pop3d $(DESTDIR)$(SYSCONFDIR)/pam.d/pop3d
@@ -197,6 +202,7 @@ uninstall:
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s.socket \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
+	-rmdir $(DESTDIR)$(PRIVSEP_DIR) $(DESTDIR)$(dir $(PRIVSEP_DIR)) 2>/dev/null
 
 clean:
 	rm -rf pop3d pop3passwd build demo/run

@@ -117,12 +117,15 @@
 
 /*
  * Privilege separation (root mode): the pre-login process runs as this
- * account, chrooted into this empty directory.  Both must be created by
- * the administrator (see the README); pop3d refuses to run as root
- * without them rather than parse untrusted input as root.
+ * account, chrooted into this empty directory.  The directory is pop3d's
+ * own (Debian has no /var/empty): make install and the Debian package
+ * create it (Makefile PRIVSEP_DIR, which must equal this); the account is
+ * created by the package or the administrator (see the README).  pop3d
+ * refuses to run as root without them rather than parse untrusted input
+ * as root.
  */
 #define DEFAULT_PRIVSEP_USER "pop3d"
-#define DEFAULT_PRIVSEP_DIR "/var/empty"
+#define DEFAULT_PRIVSEP_DIR "/var/lib/pop3d/empty"
 
 /* Buffered I/O.  Large output writes amortise system calls on RETR:
  * 256 KiB writes into a 1 MiB pipe took RETR of a 1 GB mbox from about

@@ -173,7 +173,7 @@ BUID=$(id -u "$BUSER") BGID=$(id -g "$BUSER")
 if ! getent passwd pop3d >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
 fi
-[ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
+[ -d /var/lib/pop3d/empty ] || install -d -m 755 -o root -g root /var/lib/pop3d/empty
 
 P3=$W/pop3d DC=$W/dovecot
 rm -rf "$P3" "$DC"
@@ -629,7 +629,7 @@ restored before every run that writes):
 - **pop3d**: the optimised build (`make pop3d`),
   `pop3d -s -p PASSWD -m COPY` as the mailbox owner (setpriv), so without
   privilege separation; the "root/privsep" rows start it as root (the inetd
-  case: pre-login process chrooted to /var/empty, then the switch to the
+  case: pre-login process chrooted to /var/lib/pop3d/empty, then the switch to the
   user).  Its UPDATE is journaled and fsynced.  The "warm index cache"
   rows add `-I FILE` (the optional index cache, off by default): before
   them one untimed session on the same copy of the mbox, 2 s after the

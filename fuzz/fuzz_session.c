@@ -152,7 +152,7 @@ static void setup(void)
 	cfg.hostname = "fuzz.example";
 	cfg.mail_group = "";
 	cfg.privsep_user = "nobody";
-	cfg.privsep_dir = "/var/empty";
+	cfg.privsep_dir = "/var/lib/pop3d/empty";
 	cfg.timeout = 1;
 	/* No TLS here (the input is not a TLS stream): plaintext logins
 	 * must be allowed to reach the TRANSACTION state. */

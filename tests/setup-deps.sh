@@ -22,15 +22,16 @@ done
 
 # Root mode (privilege separation) needs an unprivileged account and an
 # empty directory; the tests and the demo run as root, so create them
-# here, saying so.  (make install never creates them: see the README.)
+# here, saying so.  (make install creates only the directory, the Debian
+# package both: see the README.)
 if [ "$(id -u)" -eq 0 ]; then
 	if ! getent passwd pop3d >/dev/null; then
 		echo "pop3d: creating the system account pop3d (pre-login process)" >&2
 		useradd --system --no-create-home --home-dir /nonexistent \
 		    --shell /usr/sbin/nologin pop3d
 	fi
-	if [ ! -d /var/empty ]; then
-		echo "pop3d: creating the empty directory /var/empty" >&2
-		install -d -m 755 -o root -g root /var/empty
+	if [ ! -d /var/lib/pop3d/empty ]; then
+		echo "pop3d: creating the empty directory /var/lib/pop3d/empty" >&2
+		install -d -m 755 -o root -g root /var/lib/pop3d/empty
 	fi
 fi

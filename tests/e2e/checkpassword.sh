@@ -60,7 +60,7 @@ trap cleanup EXIT
 if ! getent passwd pop3d >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
 fi
-[ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
+[ -d /var/lib/pop3d/empty ] || install -d -m 755 -o root -g root /var/lib/pop3d/empty
 command -v checkpw >/dev/null || sh "$TOP/tests/apt-install.sh" checkpw
 CHECKPW=$(command -v checkpw)
 
@@ -319,7 +319,7 @@ for _ in $(seq 40); do CHILD=$(pgrep -P "$DRIVEN" | xargs); [ -n "$CHILD" ] && b
 if [ -n "$CHILD" ] && [ "${CHILD// /}" = "$CHILD" ] && [ -r "/proc/$CHILD/status" ]; then
 	PU=$(id -u pop3d)
 	equal prelogin-uid "$PU $PU $PU $PU" "$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "/proc/$CHILD/status")"
-	equal prelogin-root /var/empty "$(readlink "/proc/$CHILD/root")"
+	equal prelogin-root /var/lib/pop3d/empty "$(readlink "/proc/$CHILD/root")"
 	if [ -e "/proc/$CHILD/root/etc/shadow" ]; then fail "prelogin-no-shadow-in-root" "exists"
 	else pass "prelogin-no-shadow-in-root"; fi
 	if setpriv --reuid="$PU" --regid="$(id -g pop3d)" --clear-groups cat /etc/shadow >/dev/null 2>&1; then

@@ -63,7 +63,7 @@ done
 
 getent passwd pop3d >/dev/null ||
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
-[ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
+[ -d /var/lib/pop3d/empty ] || install -d -m 755 -o root -g root /var/lib/pop3d/empty
 useradd -M -d /nonexistent -s /usr/sbin/nologin pop3ddl
 RU=$(id -u pop3ddl) RG=$(id -g pop3ddl)
 

@@ -5,8 +5,10 @@
 # expected with the expected mode; @SBINDIR@ and @SYSCONFDIR@ are
 # substituted in the xinetd file and the service unit; the PAM service
 # file lands in SYSCONFDIR/pam.d; both man pages render without warnings;
-# uninstall removes exactly what install put there; nothing is created
-# outside DESTDIR.  The build runs in a copy of
+# uninstall removes exactly what install put there; the privilege
+# separation directory is made (mode 755, empty) at the path pop3d is
+# compiled with, and removed by uninstall; nothing is created outside
+# DESTDIR.  The build runs in a copy of
 # the tree, so parallel builds in the work tree do not interfere.
 . "$(dirname "$0")/../lib.sh"
 # Started as root, pop3d refuses a password file in a directory another
@@ -50,6 +52,8 @@ FILES=(
 	"$UNITS/pop3s.socket 644"
 	"$UNITS/pop3s@.service 644"
 )
+# The chroot of the pre-login process: params.h's path, not PREFIX's.
+PRIVSEP=/var/lib/pop3d/empty
 OUTSIDE=("$PFX" "$ETC")
 pre_existing=''
 for p in "${OUTSIDE[@]}"; do [ -e "$p" ] && pre_existing="$pre_existing $p"; done
@@ -81,6 +85,13 @@ want=$( { for f in "${FILES[@]}"; do echo "${f% *}"; done
 got=$(cd "$D" && find . \( -type f -o -type l \) | sed 's,^\.,,' | sort)
 if [ "$want" = "$got" ]; then pass installed-nothing-else
 else fail installed-nothing-else "unexpected: $(comm -13 <(echo "$want") <(echo "$got") | tr '\n' ' ')"; fi
+
+# The privilege separation directory, where pop3d looks for it.
+equal privsep-dir-is-compiled-default "$PRIVSEP" \
+	"$(sed -n 's/^#define DEFAULT_PRIVSEP_DIR "\(.*\)"$/\1/p' "$SRC/params.h")"
+equal privsep-dir-in-makefile "PRIVSEP_DIR = $PRIVSEP" "$(grep '^PRIVSEP_DIR *=' "$SRC/Makefile")"
+equal privsep-dir-installed "755 0" \
+	"$(stat -c %a "$D$PRIVSEP" 2>&1) $(find "$D$PRIVSEP" -mindepth 1 2>/dev/null | wc -l)"
 
 # The installed programs are working builds of this tree.
 if "$D$SBIN/pop3d" --version >"$T/v.out" 2>&1 && [ -s "$T/v.out" ]; then pass installed-pop3d-runs
@@ -157,6 +168,8 @@ equal uninstall-removes-every-file "" "$left"
 got=$(cd "$D" && find . \( -type f -o -type l \) | sed 's,^\.,,' | sort)
 want=$(for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$UNITS"; do echo "$d/sentinel"; done | sort)
 equal uninstall-keeps-other-files "$(echo $want)" "$(echo $got)"
+if [ -e "$D$PRIVSEP" ] || [ -e "$D${PRIVSEP%/*}" ]; then fail uninstall-removes-privsep-dir "$D$PRIVSEP is left"
+else pass uninstall-removes-privsep-dir; fi
 
 # ------------------------------------------------ nothing outside DESTDIR
 

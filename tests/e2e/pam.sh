@@ -105,8 +105,8 @@ sys.stdout.buffer.write(got)' "$src" "$port" >"$T/$name.out" 2>"$T/$name.err"
 
 # --------------------------------------------------------------- setup
 
-if ! getent passwd pop3d >/dev/null || [ ! -d /var/empty ]; then
-	fail setup-privsep-account "no pop3d account or /var/empty (tests/setup-deps.sh makes them)"
+if ! getent passwd pop3d >/dev/null || [ ! -d /var/lib/pop3d/empty ]; then
+	fail setup-privsep-account "no pop3d account or /var/lib/pop3d/empty (tests/setup-deps.sh makes them)"
 	exit 0
 fi
 PU=$(id -u pop3d)
@@ -226,7 +226,7 @@ else
 	equal pre-login-uid-pop3d "$PU $PU $PU $PU" "$(field "$T/child.status" Uid)"
 	equal pre-login-no-capabilities "0000000000000000 0000000000000000" \
 		"$(field "$T/child.status" CapEff) $(field "$T/child.status" CapPrm)"
-	equal pre-login-root-is-var-empty /var/empty "$(readlink "/proc/$CHILD/root")"
+	equal pre-login-root-is-privsep-dir /var/lib/pop3d/empty "$(readlink "/proc/$CHILD/root")"
 	if [ -e "/proc/$CHILD/root/etc/shadow" ]; then fail pre-login-no-shadow-in-root "/etc/shadow inside its root"
 	else pass pre-login-no-shadow-in-root; fi
 	if setpriv --reuid=pop3d --regid="$(id -g pop3d)" --clear-groups cat /etc/shadow >/dev/null 2>&1; then

@@ -5,7 +5,7 @@
 # fifo, one step at a time.  In AUTHORIZATION:
 #  - the pre-login process (pop3d's child) has the pop3d account's ids in
 #    every Uid/Gid field, no supplementary groups, no capabilities; its
-#    root and working directory are /var/empty; it holds no files beyond
+#    root and working directory are /var/lib/pop3d/empty; it holds no files beyond
 #    stdin/stdout/stderr and sockets (the channel to the parent);
 #  - it cannot open the password file (0600 root): the path does not exist
 #    in its root, and the pop3d account could not read it anyway;
@@ -74,7 +74,7 @@ prelogin() {
 if ! getent passwd pop3d >/dev/null; then
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
 fi
-[ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
+[ -d /var/lib/pop3d/empty ] || install -d -m 755 -o root -g root /var/lib/pop3d/empty
 useradd -M -d /nonexistent -s /usr/sbin/nologin pop3dpriv
 PU=$(id -u pop3d) PG=$(id -g pop3d)
 UU=$(id -u pop3dpriv) UG=$(id -g pop3dpriv)
@@ -108,8 +108,8 @@ else
 	equal prelogin-no-groups "" "$(field "$T/child.status" Groups)"
 	equal prelogin-no-capabilities "0000000000000000 0000000000000000 0000000000000000" \
 		"$(field "$T/child.status" CapEff) $(field "$T/child.status" CapPrm) $(field "$T/child.status" CapAmb)"
-	equal prelogin-root-is-var-empty /var/empty "$(readlink "/proc/$CHILD/root")"
-	equal prelogin-cwd-is-var-empty /var/empty "$(readlink "/proc/$CHILD/cwd")"
+	equal prelogin-root-is-privsep-dir /var/lib/pop3d/empty "$(readlink "/proc/$CHILD/root")"
+	equal prelogin-cwd-is-privsep-dir /var/lib/pop3d/empty "$(readlink "/proc/$CHILD/cwd")"
 	# Open descriptors: 0, 1, 2, then only sockets.
 	others=$(cd "/proc/$CHILD/fd" && for fd in *; do
 		[ "$fd" -le 2 ] && continue

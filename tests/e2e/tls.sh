@@ -70,7 +70,7 @@ have() {	# have CLIENT: installed, else one FAIL line
 
 getent passwd pop3d >/dev/null ||
 	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin pop3d
-[ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
+[ -d /var/lib/pop3d/empty ] || install -d -m 755 -o root -g root /var/lib/pop3d/empty
 useradd -M -d /nonexistent -s /usr/sbin/nologin pop3dtls
 RU=$(id -u pop3dtls) RG=$(id -g pop3dtls)
 
@@ -778,7 +778,7 @@ suite rt "$PORT_rt" "$PORT_rts"
 
 # Root mode, logged in over STLS: the session runs as the user (pop3dtls)
 # and the relay, the former pre-login process, as the pop3d account,
-# chrooted in /var/empty, without capabilities; never root.
+# chrooted in /var/lib/pop3d/empty, without capabilities; never root.
 config rt
 fresh_mbox rt
 name=rt-relay-identity
@@ -795,7 +795,7 @@ procs=$(for p in $pids; do
 	printf '%s:%s:%s:%s\n' "$role" "$(awk '$1 == "Uid:" { print $2 "/" $3 "/" $4 "/" $5 }' "/proc/$p/status")" \
 		"$(awk '$1 == "CapEff:" { print $2 }' "/proc/$p/status")" "$(readlink "/proc/$p/root")"
 done | sort | xargs)
-equal "$name-processes" "relay:$PU/$PU/$PU/$PU:0000000000000000:/var/empty session:$RU/$RU/$RU/$RU:0000000000000000:/" "$procs"
+equal "$name-processes" "relay:$PU/$PU/$PU/$PU:0000000000000000:/var/lib/pop3d/empty session:$RU/$RU/$RU/$RU:0000000000000000:/" "$procs"
 touch "$T/$name.go"
 wait "$CPID"
 settled "$name"

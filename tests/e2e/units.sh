@@ -220,7 +220,7 @@ useradd -M -d /nonexistent -s /usr/sbin/nologin "$U"
 # The pre-login process's account and directory (as tests/setup-deps.sh).
 getent passwd pop3d >/dev/null || useradd --system --no-create-home --home-dir /nonexistent \
 	--shell /usr/sbin/nologin pop3d
-[ -d /var/empty ] || install -d -m 755 -o root -g root /var/empty
+[ -d /var/lib/pop3d/empty ] || install -d -m 755 -o root -g root /var/lib/pop3d/empty
 UID_U=$(id -u "$U") GID_U=$(id -g "$U")
 mkdir -p "$T/etc/pop3d" "$T/spool"
 chown root:mail "$T/spool"; chmod 2775 "$T/spool"
