@@ -336,7 +336,7 @@ left=''
 while read -r p; do
 	[ "$p" = /. ] && continue
 	[ -e "$p" ] || [ -L "$p" ] || continue
-	if [ -d "$p" ] && [ ! -L "$p" ]; then
+	if [ -d "$p" ]; then	# a directory, or a link to one (/lib)
 		dpkg -S "$p" >/dev/null 2>&1 && continue
 		[ -n "$(ls -A "$p" 2>/dev/null)" ] && [ "$p" != /var/lib/pop3d ] && [ "$p" != /etc/pop3d ] && continue
 	fi
