@@ -100,6 +100,7 @@ SRC=$T/build/pop3d
 mkdir -p "$SRC"
 git -C "$TOP" status --porcelain --ignored >"$T/tree.before" 2>&1
 if [ -n "${DEB_WORKTREE:-}" ]; then
+	# shellcheck disable=SC2016 # expanded by that sh
 	(cd "$TOP" && git ls-files -z --cached --others --exclude-standard |
 		xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
 		tar --null -T - -cf -) | tar -C "$SRC" -xf -
@@ -119,9 +120,9 @@ command -v lintian >/dev/null || sh "$TOP/tests/apt-install.sh" lintian >/dev/nu
 rc=$?
 equal dpkg-buildpackage-status 0 "$rc"
 [ "$rc" = 0 ] || { tail -n 15 "$T/build.log"; exit 1; }
-DEB=$(ls "$T"/build/pop3d_*_*.deb | grep -v dbgsym)
-CHANGES=$(ls "$T"/build/pop3d_*.changes)
-BUILDINFO=$(ls "$T"/build/pop3d_*.buildinfo)
+DEB=$(echo "$T"/build/pop3d_*_*.deb)
+CHANGES=$(echo "$T"/build/pop3d_*.changes)
+BUILDINFO=$(echo "$T"/build/pop3d_*.buildinfo)
 # -Werror and the hardening flags reached the compiler.
 if grep -E '^(cc|gcc) .*-Werror' "$T/build.log" | grep -q -- '-fstack-protector-strong' &&
 	grep -E '^(cc|gcc) ' "$T/build.log" | grep -q -- '-D_FORTIFY_SOURCE=2' &&
