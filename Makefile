@@ -9,7 +9,8 @@
 #                   make check (bench/run.sh: BENCH_SIZES=small,medium,large
 #                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
-#                   SYSTEMDUNITDIR=  (make uninstall removes the same)
+#                   SYSTEMDUNITDIR=  (make uninstall removes the same); also
+#                   SYSCONFDIR/fail2ban/{filter.d,jail.d}/pop3d.conf
 #   make deb        the Debian package, in build/deb/ (installs missing
 #                   build dependencies; debian/README.source)
 #   make deb-check  builds the package from HEAD and tests it installed,
@@ -49,7 +50,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c mailbox.c idxcache.c fullio.c spool.c lock.c journal.c log.c
+LIB_SRCS = session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c mailbox.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
 HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -184,11 +185,17 @@ SUBST = sed -e 's,@SBINDIR@,$(SBINDIR),g' -e 's,@SYSCONFDIR@,$(SYSCONFDIR),g'
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/pam.d \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)
 	install -d -m 755 $(DESTDIR)$(PRIVSEP_DIR)
 	install -m 755 pop3d pop3passwd $(DESTDIR)$(SBINDIR)/
 	install -m 644 pop3d.8 pop3passwd.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 pam.d/pop3d $(DESTDIR)$(SYSCONFDIR)/pam.d/pop3d
+	install -m 644 fail2ban/filter.d/pop3d.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d/pop3d.conf
+	install -m 644 fail2ban/jail.d/pop3d.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d/pop3d.conf
 	$(SUBST) xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
 	$(SUBST) xinetd.d/pop3s > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s
 	$(SUBST) systemd/pop3d@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
@@ -206,6 +213,8 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s \
 	    $(DESTDIR)$(SYSCONFDIR)/pam.d/pop3d \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d/pop3d.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d/pop3d.conf \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d.socket \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s.socket \

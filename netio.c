@@ -208,11 +208,13 @@ int io_write(struct netio *io, const void *data, size_t len)
 				io->failed = 1;
 				return -1;
 			}
+			io->total_out += len;
 			return 0;
 		}
 	}
 	memcpy(io->out + io->out_len, p, len);
 	io->out_len += len;
+	io->total_out += len;
 	return 0;
 }
 
@@ -228,6 +230,7 @@ unsigned char *io_space(struct netio *io, size_t want)
 void io_commit(struct netio *io, size_t len)
 {
 	io->out_len += len;
+	io->total_out += len;
 }
 
 int io_printf(struct netio *io, const char *fmt, ...)

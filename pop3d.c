@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 	};
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	struct auth_local al = { NULL, 0 };
-	const struct login_checker lc = { auth_local_check, NULL, &al };
+	const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
 	char *end;
 	const char *why;
 	long v;
@@ -505,6 +505,9 @@ int main(int argc, char **argv)
 		return checkconfig_run(&cfg);
 
 	log_init(use_stderr);
+	/* The session's duration counts from here, in both processes of
+	 * root mode. */
+	logout_start();
 	/* A vanished client must show up as a write error, not a kill. */
 	signal(SIGPIPE, SIG_IGN);
 	catch_signals();

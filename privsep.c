@@ -20,8 +20,17 @@
  *            secret(slen <= 255); the parent decides if the name is valid
  *   verdict  'Y' accepted, 'N' refused, 'L' refused and the limit is
  *            reached, 'E' system error
- *   handoff  (after 'Y') relay(1: 'R' or 'D') plen(2, LE)
+ *   handoff  (after 'Y') relay(1: 'R' or 'D') tls(1: enum tls_version,
+ *            TLSV_NONE exactly when 'D') plen(2, LE)
  *            pending(plen <= INPUT_BUFFER_SIZE)
+ *   end      (instead of a request: the session ended before a login)
+ *            'E' end(1: enum session_end) tls(1: enum tls_version)
+ *
+ * The end message lets the parent log the one logout line of a session
+ * that never logged in, with the reason only the pre-login process
+ * knows; a process that dies without one still gets its line from the
+ * parent (end=error, timeout or signal).  After a login the parent's own
+ * session logs it, so no session has two.
  *
  * TLS: the pre-login process did the handshake, and a TLS session cannot
  * move to another process.  So with TLS on, the handoff says 'R' and the
@@ -53,6 +62,9 @@
 enum {
 	V_YES = 'Y', V_NO = 'N', V_LIMIT = 'L', V_ERROR = 'E'
 };
+
+/* The end message's kind byte: no CRED_ value. */
+#define CHAN_END 'E'
 
 /* ------------------------------------------------ the pre-login side */
 
@@ -105,17 +117,31 @@ static int privsep_handoff(void *ctx, const void *pending, size_t len,
     void *tls)
 {
 	int chan = *(const int *)ctx;
-	unsigned char hdr[3];
+	unsigned char hdr[4];
 
 	if (len > INPUT_BUFFER_SIZE)
 		return -1;
 	hdr[0] = tls ? 'R' : 'D';
-	hdr[1] = (unsigned char)(len & 0xff);
-	hdr[2] = (unsigned char)(len >> 8);
-	if (write_full(chan, hdr, 3) < 0 || write_full(chan, pending, len))
+	hdr[1] = (unsigned char)tls_version(tls);
+	hdr[2] = (unsigned char)(len & 0xff);
+	hdr[3] = (unsigned char)(len >> 8);
+	if (write_full(chan, hdr, 4) < 0 || write_full(chan, pending, len))
 		return -1;
 	relay_tls = tls;
 	return 0;
+}
+
+/* The pre-login session ended without a login: the parent logs it.  A
+ * parent that is gone cannot be told, and would not log anyway. */
+static void privsep_end(void *ctx, const struct session_stats *st)
+{
+	int chan = *(const int *)ctx;
+	unsigned char msg[3];
+
+	msg[0] = CHAN_END;
+	msg[1] = (unsigned char)st->end;
+	msg[2] = (unsigned char)st->tls;
+	(void)write_full(chan, msg, sizeof(msg));
 }
 
 /* The deadline seconds from now. */
@@ -483,10 +509,25 @@ static int chan_read(int chan, void *buf, size_t len,
 	return 0;
 }
 
-/* Reads one request by the deadline.  Returns 1 read, 0 the child is
- * gone, -1 bad, -2 the deadline passed. */
-static int read_request(int chan, int *kind_r, char *user, char *secret,
+/* Reads the rest of an end message into *st_r (its end and tls fields,
+ * both checked).  Returns 2, or -1 (malformed). */
+static int read_end(int chan, struct session_stats *st_r,
     const struct timespec *deadline)
+{
+	unsigned char b[2];
+
+	if (chan_read(chan, b, 2, deadline) < 0 || b[0] >= SEND_COUNT ||
+	    b[1] >= TLSV_COUNT)
+		return -1;
+	st_r->end = b[0];
+	st_r->tls = b[1];
+	return 2;
+}
+
+/* Reads one request by the deadline.  Returns 1 read, 2 an end message
+ * (in *end_r), 0 the child is gone, -1 bad, -2 the deadline passed. */
+static int read_request(int chan, int *kind_r, char *user, char *secret,
+    struct session_stats *end_r, const struct timespec *deadline)
 {
 	unsigned char b[2];
 	size_t ulen, slen;
@@ -494,6 +535,8 @@ static int read_request(int chan, int *kind_r, char *user, char *secret,
 	if (chan_read(chan, b, 1, deadline) < 0)
 		return errno == ETIMEDOUT ? -2 : 0;
 	*kind_r = b[0];
+	if (*kind_r == CHAN_END)
+		return read_end(chan, end_r, deadline);
 	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP &&
 	    *kind_r != CRED_PLAIN) ||
 	    chan_read(chan, b, 1, deadline) < 0)
@@ -512,11 +555,39 @@ static int read_request(int chan, int *kind_r, char *user, char *secret,
 	return strlen(user) == ulen && strlen(secret) == slen ? 1 : -1;
 }
 
+/*
+ * The pre-login process went away before it said how its session ended,
+ * or we were interrupted by a signal while we waited for it.  Signalled,
+ * we pass the signal on (it may not have had it: kill(1) of our pid),
+ * so its session ends and says so; whatever it managed to write before
+ * it exited is still in the socket.  Logs the logout line and returns
+ * the process's exit status.
+ */
+static int prelogin_gone(pid_t pid, int chan, int wait_s)
+{
+	struct session_stats end = { .end = SEND_ERROR };
+	struct timespec now;
+	unsigned char k;
+	int status;
+
+	if (io_interrupted) {
+		end.end = SEND_SIGNAL;
+		if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
+			log_msg(LOG_ERR, "kill: %s", strerror(errno));
+	}
+	status = reap(pid, wait_s);
+	deadline_in(&now, 0);
+	if (chan_read(chan, &k, 1, &now) == 0 && k == CHAN_END)
+		(void)read_end(chan, &end, &now);
+	logout_log(&end);
+	return status;
+}
+
 int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 {
 	char ts[MAX_TIMESTAMP], user[MAX_USER_ARG + 1];
 	char secret[MAX_PASSWORD + 1];
-	unsigned char pending[INPUT_BUFFER_SIZE], b[3], verdict;
+	unsigned char pending[INPUT_BUFFER_SIZE], b[4], verdict;
 	struct pw_entry *pw;
 	struct login_checker lc;
 	struct timespec deadline;
@@ -563,6 +634,7 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 			_exit(1);
 		lc.check = privsep_ask;
 		lc.handoff = privsep_handoff;
+		lc.end = privsep_end;
 		lc.ctx = &sp[1];
 		status = session_run(cfg, in_fd, out_fd, &lc,
 		    cfg->apop_file ? ts : NULL);
@@ -589,10 +661,20 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 	wait_s = cfg->timeout + PRIVSEP_GRACE;
 	deadline_in(&deadline, wait_s);
 	for (;;) {
-		r = read_request(sp[0], &kind, user, secret, &deadline);
-		if (r == 0) {
-			/* Ended before any login: QUIT, EOF, timeout. */
+		/* The logout line of a session that ends here, before a
+		 * login: error unless the pre-login process says more. */
+		struct session_stats end = { .end = SEND_ERROR };
+
+		r = read_request(sp[0], &kind, user, secret, &end, &deadline);
+		if (r == 2) {
+			/* Ended before any login (QUIT, EOF, timeout, the
+			 * failure limit...), and it said why. */
 			status = reap(pid, wait_s);
+			logout_log(&end);
+			break;
+		}
+		if (r == 0) {
+			status = prelogin_gone(pid, sp[0], wait_s);
 			break;
 		}
 		if (r == -2) {
@@ -601,10 +683,13 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 			if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
 				log_msg(LOG_ERR, "kill: %s", strerror(errno));
 			status = reap(pid, wait_s);
+			end.end = SEND_TIMEOUT;
+			logout_log(&end);
 			break;
 		}
 		if (r < 0) {
 			status = violation(pid, "malformed request");
+			logout_log(&end);
 			break;
 		}
 		r = auth_check_login(cfg, kind, user, secret,
@@ -616,30 +701,33 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 		 * ours (the child reads each verdict before it asks again):
 		 * this write cannot block. */
 		if (write_full(sp[0], &verdict, 1) < 0) {
-			status = reap(pid, wait_s);
+			status = prelogin_gone(pid, sp[0], wait_s);
 			break;
 		}
 		deadline_in(&deadline, wait_s);
 		if (verdict != V_YES)
 			continue;
 		/* Accepted: take over what the client already sent. */
-		if (chan_read(sp[0], b, 3, &deadline) < 0 ||
-		    (b[0] != 'R' && b[0] != 'D')) {
+		if (chan_read(sp[0], b, 4, &deadline) < 0 ||
+		    (b[0] != 'R' && b[0] != 'D') || b[1] >= TLSV_COUNT ||
+		    (b[0] == 'R') != (b[1] != TLSV_NONE)) {
 			status = violation(pid, "no handoff");
+			logout_log(&end);
 			break;
 		}
-		len = (size_t)b[1] | (size_t)b[2] << 8;
+		len = (size_t)b[2] | (size_t)b[3] << 8;
 		if (len > sizeof(pending) ||
 		    chan_read(sp[0], pending, len, &deadline)) {
 			status = violation(pid, "bad handoff");
+			logout_log(&end);
 			break;
 		}
 		close(sp[0]);
 		sp[0] = -1;
 		if (b[0] == 'R') {
 			/* TLS: the session talks to the relay. */
-			status = session_resume(cfg, rp[0], rp[0], pw, pending,
-			    len, 1);
+			status = session_resume(cfg, rp[0], rp[0], pw, kind,
+			    pending, len, b[1]);
 			close(rp[0]);
 			rp[0] = -1;
 			/* The relay ends when it has delivered what the
@@ -647,8 +735,8 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd)
 			(void)reap(pid, wait_s);
 		} else {
 			(void)reap(pid, wait_s);
-			status = session_resume(cfg, in_fd, out_fd, pw,
-			    pending, len, 0);
+			status = session_resume(cfg, in_fd, out_fd, pw, kind,
+			    pending, len, TLSV_NONE);
 		}
 		break;
 	}

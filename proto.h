@@ -21,6 +21,7 @@
  *   trust.c    whether a configuration file may be believed
  *   checkconfig.c  --check-config: a session's checks without a client
  *   log.c      syslog/stderr logging with escaping of untrusted text
+ *   logout.c   the one line that ends every session: who, what, why
  */
 #ifndef POP3D_PROTO_H
 #define POP3D_PROTO_H
@@ -109,6 +110,9 @@ struct netio {
 	int out_flags;			/* out_fd's flags to restore, or -1 */
 	void *tls;			/* the connection's SSL, or NULL */
 	uint64_t total_in;		/* bytes read from in_fd so far */
+	uint64_t total_out;		/* bytes given to io_write() and
+					 * io_commit() (the logout line's
+					 * counts) */
 	uint64_t max_in;		/* 0, or the most input we accept */
 };
 
@@ -326,13 +330,17 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
  * e_r, unless handoff is set: then the session calls handoff() with the
  * client input it has read beyond the login and its TLS session (or
  * NULL), and ends: whoever checked serves the rest (privsep.c).  handoff
- * returns 0 or -1.
+ * returns 0 or -1.  end, when set, receives the session's logout
+ * statistics instead of the log when a session ends without a handoff:
+ * the pre-login process reports its end to the parent, which logs it.
  */
+struct session_stats;
 struct login_checker {
 	int (*check)(void *ctx, int kind, const char *user,
 	    const char *secret, const char *timestamp, struct pw_entry *e_r);
 	int (*handoff)(void *ctx, const void *pending, size_t len, void *tls);
 	void *ctx;
+	void (*end)(void *ctx, const struct session_stats *st);
 };
 
 /* The checker of a session that checks its own logins (no privilege
@@ -875,11 +883,13 @@ void make_apop_timestamp(const char *hostname, char *buf, size_t size);
 int session_run(const struct config *cfg, int in_fd, int out_fd,
     const struct login_checker *lc, const char *timestamp);
 
-/* Continues a session whose login the privileged parent accepted: pending
- * holds the client input the pre-login process had read beyond it;
- * tls_relayed says the client's TLS session is relayed to in/out_fd. */
+/* Continues a session whose login (of kind, a CRED_ value) the
+ * privileged parent accepted: pending holds the client input the
+ * pre-login process had read beyond it; tls_relayed, an enum tls_version
+ * other than TLSV_NONE, says the client's TLS session is relayed to
+ * in/out_fd, and which version it is (for the logout line). */
 int session_resume(const struct config *cfg, int in_fd, int out_fd,
-    const struct pw_entry *pw, const void *pending, size_t len,
+    const struct pw_entry *pw, int kind, const void *pending, size_t len,
     int tls_relayed);
 
 /* -------------------------------------------------------- checkconfig.c */
@@ -893,6 +903,60 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
  */
 int checkconfig_run(const struct config *cfg);
 
+/* ------------------------------------------------------------- logout.c */
+
+/* Why a session ended: the logout line's end= value (logout.c's table;
+ * the privsep channel carries the number). */
+enum session_end {
+	SEND_QUIT,	/* "quit": QUIT, and UPDATE if logged in */
+	SEND_EOF,	/* "eof": the client closed without QUIT */
+	SEND_TIMEOUT,	/* "timeout": idle for the -t seconds */
+	SEND_ERROR,	/* "error": ours (UPDATE, maildrop, memory...) */
+	SEND_SIGNAL,	/* "signal": SIGTERM, SIGHUP, SIGINT */
+	SEND_LIMIT,	/* "limit": too many failed logins */
+	SEND_BADCMD,	/* "badcmd": too many bad commands */
+	SEND_TLS,	/* "tls": the TLS handshake failed */
+	SEND_STALLED,	/* "stalled": the client stopped reading */
+	SEND_FLOOD,	/* "flood": too much input before login */
+	SEND_CHANGED,	/* "changed": maildrop rewritten by another program */
+	SEND_LOST,	/* "lost": the connection failed */
+	SEND_COUNT
+};
+
+/* The TLS version, as tls_version() reports it and the channel sends. */
+enum tls_version { TLSV_NONE, TLSV_1_2, TLSV_1_3, TLSV_OTHER, TLSV_COUNT };
+
+/* What the logout line reports.  user NULL: no login (auth then 0). */
+struct session_stats {
+	const char *user;	/* the account, unescaped */
+	int auth;		/* CRED_PASS, CRED_APOP, CRED_PLAIN or 0 */
+	int tls;		/* enum tls_version */
+	unsigned long retr_n, top_n, dele_n;
+	uint64_t retr_bytes, top_bytes, dele_bytes;
+	size_t left;		/* messages left in the maildrop */
+	int end;		/* enum session_end */
+};
+
+/* Notes the session's start (CLOCK_MONOTONIC); called once in main, so
+ * both processes of root mode measure from the connection's start. */
+void logout_start(void);
+/* Milliseconds since logout_start(). */
+unsigned long long logout_elapsed_ms(void);
+/*
+ * Formats the logout line (without the client prefix) into buf:
+ * "logout: user=U auth=A tls=T retr=N/B top=N/B dele=N/B left=N
+ * time=S.MMMs end=E".  Out-of-range auth, tls or end values print as
+ * "unknown".  Returns 0, or -1 if it did not fit (buf then holds a
+ * truncated, NUL-terminated line).
+ */
+int logout_format(char *buf, size_t size, const struct session_stats *st,
+    unsigned long long ms);
+/* Logs the logout line: LOG_INFO for quit, else LOG_NOTICE. */
+void logout_log(const struct session_stats *st);
+/* The end= and tls= words, and the reverse of the first for tests. */
+const char *logout_end_name(int end);
+const char *logout_tls_name(int tls);
+
 /* ---------------------------------------------------------------- tls.c */
 
 /* Loads libssl, the certificate chain and key (refusing a key file group
@@ -905,6 +969,9 @@ int tls_setup(const char *cert, const char *key);
 int tls_cert_expiry(long long *secs_left_r, char *when, size_t size);
 /* Non-zero once tls_setup() succeeded. */
 int tls_available(void);
+/* The protocol version of a connection from tls_accept() (NULL:
+ * TLSV_NONE), an enum tls_version. */
+int tls_version(const void *tls);
 /* Runs the server handshake on the connection within timeout seconds.
  * Returns the connection (for the calls below), or NULL (logged with the
  * client address). */

@@ -75,13 +75,14 @@ struct session {
 	int have_user;		/* a USER was accepted and PASS may follow */
 	char timestamp[MAX_TIMESTAMP];	/* APOP, "" when off */
 	const struct login_checker *lc;	/* who checks logins */
-	int tls_relayed;	/* the client's TLS is relayed to us (privsep) */
+	int tls_relayed;	/* the client's TLS is relayed to us (privsep):
+				 * its enum tls_version, TLSV_NONE if not */
 	int dropped_privileges;
+	int login_kind;		/* CRED_ of the accepted login, 0 before */
 	struct pw_entry pw;
 	struct mailbox mb;
-	unsigned retrieved;
-	size_t removed;		/* messages UPDATE removed */
-	const char *end_why;	/* why the session ends, for the log */
+	struct session_stats st;	/* the counts for the logout line */
+	int end;		/* an enum session_end, -1 not yet known */
 };
 
 static enum outcome start_transaction(struct session *s);
@@ -218,6 +219,46 @@ static long live_msg(struct session *s, const char *arg)
 	return n;
 }
 
+/*
+ * The client's input ended other than with a line (IO_EOF, IO_TIMEOUT,
+ * IO_LIMIT, IO_ERROR): notes why, for the logout line, and ends the
+ * session.  Wherever the session reads, it ends the same way.
+ */
+static enum outcome input_ended(struct session *s, enum io_status r)
+{
+	switch (r) {
+	case IO_LIMIT:
+		/* Only set before login (session_loop). */
+		log_msg(LOG_NOTICE, "too much input before login (more than "
+		    "%u bytes); closing the connection",
+		    (unsigned)MAX_PRELOGIN_INPUT);
+		reply(s, R_TOO_MUCH_INPUT);
+		s->end = SEND_FLOOD;
+		break;
+	case IO_TIMEOUT:
+		/* RFC 1939 section 3: close without a response and
+		 * without UPDATE. */
+		s->end = SEND_TIMEOUT;
+		break;
+	case IO_EOF:
+		s->end = SEND_EOF;
+		break;
+	default:
+		/* A stalled client is logged as such (netio.c). */
+		if (io_interrupted) {
+			s->end = SEND_SIGNAL;
+		} else if (s->io.stalled) {
+			s->end = SEND_STALLED;
+		} else {
+			log_msg(LOG_NOTICE, "connection error: %s",
+			    strerror(errno));
+			s->end = SEND_LOST;
+		}
+		break;
+	}
+	return END_OK;
+}
+
 /* ---------------------------------------------------------- login */
 
 /*
@@ -237,7 +278,7 @@ static int check_credentials(struct session *s, int kind, const char *user,
 }
 
 /* After check_credentials(): the answer, and the login or the handoff. */
-static enum outcome login_result(struct session *s, int r)
+static enum outcome login_result(struct session *s, int kind, int r)
 {
 	switch (r) {
 	case 1:
@@ -246,13 +287,18 @@ static enum outcome login_result(struct session *s, int r)
 		reply(s, R_AUTH_FAIL);
 		return GO_ON;
 	case 2:
+		/* Its own line: the failures it ends are logged each, but
+		 * this is what a tool watching for guessers waits for. */
+		log_msg(LOG_NOTICE, "too many authentication failures (%d); "
+		    "closing the connection", MAX_AUTH_FAILURES);
 		reply(s, R_AUTH_LIMIT);
-		s->end_why = "too many authentication failures";
+		s->end = SEND_LIMIT;
 		return END_OK;
 	default:
 		reply(s, R_SYS_TEMP);
 		return GO_ON;
 	}
+	s->login_kind = kind;
 	if (!s->lc || !s->lc->handoff)
 		return start_transaction(s);
 	/* The parent continues the session as the user; it needs what the
@@ -387,7 +433,6 @@ static enum outcome start_transaction(struct session *s)
 	if (r != MBOX_OK) {
 		log_msg(LOG_NOTICE, "login of user=%s refused: maildrop %s "
 		    "unavailable", name, shown);
-		s->end_why = "maildrop unavailable";
 		/* RFC 1939 lets us stay in AUTHORIZATION, but not after we
 		 * gave up root for this user. */
 		return s->dropped_privileges ? END_FAIL : GO_ON;
@@ -468,7 +513,7 @@ static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 	}
 	r = check_credentials(s, CRED_PASS, s->user, argv[1]);
 	explicit_bzero(argv[1], strlen(argv[1]));
-	return login_result(s, r);
+	return login_result(s, CRED_PASS, r);
 }
 
 static enum outcome cmd_apop(struct session *s, int argc, char **argv)
@@ -480,8 +525,8 @@ static enum outcome cmd_apop(struct session *s, int argc, char **argv)
 	}
 	s->have_user = 0;
 	set_user(s, argv[1]);
-	return login_result(s, check_credentials(s, CRED_APOP, s->user,
-	    argv[2]));
+	return login_result(s, CRED_APOP, check_credentials(s, CRED_APOP,
+	    s->user, argv[2]));
 }
 
 static enum outcome cmd_stls(struct session *s, int argc, char **argv)
@@ -497,8 +542,10 @@ static enum outcome cmd_stls(struct session *s, int argc, char **argv)
 		return GO_ON;
 	}
 	reply(s, R_STLS_GO);
-	if (io_flush(&s->io) < 0)
+	if (io_flush(&s->io) < 0) {
+		s->end = SEND_LOST;
 		return END_OK;
+	}
 	/* RFC 2595 section 4: nothing the client sent before the handshake
 	 * may count after it (command injection), and the session starts
 	 * over: no pending USER. */
@@ -507,7 +554,7 @@ static enum outcome cmd_stls(struct session *s, int argc, char **argv)
 	s->user[0] = '\0';
 	s->io.tls = tls_accept(s->io.in_fd, s->io.out_fd, s->cfg->timeout);
 	if (!s->io.tls) {
-		s->end_why = "STLS failed";
+		s->end = SEND_TLS;
 		return END_OK;	/* logged; the stream is unusable now */
 	}
 	return GO_ON;
@@ -556,12 +603,15 @@ static enum outcome sasl_plain(struct session *s, const char *b64)
 	int r;
 
 	if (!strcmp(b64, "*")) {
+		/* The client's own choice, no guess: not a failure. */
+		log_msg(LOG_INFO, "AUTH PLAIN cancelled by the client");
 		reply(s, R_AUTH_CANCEL);
 		return GO_ON;
 	}
 	/* RFC 5034 section 4: "=" is an empty initial response. */
 	len = strcmp(b64, "=") ? decode_base64(b64, buf, sizeof(buf) - 1) : 0;
 	if (len < 0) {
+		log_msg(LOG_NOTICE, "AUTH PLAIN failed: invalid base64");
 		reply(s, R_AUTH_B64);
 		return BAD;
 	}
@@ -578,24 +628,32 @@ static enum outcome sasl_plain(struct session *s, const char *b64)
 	    strlen(pass) != (size_t)(len - (pass - (char *)buf)) ||
 	    strlen(authcid) > 255 || strlen(pass) > 255) {
 		explicit_bzero(buf, sizeof(buf));
+		log_msg(LOG_NOTICE, "AUTH PLAIN failed: malformed credentials");
 		reply(s, R_AUTH_SYNTAX);
 		return GO_ON;
 	}
 	if (*authzid && strcmp(authzid, authcid)) {
+		char name[MAX_USER_NAME + 4];
+
 		/* Acting as another user (proxy login) is not offered. */
+		log_escape(name, sizeof(name), authcid, strlen(authcid));
 		explicit_bzero(buf, sizeof(buf));
+		log_msg(LOG_NOTICE, "AUTH PLAIN failed for user=%s: proxy "
+		    "login (another authorization identity) not offered",
+		    name);
 		reply(s, R_AUTH_FAIL);
 		return GO_ON;
 	}
 	set_user(s, authcid);
 	r = check_credentials(s, CRED_PLAIN, s->user, pass);
 	explicit_bzero(buf, sizeof(buf));
-	return login_result(s, r);
+	return login_result(s, CRED_PLAIN, r);
 }
 
 static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 {
 	char line[MAX_SASL_LINE + 1];
+	enum io_status r;
 	enum outcome o;
 	size_t len;
 
@@ -609,6 +667,11 @@ static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 		return GO_ON;
 	}
 	if (strcasecmp(argv[1], "PLAIN")) {
+		char mech[32];
+
+		/* Not a failure: clients try the mechanisms they know. */
+		log_escape(mech, sizeof(mech), argv[1], strlen(argv[1]));
+		log_msg(LOG_INFO, "AUTH mechanism %s not supported", mech);
 		reply(s, R_AUTH_MECH);
 		return GO_ON;
 	}
@@ -622,17 +685,19 @@ static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 	/* No initial response: the empty challenge, then the client's
 	 * line, which may be longer than a command line. */
 	reply(s, "+ ");
-	switch (io_read_line(&s->io, line, sizeof(line), &len)) {
+	switch ((r = io_read_line(&s->io, line, sizeof(line), &len))) {
 	case IO_LINE:
 		break;
 	case IO_TOOLONG:
+		log_msg(LOG_NOTICE, "AUTH PLAIN failed: response too long");
 		reply(s, R_TOO_LONG);
 		return BAD;
 	default:
-		return END_OK;
+		return input_ended(s, r);
 	}
 	if (strlen(line) != len) {
 		explicit_bzero(line, sizeof(line));
+		log_msg(LOG_NOTICE, "AUTH PLAIN failed: invalid base64");
 		reply(s, R_AUTH_B64);
 		return BAD;
 	}
@@ -673,28 +738,35 @@ static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 static enum outcome cmd_quit(struct session *s, int argc, char **argv)
 {
 	char name[MAX_USER_NAME + 4];
-	size_t deleted;
+	uint64_t bytes = 0;
+	size_t deleted, i;
 	int r;
 
 	(void)argc;
 	(void)argv;
-	s->end_why = "QUIT";
+	s->end = SEND_QUIT;
 	if (s->state == ST_AUTH) {
 		reply(s, R_BYE);
 		return END_OK;
 	}
 	deleted = s->mb.idx.count - s->mb.live_count;
+	for (i = 0; i < s->mb.idx.count; i++)
+		if (s->mb.idx.msgs[i].flags & MSG_DELETED)
+			bytes += s->mb.idx.msgs[i].size;
 	r = mbox_update(&s->mb);
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
 	if (r != MBOX_OK) {
 		log_msg(LOG_ERR, "user=%s: UPDATE failed, nothing deleted",
 		    name);
-		s->end_why = "QUIT, UPDATE failed";
+		s->end = SEND_ERROR;
 		reply(s, r == MBOX_LOCKED ? "-ERR [IN-USE] maildrop locked, "
 		    "deleted messages not removed" : R_UPDATE_FAIL);
 		return END_FAIL;
 	}
-	s->removed = deleted;
+	/* Only UPDATE removes mail: DELE marks are what the client wanted,
+	 * these are what happened. */
+	s->st.dele_n = deleted;
+	s->st.dele_bytes = bytes;
 	io_printf(&s->io, "%s (%zu %s left)\r\n", R_BYE, s->mb.live_count,
 	    messages(s->mb.live_count));
 	return END_OK;
@@ -764,6 +836,7 @@ static enum outcome cmd_uidl(struct session *s, int argc, char **argv)
 static enum outcome send_message(struct session *s, long n, long lines)
 {
 	char name[MAX_USER_NAME + 4];
+	uint64_t before;
 	int r;
 
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
@@ -776,26 +849,38 @@ static enum outcome send_message(struct session *s, long n, long lines)
 	if (r != MBOX_OK) {
 		log_msg(LOG_ERR, "user=%s: maildrop changed by another program "
 		    "during the session; ending it, nothing deleted", name);
-		s->end_why = "maildrop changed";
+		s->end = SEND_CHANGED;
 		reply(s, r == MBOX_CHANGED ? R_CHANGED : R_SYS_TEMP);
 		return END_FAIL;
 	}
 	io_printf(&s->io, "+OK %llu octets\r\n",
 	    (unsigned long long)s->mb.idx.msgs[n].size);
+	before = s->io.total_out;
 	r = mbox_send(&s->mb, (size_t)n, lines, &s->io);
 	if (r == MBOX_OK) {
-		if (lines < 0)
-			s->retrieved++;
+		/* The body as the client got it (byte-stuffed), without
+		 * the ".\r\n" that ends it. */
+		uint64_t sent = s->io.total_out - before;
+
+		sent = sent >= 3 ? sent - 3 : 0;
+		if (lines < 0) {
+			s->st.retr_n++;
+			s->st.retr_bytes += sent;
+		} else {
+			s->st.top_n++;
+			s->st.top_bytes += sent;
+		}
 		return GO_ON;
 	}
 	if (r == MBOX_NET) {
 		log_msg(LOG_NOTICE, "user=%s: connection lost while message %ld "
 		    "was sent; nothing deleted", name, n + 1);
-		s->end_why = "connection lost";
+		s->end = io_interrupted ? SEND_SIGNAL : s->io.stalled ?
+		    SEND_STALLED : SEND_LOST;
 	} else {
 		log_msg(LOG_ERR, "user=%s: maildrop changed while message %ld "
 		    "was sent; response cut, session ended", name, n + 1);
-		s->end_why = "maildrop changed";
+		s->end = SEND_CHANGED;
 	}
 	/* The terminator was not sent: the client must not take what it
 	 * got as a message.  Nothing more can be said on this stream. */
@@ -975,33 +1060,58 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 	s->mb.sp.dfd = -1;
 	s->lc = NULL;	/* a resumed session logs in no more */
 	s->state = ST_AUTH;
+	s->end = -1;
 	return s;
 }
 
-/*
- * One line for every session's end, whatever ended it: who, what was
- * retrieved and removed, and why.  Only QUIT's UPDATE removes mail.
- */
-static void log_logout(const struct session *s, int status)
+/* The logout line, or whoever takes it instead (the pre-login process
+ * sends it to the parent: privsep.c). */
+static void report_end(const struct login_checker *lc,
+    const struct session_stats *st)
 {
-	char name[MAX_USER_NAME + 4], sig[32];
-	const char *why = s->end_why ? s->end_why :
-	    status ? "error" : "connection closed";
-	int prio = s->end_why && !strcmp(s->end_why, "QUIT") ? LOG_INFO :
-	    LOG_NOTICE;
+	if (lc && lc->end)
+		lc->end(lc->ctx, st);
+	else
+		logout_log(st);
+}
 
-	if (s->end_why && !strcmp(s->end_why, "signal")) {
-		snprintf(sig, sizeof(sig), "signal %d", (int)io_interrupted);
-		why = sig;
+/*
+ * One line for every session's end, whatever ended it (logout.c): who,
+ * what was retrieved and removed, and why.  Only QUIT's UPDATE removes
+ * mail.  An end nobody noted is an error of ours if the exit status says
+ * so, else the client's leaving.
+ */
+static void log_logout(struct session *s, int status)
+{
+	struct session_stats *st = &s->st;
+
+	st->end = s->end >= 0 ? s->end : status ? SEND_ERROR : SEND_EOF;
+	st->tls = s->io.tls ? tls_version(s->io.tls) : s->tls_relayed;
+	if (s->state == ST_TRANS) {
+		st->user = s->pw.name;
+		st->auth = s->login_kind;
+		st->left = s->mb.idx.count - st->dele_n;
 	}
-	if (s->state != ST_TRANS) {
-		log_msg(prio, "logout: no login (%s)", why);
-		return;
+	report_end(s->lc, st);
+}
+
+/* The end by too many bad commands in a row.  Before login it is what a
+ * scanner or a fuzzer does (fail2ban counts it); after login it is a
+ * broken client of a user who knows the password, logged apart. */
+static void bad_commands(struct session *s)
+{
+	char name[MAX_USER_NAME + 4];
+
+	if (s->state == ST_AUTH) {
+		log_msg(LOG_NOTICE, "too many bad commands before login (%d); "
+		    "closing the connection", MAX_BAD_COMMANDS);
+	} else {
+		log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
+		log_msg(LOG_NOTICE, "too many bad commands from user=%s (%d); "
+		    "closing the connection", name, MAX_BAD_COMMANDS);
 	}
-	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
-	log_msg(prio, "logout: user=%s retrieved=%u deleted=%zu left=%zu (%s)",
-	    name, s->retrieved, s->removed, s->mb.idx.count - s->removed,
-	    why);
+	reply(s, R_TOO_MANY_BAD);
+	s->end = SEND_BADCMD;
 }
 
 /* Reads and answers commands until the session ends; frees it. */
@@ -1017,7 +1127,10 @@ static int session_loop(struct session *s, enum outcome first)
 		/* Bound what an unauthenticated peer may make us read. */
 		s->io.max_in = s->state == ST_AUTH ? MAX_PRELOGIN_INPUT : 0;
 		if (o == GO_ON || o == BAD) {
-			switch (io_read_line(&s->io, line, sizeof(line), &len)) {
+			enum io_status r = io_read_line(&s->io, line,
+			    sizeof(line), &len);
+
+			switch (r) {
 			case IO_LINE:
 				o = dispatch(s, line, len);
 				break;
@@ -1025,32 +1138,8 @@ static int session_loop(struct session *s, enum outcome first)
 				reply(s, R_TOO_LONG);
 				o = BAD;
 				break;
-			case IO_LIMIT:
-				/* Only set before login (see below). */
-				reply(s, R_TOO_MUCH_INPUT);
-				s->end_why = "too much input before login";
-				o = END_OK;
-				break;
-			case IO_TIMEOUT:
-				/* RFC 1939 section 3: close without a
-				 * response and without UPDATE. */
-				s->end_why = "idle timeout, session closed";
-				o = END_OK;
-				break;
-			case IO_EOF:
-				s->end_why = "client left without QUIT";
-				o = END_OK;
-				break;
 			default:
-				/* A stalled client is logged as such. */
-				if (io_interrupted)
-					s->end_why = "signal";
-				else if (s->io.stalled)
-					s->end_why = "client stopped reading";
-				else
-					log_msg(LOG_NOTICE, "connection error: "
-					    "%s", strerror(errno));
-				o = END_OK;
+				o = input_ended(s, r);
 				break;
 			}
 			explicit_bzero(line, sizeof(line));
@@ -1060,7 +1149,7 @@ static int session_loop(struct session *s, enum outcome first)
 		 * release the maildrop at once.  An ending the command chose
 		 * stands (END_HANDOFF: the TLS session is the relay's). */
 		if (s->io.stalled && (o == GO_ON || o == BAD)) {
-			s->end_why = "client stopped reading";
+			s->end = SEND_STALLED;
 			o = END_OK;
 		}
 
@@ -1070,8 +1159,7 @@ static int session_loop(struct session *s, enum outcome first)
 			break;
 		case BAD:
 			if (++bad >= MAX_BAD_COMMANDS) {
-				reply(s, R_TOO_MANY_BAD);
-				s->end_why = "too many bad commands";
+				bad_commands(s);
 				done = 1;
 			}
 			break;
@@ -1109,17 +1197,20 @@ int session_run(const struct config *cfg, int in_fd, int out_fd,
 {
 	struct session *s = session_new(cfg, in_fd, out_fd);
 
-	if (!s)
+	if (!s) {
+		struct session_stats st = { .end = SEND_ERROR };
+
+		report_end(lc, &st);
 		return 1;
+	}
 	s->lc = lc;
 	/* RFC 8314 section 3.1: on a POP3S port TLS comes first. */
 	if (cfg->implicit_tls) {
 		s->io.tls = tls_accept(in_fd, out_fd, cfg->timeout);
 		if (!s->io.tls) {
 			/* The client's failure, logged; not ours. */
-			io_free(&s->io);
-			free(s);
-			return 0;
+			s->end = SEND_TLS;
+			return session_loop(s, END_OK);
 		}
 	}
 	if (timestamp) {
@@ -1132,17 +1223,23 @@ int session_run(const struct config *cfg, int in_fd, int out_fd,
 }
 
 int session_resume(const struct config *cfg, int in_fd, int out_fd,
-    const struct pw_entry *pw, const void *pending, size_t len,
+    const struct pw_entry *pw, int kind, const void *pending, size_t len,
     int tls_relayed)
 {
 	struct session *s = session_new(cfg, in_fd, out_fd);
 
-	if (!s)
-		return 1;
-	if (len > sizeof(s->io.in)) {
-		free(s);
+	if (!s || len > sizeof(s->io.in)) {
+		struct session_stats st = { .user = pw->name, .auth = kind,
+		    .tls = tls_relayed, .end = SEND_ERROR };
+
+		if (s) {
+			io_free(&s->io);
+			free(s);
+		}
+		report_end(NULL, &st);
 		return 1;
 	}
+	s->login_kind = kind;
 	memcpy(s->io.in, pending, len);
 	s->io.in_end = len;
 	s->tls_relayed = tls_relayed;

@@ -152,6 +152,35 @@ static void log_openssl_at(int prio, const char *what)
 		log_msg(prio, "%s failed", what);
 }
 
+/*
+ * A failed handshake is one line, "TLS handshake failed: why", whatever
+ * OpenSSL's error queue holds: fail2ban counts lines, and one client's
+ * one failure must count once.  why NULL: the queue's entries, joined.
+ */
+static void handshake_failed(const char *why)
+{
+	char text[512], one[256];
+	size_t o = 0;
+	unsigned long e;
+
+	text[0] = '\0';
+	while ((e = ssl_api->ERR_get_error()) != 0) {
+		int n;
+
+		ssl_api->ERR_error_string_n(e, one, sizeof(one));
+		n = snprintf(text + o, sizeof(text) - o, "%s%s",
+		    o ? "; " : "", one);
+		if (n < 0 || (size_t)n >= sizeof(text) - o) {
+			/* Full: the rest is dropped, the queue emptied. */
+			ssl_api->ERR_clear_error();
+			break;
+		}
+		o += (size_t)n;
+	}
+	log_msg(LOG_NOTICE, "TLS handshake failed: %s", why ? why :
+	    text[0] ? text : "connection closed or reset");
+}
+
 static void log_openssl(const char *what)
 {
 	log_openssl_at(LOG_ERR, what);
@@ -382,15 +411,15 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 		case SSL_ERROR_WANT_READ:
 			if (io_wait_fd(in_fd, POLLIN, &deadline) > 0)
 				continue;
-			log_msg(LOG_NOTICE, "TLS handshake timed out");
+			handshake_failed("timed out");
 			goto fail;
 		case SSL_ERROR_WANT_WRITE:
 			if (io_wait_fd(out_fd, POLLOUT, &deadline) > 0)
 				continue;
-			log_msg(LOG_NOTICE, "TLS handshake timed out");
+			handshake_failed("timed out");
 			goto fail;
 		default:
-			log_openssl("TLS handshake");
+			handshake_failed(NULL);
 			goto fail;
 		}
 	}
@@ -402,6 +431,22 @@ void *tls_accept(int in_fd, int out_fd, int timeout)
 fail:
 	conn_free(c);
 	return NULL;
+}
+
+int tls_version(const void *tls)
+{
+	const struct tls_conn *c = tls;
+	const char *v;
+
+	if (!c)
+		return TLSV_NONE;
+	v = ssl_api->SSL_get_version(c->ssl);
+	/* tls_setup() allows nothing older than TLS 1.2. */
+	if (v && !strcmp(v, "TLSv1.3"))
+		return TLSV_1_3;
+	if (v && !strcmp(v, "TLSv1.2"))
+		return TLSV_1_2;
+	return TLSV_OTHER;
 }
 
 void tls_close(void *tls)

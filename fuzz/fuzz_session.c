@@ -233,7 +233,7 @@ static void check_maildrop(const unsigned char *out, size_t out_len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct auth_local al = { &cfg, 0 };
-	const struct login_checker lc = { auth_local_check, NULL, &al };
+	const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
 	unsigned char *out;
 	size_t out_len;
 

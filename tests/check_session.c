@@ -283,7 +283,7 @@ static char *sess_run_bytes(const struct sess *s, const char *input,
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		struct auth_local al = { &s->cfg, 0 };
-		const struct login_checker lc = { auth_local_check, NULL, &al };
+		const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
 		int status;
 
 		if (running_as_root()) {
@@ -872,7 +872,7 @@ static void live_start(const struct sess *s, const char *out_name,
 	ck_assert_int_ge(l->pid, 0);
 	if (l->pid == 0) {
 		struct auth_local al = { &s->cfg, 0 };
-		const struct login_checker lc = { auth_local_check, NULL, &al };
+		const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
 		close(p[1]);
 		if (running_as_root()) {
 			gid_t g = NOBODY;

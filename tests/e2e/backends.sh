@@ -74,7 +74,7 @@ for b in file pam checkpassword; do
 	equal "$b-closed-after-limit" 7 "$(wc -l <"$T/$b-fail.out")"
 	log_has "$b-logged-wrong" "$b-fail" "PASS failed for user=$U auth=$b"
 	log_has "$b-logged-unknown" "$b-fail" "PASS failed for user=nosuchuser auth=$b"
-	log_has "$b-logout-why" "$b-fail" 'logout: no login .too many authentication failures.'
+	log_has "$b-logout-why" "$b-fail" 'logout: user=none auth=none .* end=limit$'
 	if grep -qaE "$SAN_RE" "$T/$b-fail.err"; then fail "$b-fail-sanitizer" "$(grep -a -m1 -E "$SAN_RE" "$T/$b-fail.err")"; else pass "$b-fail-sanitizer"; fi
 	# shellcheck disable=SC2086
 	crlf "USER $U" 'PASS secret' STAT QUIT |

@@ -328,7 +328,7 @@ stop_client
 
 client half nrs tls
 ended tls-half-record nrs
-logged tls-half-record-logged nrs 'idle timeout'
+logged tls-half-record-logged nrs 'logout: .* end=timeout$'
 stop_client
 
 # ------------------------------- (c) TLS: stops reading in mid-RETR

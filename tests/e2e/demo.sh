@@ -14,7 +14,7 @@ cp "$POP3D" "$T/src/pop3d"; cp "$POP3PASSWD" "$T/src/pop3passwd"
 equal demo-exit-status 0 "$?"
 if grep -q '^+OK maildrop has 3 messages' "$T/demo.out"; then pass demo-login
 else fail demo-login "$(grep -a -m 3 -E '^[-+]|refus' "$T/demo.out" "$T/demo.err" | tr '\n' ' ')"; fi
-if grep -q '^+OK pop3d signing off' "$T/demo.out" && grep -q 'logout: user=alice retrieved=1 ' "$T/demo.err"; then pass demo-retrieved
+if grep -q '^+OK pop3d signing off' "$T/demo.out" && grep -q 'logout: user=alice auth=pass tls=none retr=1/' "$T/demo.err"; then pass demo-retrieved
 else fail demo-retrieved "$(tail -n 2 "$T/demo.err" | tr '\n' ' ')"; fi
 if grep -qaE "$SAN_RE" "$T/demo.err"; then fail demo-sanitizer "$(grep -a -m1 -E "$SAN_RE" "$T/demo.err")"; else pass demo-sanitizer; fi
 # The command the README prints works as printed.

@@ -4,11 +4,12 @@
 # SYSTEMDUNITDIR, under umask 077: every file lands under DESTDIR where
 # expected with the expected mode; @SBINDIR@ and @SYSCONFDIR@ are
 # substituted in the xinetd file and the service unit; the PAM service
-# file lands in SYSCONFDIR/pam.d; both man pages render without warnings;
-# uninstall removes exactly what install put there; the privilege
-# separation directory is made (mode 755, empty) at the path pop3d is
-# compiled with, and removed by uninstall; nothing is created outside
-# DESTDIR.  The build runs in a copy of
+# file lands in SYSCONFDIR/pam.d, the fail2ban filter and jail in
+# SYSCONFDIR/fail2ban/filter.d and jail.d (the jail disabled); both man
+# pages render without warnings; uninstall removes exactly what install
+# put there; the privilege separation directory is made (mode 755, empty)
+# at the path pop3d is compiled with, and removed by uninstall; nothing is
+# created outside DESTDIR.  The build runs in a copy of
 # the tree, so parallel builds in the work tree do not interfere.
 . "$(dirname "$0")/../lib.sh"
 # Started as root, pop3d refuses a password file in a directory another
@@ -28,7 +29,7 @@ need lexgrog man-db || true
 
 SRC=$T/src
 mkdir -p "$SRC"
-( cd "$TOP" && cp -r ./*.c ./*.h Makefile xinetd.d systemd pam.d ./*.8 "$SRC/" ) ||
+( cd "$TOP" && cp -r ./*.c ./*.h Makefile xinetd.d systemd pam.d fail2ban ./*.8 "$SRC/" ) ||
 	fail copy-tree "could not copy the source tree"
 
 D=$T/dest
@@ -47,6 +48,8 @@ FILES=(
 	"$ETC/xinetd.d/pop3 644"
 	"$ETC/xinetd.d/pop3s 644"
 	"$ETC/pam.d/pop3d 644"
+	"$ETC/fail2ban/filter.d/pop3d.conf 644"
+	"$ETC/fail2ban/jail.d/pop3d.conf 644"
 	"$UNITS/pop3d.socket 644"
 	"$UNITS/pop3d@.service 644"
 	"$UNITS/pop3s.socket 644"
@@ -59,8 +62,8 @@ pre_existing=''
 for p in "${OUTSIDE[@]}"; do [ -e "$p" ] && pre_existing="$pre_existing $p"; done
 
 # Files already in the target directories must survive both targets.
-mkdir -p "$D$SBIN" "$D$MAN/man8" "$D$ETC/xinetd.d" "$D$ETC/pam.d" "$D$UNITS"
-for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$UNITS"; do echo keep >"$D$d/sentinel"; done
+mkdir -p "$D$SBIN" "$D$MAN/man8" "$D$ETC/xinetd.d" "$D$ETC/pam.d" "$D$ETC/fail2ban/filter.d" "$D$ETC/fail2ban/jail.d" "$D$UNITS"
+for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$ETC/fail2ban/filter.d" "$ETC/fail2ban/jail.d" "$UNITS"; do echo keep >"$D$d/sentinel"; done
 
 touch "$T/stamp"
 sleep 1	# so that -newer tells files made from now on
@@ -81,7 +84,7 @@ done
 if [ -z "$bad" ]; then pass "installed-files-and-modes (${#FILES[@]} files)"; else fail installed-files-and-modes "$bad"; fi
 
 want=$( { for f in "${FILES[@]}"; do echo "${f% *}"; done
-	  for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$UNITS"; do echo "$d/sentinel"; done; } | sort)
+	  for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$ETC/fail2ban/filter.d" "$ETC/fail2ban/jail.d" "$UNITS"; do echo "$d/sentinel"; done; } | sort)
 got=$(cd "$D" && find . \( -type f -o -type l \) | sed 's,^\.,,' | sort)
 if [ "$want" = "$got" ]; then pass installed-nothing-else
 else fail installed-nothing-else "unexpected: $(comm -13 <(echo "$want") <(echo "$got") | tr '\n' ' ')"; fi
@@ -121,6 +124,14 @@ if cmp -s <(sub "$SRC/systemd/pop3d@.service") "$S"; then pass service-unit-as-s
 if cmp -s "$SRC/pam.d/pop3d" "$D$ETC/pam.d/pop3d"; then pass pam-file-as-source; else fail pam-file-as-source "differs from the source"; fi
 # Debian style: the system's stacks, included; nothing of its own.
 equal pam-file-includes "@include common-auth @include common-account" "$(grep -v '^#' "$D$ETC/pam.d/pop3d" | xargs)"
+if cmp -s "$SRC/fail2ban/filter.d/pop3d.conf" "$D$ETC/fail2ban/filter.d/pop3d.conf" &&
+   cmp -s "$SRC/fail2ban/jail.d/pop3d.conf" "$D$ETC/fail2ban/jail.d/pop3d.conf"; then
+	pass fail2ban-files-as-source
+else
+	fail fail2ban-files-as-source "differ from the sources"
+fi
+# The jail ships disabled: installing pop3d must not start banning.
+equal fail2ban-jail-disabled "enabled = false" "$(grep -E '^enabled[[:space:]]*=' "$D$ETC/fail2ban/jail.d/pop3d.conf" | tr -s ' \t' ' ')"
 if cmp -s "$SRC/systemd/pop3d.socket" "$D$UNITS/pop3d.socket"; then pass socket-unit-as-source; else fail socket-unit-as-source "differs from the source"; fi
 if cmp -s "$SRC/pop3d.8" "$D$MAN/man8/pop3d.8" && cmp -s "$SRC/pop3passwd.8" "$D$MAN/man8/pop3passwd.8"; then
 	pass man-pages-as-source
@@ -166,7 +177,7 @@ left=''
 for f in "${FILES[@]}"; do [ -e "$D${f% *}" ] && left="$left ${f% *}"; done
 equal uninstall-removes-every-file "" "$left"
 got=$(cd "$D" && find . \( -type f -o -type l \) | sed 's,^\.,,' | sort)
-want=$(for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$UNITS"; do echo "$d/sentinel"; done | sort)
+want=$(for d in "$SBIN" "$MAN/man8" "$ETC/xinetd.d" "$ETC/pam.d" "$ETC/fail2ban/filter.d" "$ETC/fail2ban/jail.d" "$UNITS"; do echo "$d/sentinel"; done | sort)
 equal uninstall-keeps-other-files "$(echo $want)" "$(echo $got)"
 if [ -e "$D$PRIVSEP" ] || [ -e "$D${PRIVSEP%/*}" ]; then fail uninstall-removes-privsep-dir "$D$PRIVSEP is left"
 else pass uninstall-removes-privsep-dir; fi
@@ -183,7 +194,7 @@ stray=$(find /usr /etc /lib /opt /srv /var /root -xdev -newer "$T/stamp" \
 	\( -name pop3d -o -name pop3passwd -o -name pop3d.8 -o -name pop3passwd.8 \
 	   -o -name pop3 -o -name pop3d.socket -o -name 'pop3d@.service' \
 	   -o -name pop3s -o -name pop3s.socket -o -name 'pop3s@.service' \
-	   -o -path '*/pam.d/pop3d' \) \
+	   -o -path '*/pam.d/pop3d' -o -path '*/fail2ban/*/pop3d.conf' \) \
 	! -path "$T/*" -print 2>/dev/null | head -n 5 | tr '\n' ' ')
 equal nothing-installed-outside-destdir "" "$stray"
 # The work tree was not built in.
@@ -200,11 +211,12 @@ D2=$T/dest2
 ( umask 077; make -C "$SRC" install DESTDIR="$D2" ) >"$T/install3.log" 2>&1
 equal make-install-defaults-status 0 "$?"
 equal install-default-directories-755 "" "$(find "$D2" -mindepth 1 -type d ! -perm 755 -printf '%P(%m) ')"
-equal install-default-file-modes "755 755 644 644 644 644 644 644" "$(cd "$D2" && stat -c %a usr/local/sbin/pop3d usr/local/sbin/pop3passwd \
+equal install-default-file-modes "755 755 644 644 644 644 644 644 644 644" "$(cd "$D2" && stat -c %a usr/local/sbin/pop3d usr/local/sbin/pop3passwd \
 	usr/local/share/man/man8/pop3d.8 usr/local/share/man/man8/pop3passwd.8 etc/xinetd.d/pop3 \
-	usr/local/lib/systemd/system/pop3d.socket usr/local/lib/systemd/system/pop3d@.service etc/pam.d/pop3d 2>&1 | xargs)"
+	usr/local/lib/systemd/system/pop3d.socket usr/local/lib/systemd/system/pop3d@.service etc/pam.d/pop3d \
+	etc/fail2ban/filter.d/pop3d.conf etc/fail2ban/jail.d/pop3d.conf 2>&1 | xargs)"
 got=$(cd "$D2" && find . -type f | sed 's,^\.,,' | sort | tr '\n' ' ')
-equal install-default-layout "/etc/pam.d/pop3d /etc/xinetd.d/pop3 /etc/xinetd.d/pop3s /usr/local/lib/systemd/system/pop3d.socket /usr/local/lib/systemd/system/pop3d@.service /usr/local/lib/systemd/system/pop3s.socket /usr/local/lib/systemd/system/pop3s@.service /usr/local/sbin/pop3d /usr/local/sbin/pop3passwd /usr/local/share/man/man8/pop3d.8 /usr/local/share/man/man8/pop3passwd.8 " "$got"
+equal install-default-layout "/etc/fail2ban/filter.d/pop3d.conf /etc/fail2ban/jail.d/pop3d.conf /etc/pam.d/pop3d /etc/xinetd.d/pop3 /etc/xinetd.d/pop3s /usr/local/lib/systemd/system/pop3d.socket /usr/local/lib/systemd/system/pop3d@.service /usr/local/lib/systemd/system/pop3s.socket /usr/local/lib/systemd/system/pop3s@.service /usr/local/sbin/pop3d /usr/local/sbin/pop3passwd /usr/local/share/man/man8/pop3d.8 /usr/local/share/man/man8/pop3passwd.8 " "$got"
 equal install-default-server-path "/usr/local/sbin/pop3d" "$(awk '$1 == "server" && $2 == "=" { print $3 }' "$D2/etc/xinetd.d/pop3")"
 make -C "$SRC" uninstall DESTDIR="$D2" >"$T/uninstall3.log" 2>&1
 equal uninstall-defaults-removes-all "" "$(cd "$D2" && find . -type f | tr '\n' ' ')"

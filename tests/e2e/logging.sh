@@ -66,18 +66,24 @@ logged never-refusal-logged refuse-never 'USER refused: plaintext login is disab
 
 # One logout line for every end, with why.
 crlf 'USER alice' 'PASS secret' 'RETR 1' 'DELE 2' QUIT | pop end-quit "${POP[@]}"
-logged logout-quit end-quit 'logout: user=alice retrieved=1 deleted=1 left=1 (QUIT)'
+logged logout-quit end-quit 'logout: user=alice auth=pass tls=none retr=1/22 top=0/0 dele=1/22 left=1 time='
+logged logout-quit-why end-quit ' end=quit'
 mail 2
 crlf 'USER alice' 'PASS secret' 'RETR 1' 'DELE 2' | pop end-eof "${POP[@]}"
-logged logout-eof end-eof 'logout: user=alice retrieved=1 deleted=0 left=2 (client left without QUIT)'
+logged logout-eof end-eof 'logout: user=alice auth=pass tls=none retr=1/22 top=0/0 dele=0/0 left=2 time='
+logged logout-eof-why end-eof ' end=eof'
 crlf 'USER alice' | pop end-eof-auth "${POP[@]}"
-logged logout-eof-before-login end-eof-auth 'logout: no login (client left without QUIT)'
+logged logout-eof-before-login end-eof-auth 'logout: user=none auth=none tls=none retr=0/0 top=0/0 dele=0/0 left=0 time='
+logged logout-eof-before-login-why end-eof-auth ' end=eof'
 { crlf 'USER alice' 'PASS secret'; sleep 2; } | pop end-timeout "${POP[@]}" -t 1
-logged logout-timeout end-timeout 'logout: user=alice retrieved=0 deleted=0 left=2 (idle timeout'
+logged logout-timeout end-timeout 'logout: user=alice auth=pass tls=none retr=0/0 top=0/0 dele=0/0 left=2 time='
+logged logout-timeout-why end-timeout ' end=timeout'
 for i in 1 2 3 4 5 6 7 8 9 10; do crlf BOGUS; done | pop end-bad "${POP[@]}"
-logged logout-bad-commands end-bad 'logout: no login (too many bad commands)'
+logged logout-bad-commands end-bad 'too many bad commands before login (10); closing the connection'
+logged logout-bad-commands-why end-bad ' end=badcmd'
 crlf 'USER alice' 'PASS a' 'USER alice' 'PASS b' 'USER alice' 'PASS c' | pop end-fail "${POP[@]}"
-logged logout-auth-failures end-fail 'logout: no login (too many authentication failures)'
+logged logout-auth-failures end-fail 'too many authentication failures (3); closing the connection'
+logged logout-auth-failures-why end-fail ' end=limit'
 
 # A signal (SIGTERM from the super-server or systemd) while the session
 # waits for the client: the session ends through its exit and logs.
@@ -92,7 +98,7 @@ done
 if [ -n "$pid" ]; then
 	kill -TERM "$pid"
 	wait "$bg"
-	logged logout-signal end-signal 'logout: user=alice retrieved=0 deleted=0 left=2 (signal 15)'
+	logged logout-signal end-signal ' end=signal'
 	exited end-signal
 else
 	wait "$bg"

@@ -752,7 +752,7 @@ raw.close()' "$PS" "$CA" >"$T/$name.out" 2>&1
 	else
 		pass "$name-not-an-error"
 	fi
-	log_has "$name-logged-as-leaving" "$name" '127\.0\.0\.1: logout: user=alice retrieved=0 deleted=0 left=8 \(client left without QUIT\)'
+	log_has "$name-logged-as-leaving" "$name" '127\.0\.0\.1: logout: user=alice auth=pass tls=TLSv1\.[23] retr=0/0 top=0/0 dele=0/0 left=8 time=[0-9]+\.[0-9]{3}s end=eof$'
 	kept "$name" "$M"
 
 	# Plain text after STLS's +OK: the same.
