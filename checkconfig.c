@@ -400,48 +400,72 @@ static void check_checkpassword(const struct config *cfg)
 	close(fd);
 }
 
+/* One line of the settings: name, value, and where it was set unless
+ * it is the default. */
+static void setting(const char *name, const char *fmt, ...)
+    ATTR_PRINTF(2, 3);
+static void setting(const char *name, const char *fmt, ...)
+{
+	char value[2 * PATH_MAX], src[PATH_MAX + 32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	options_source(name, src, sizeof(src));
+	if (!strcmp(src, "default"))
+		printf("  %-16s %s\n", name, value);
+	else
+		printf("  %-16s %s  [%s]\n", name, value, src);
+}
+
 static void print_settings(const struct config *cfg, int root,
     unsigned entries)
 {
 	static const char *const policy[] = { "never", "tls", "always" };
 	const struct passdb *db = cfg->passdb ? cfg->passdb : &passdb_file;
+	const char *file = options_file();
 
 	printf("pop3d %s: the settings a session would use\n",
 	    POP3D_VERSION);
+	printf("  %-16s %s\n", "config", file ? file :
+	    "none (no configuration file read)");
 	if (root)
-		printf("  mode             root: pre-login as %s in %s, "
-		    "mail served as each user\n", cfg->privsep_user,
+		printf("  %-16s root: pre-login as %s in %s, mail served as "
+		    "each user\n", "mode", cfg->privsep_user,
 		    cfg->privsep_dir);
 	else
-		printf("  mode             pipe: runs as uid %lu\n",
+		printf("  %-16s pipe: runs as uid %lu\n", "mode",
 		    (unsigned long)geteuid());
 	if (db == &passdb_pam)
-		printf("  auth             pam (service %s)\n", cfg->auth_arg);
+		setting("auth", "pam (service %s)", cfg->auth_arg);
 	else if (db == &passdb_checkpassword)
-		printf("  auth             checkpassword (program %s)\n",
-		    cfg->auth_arg);
+		setting("auth", "checkpassword (program %s)", cfg->auth_arg);
 	else
-		printf("  auth             file\n");
-	printf("  first-uid        %lu\n", cfg->first_uid);
+		setting("auth", "file");
+	setting("first-uid", "%lu", cfg->first_uid);
 	if (db == &passdb_file)
-		printf("  passwd           %s (%u entr%s)\n",
-		    cfg->passwd_file, entries, entries == 1 ? "y" : "ies");
-	printf("  mailbox          %s\n", cfg->mailbox_template);
-	printf("  index-cache      %s\n", cfg->index_template ?
+		setting("passwd", "%s (%u entr%s)", cfg->passwd_file, entries,
+		    entries == 1 ? "y" : "ies");
+	setting("mailbox", "%s", cfg->mailbox_template);
+	setting("index-cache", "%s", cfg->index_template ?
 	    cfg->index_template : "none");
-	printf("  apop             %s\n", cfg->apop_file ? cfg->apop_file :
+	setting("apop", "%s", cfg->apop_file ? cfg->apop_file :
 	    "none (APOP not offered)");
-	printf("  tls-cert         %s\n", cfg->tls_cert ? cfg->tls_cert :
+	setting("tls-cert", "%s", cfg->tls_cert ? cfg->tls_cert :
 	    "none (no TLS)");
-	printf("  tls-key          %s\n", cfg->tls_key ? cfg->tls_key :
-	    "none");
-	printf("  tls              %s\n", cfg->implicit_tls ?
+	setting("tls-key", "%s", cfg->tls_key ? cfg->tls_key : "none");
+	setting("tls", "%s", cfg->implicit_tls ?
 	    "implicit (handshake first)" : cfg->tls_cert ? "STLS" : "off");
-	printf("  plaintext-login  %s\n", policy[cfg->plaintext]);
-	printf("  mail-group       %s\n", cfg->mail_group[0] ?
-	    cfg->mail_group : "none");
-	printf("  timeout          %d s\n", cfg->timeout);
-	printf("  hostname         %s\n", cfg->hostname);
+	setting("plaintext-login", "%s", policy[cfg->plaintext]);
+	setting("mail-group", "%s", cfg->mail_group[0] ? cfg->mail_group :
+	    "none");
+	setting("timeout", "%d s", cfg->timeout);
+	setting("hostname", "%s", cfg->hostname);
+	if (root) {
+		setting("privsep-user", "%s", cfg->privsep_user);
+		setting("privsep-dir", "%s", cfg->privsep_dir);
+	}
 	printf("%u error%s, %u warning%s\n", n_errors, n_errors == 1 ? "" :
 	    "s", n_warnings, n_warnings == 1 ? "" : "s");
 }

@@ -9,6 +9,13 @@
 #define POP3D_VERSION "0.1.0"
 
 /* Defaults for the command line (SPEC section 2). */
+/* The configuration file, read when present (options.c); --config or the
+ * environment variable POP3D_CONFIG names another. */
+#define DEFAULT_CONFIG_FILE "/etc/pop3d/pop3d.conf"
+/* Its bounds: far above any real file (every setting, commented, is
+ * under 8 KiB), and a line holds a path of MAX_PATH_LEN. */
+#define MAX_CONFIG_SIZE (256 * 1024)
+#define MAX_CONFIG_LINE 4352
 #define DEFAULT_PASSWD_FILE "/etc/pop3d/passwd"
 #define DEFAULT_MAILBOX_TEMPLATE "/var/mail/%u"
 /* Debian's spool /var/mail is root:mail 2775: lock files need "mail". */

@@ -10,7 +10,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +29,12 @@ static const char usage_text[] =
     "POP3 server for mbox maildrops; speaks POP3 on standard input and "
     "output.\n"
     "\n"
+    "      --config FILE       settings file, name = value lines with the "
+    "long option\n"
+    "                          names (default " DEFAULT_CONFIG_FILE
+    ", read\n"
+    "                          when present); the command line wins over "
+    "it\n"
     "      --auth file|pam[:SERVICE]|checkpassword:PROGRAM\n"
     "                          where accounts are checked: pop3d's password "
     "file\n"
@@ -102,60 +107,6 @@ static void catch_signals(void)
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			log_msg(LOG_WARNING, "sigaction %d: %s", sigs[i],
 			    strerror(errno));
-}
-
-/* Reports a command-line mistake: "pop3d: WHAT 'ARG'", exit status 2.
- * Where the administrator reads it: log_startup_error(). */
-static void usage_error(const char *what, const char *arg)
-{
-	static const char hint[] = "Try 'pop3d --help' for more information.";
-
-	if (arg)
-		log_startup_error(hint, "%s '%s'", what, arg);
-	else
-		log_startup_error(hint, "%s", what);
-	exit(2);
-}
-
-/*
- * A path template may use only %u, %h and %%.  "%%u" and "%%h" are
- * refused too: they give a literal "%u" file name, never wanted, but what
- * a line copied from a systemd unit (where % must be doubled) into xinetd
- * or a shell gives; every user would be served that one missing file.
- */
-static void check_template(const char *what, const char *template)
-{
-	char msg[128];
-	const char *p;
-
-	for (p = strchr(template, '%'); p; p = strchr(p + 2, '%')) {
-		if (p[1] != 'u' && p[1] != 'h' && p[1] != '%') {
-			snprintf(msg, sizeof(msg), "%s template may use only "
-			    "%%u, %%h and %%%%:", what);
-			usage_error(msg, template);
-		}
-		if (p[1] == '%' && (p[2] == 'u' || p[2] == 'h')) {
-			snprintf(msg, sizeof(msg), "%s template has %%%%%c, a "
-			    "literal %%%c (only systemd units double the %%):",
-			    what, p[2], p[2]);
-			usage_error(msg, template);
-		}
-	}
-}
-
-/*
- * A relative maildrop path is resolved against the working directory,
- * which under a super-server is the launcher's (/ for xinetd and systemd):
- * a mistake that would serve every user an empty maildrop.  From a shell
- * pipe it is the directory the user chose, as for any command (SPEC 7:
- * -m 'mail/%u').  So relative paths are refused when standard input is a
- * socket, that is when a super-server started us.
- */
-static int relative_paths_allowed(void)
-{
-	struct stat st;
-
-	return fstat(STDIN_FILENO, &st) == 0 && !S_ISSOCK(st.st_mode);
 }
 
 /* An IPv4 or IPv6 socket address as text ("" for anything else).  A
@@ -290,52 +241,24 @@ static const char *self_path(void)
 	return path;
 }
 
-/* Long options without a short form: values no character takes. */
-enum { OPT_CHECK_CONFIG = 256, OPT_AUTH, OPT_FIRST_UID };
-
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "passwd", required_argument, NULL, 'p' },
-		{ "mailbox", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "apop", required_argument, NULL, 'a' },
-		{ "hostname", required_argument, NULL, 'n' },
-		{ "mail-group", required_argument, NULL, 'g' },
-		{ "index-cache", required_argument, NULL, 'I' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "tls", no_argument, NULL, 'S' },
-		{ "plaintext-login", required_argument, NULL, 'L' },
-		{ "privsep-user", required_argument, NULL, 'U' },
-		{ "privsep-dir", required_argument, NULL, 'C' },
-		{ "stderr", no_argument, NULL, 's' },
-		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
-		{ "auth", required_argument, NULL, OPT_AUTH },
-		{ "first-uid", required_argument, NULL, OPT_FIRST_UID },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct config cfg = {
-		.passdb = &passdb_file,
-		.first_uid = DEFAULT_FIRST_UID,
-		.passwd_file = DEFAULT_PASSWD_FILE,
-		.mailbox_template = DEFAULT_MAILBOX_TEMPLATE,
-		.timeout = DEFAULT_TIMEOUT,
-		.mail_group = DEFAULT_MAIL_GROUP,
-		.privsep_user = DEFAULT_PRIVSEP_USER,
-		.privsep_dir = DEFAULT_PRIVSEP_DIR,
+	struct options o = {
+		.cfg = {
+			.passdb = &passdb_file,
+			.first_uid = DEFAULT_FIRST_UID,
+			.passwd_file = DEFAULT_PASSWD_FILE,
+			.mailbox_template = DEFAULT_MAILBOX_TEMPLATE,
+			.timeout = DEFAULT_TIMEOUT,
+			.mail_group = DEFAULT_MAIL_GROUP,
+			.privsep_user = DEFAULT_PRIVSEP_USER,
+			.privsep_dir = DEFAULT_PRIVSEP_DIR,
+		},
+		.plaintext = -1,
 	};
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	struct auth_local al = { NULL, 0 };
 	const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
-	char *end;
-	const char *why;
-	long v;
-	unsigned long uv;
-	int c, use_stderr = 0, plaintext = -1, check_config = 0;
-
 	/* The reply program a checkpassword program runs, as the user it
 	 * chose: nothing of the server's set-up, no other option. */
 	if (argc == 2 && !strcmp(argv[1], "--checkpassword-reply"))
@@ -343,168 +266,23 @@ int main(int argc, char **argv)
 	/* Before any message: under inetd standard error is the client. */
 	if (log_probe_stderr() < 0)
 		return 1;
-	find_client(&cfg);
-	cfg.self_exe = self_path();
-	opterr = 0;	/* our own messages, with exit status 2 */
-	while ((c = getopt_long(argc, argv, ":p:m:I:t:a:n:g:c:k:SL:U:C:shV", longopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!*optarg)
-				usage_error("empty password file name", NULL);
-			cfg.passwd_file = optarg;
-			break;
-		case 'm':
-			if (!*optarg)
-				usage_error("empty mailbox template", NULL);
-			cfg.mailbox_template = optarg;
-			break;
-		case 'I':
-			if (!*optarg)
-				usage_error("empty index cache template", NULL);
-			cfg.index_template = optarg;
-			break;
-		case 't':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || v < 1 ||
-			    v > MAX_TIMEOUT || optarg[0] == '+' ||
-			    optarg[0] == ' ')
-				usage_error("invalid timeout (1 to 86400 "
-				    "seconds):", optarg);
-			cfg.timeout = (int)v;
-			break;
-		case 'a':
-			if (!*optarg)
-				usage_error("empty APOP file name", NULL);
-			cfg.apop_file = optarg;
-			break;
-		case 'n':
-			if (!*optarg || strlen(optarg) > MAX_HOSTNAME ||
-			    strpbrk(optarg, " <>\r\n\t"))
-				usage_error("invalid host name", optarg);
-			cfg.hostname = optarg;
-			break;
-		case 'g':
-			/* "" or "none": never use a privileged group. */
-			cfg.mail_group = strcmp(optarg, "none") ? optarg : "";
-			break;
-		case 'c':
-			cfg.tls_cert = optarg;
-			break;
-		case 'k':
-			cfg.tls_key = optarg;
-			break;
-		case 'S':
-			cfg.implicit_tls = 1;
-			break;
-		case 'L':
-			if (!strcmp(optarg, "never"))
-				plaintext = PLAINTEXT_NEVER;
-			else if (!strcmp(optarg, "tls"))
-				plaintext = PLAINTEXT_TLS;
-			else if (!strcmp(optarg, "always"))
-				plaintext = PLAINTEXT_ALWAYS;
-			else
-				usage_error("--plaintext-login takes never, tls "
-				    "or always, not", optarg);
-			break;
-		case 'U':
-			if (!*optarg)
-				usage_error("empty privilege separation account",
-				    NULL);
-			cfg.privsep_user = optarg;
-			break;
-		case 'C':
-			if (optarg[0] != '/')
-				usage_error("privilege separation directory must "
-				    "be absolute:", optarg);
-			cfg.privsep_dir = optarg;
-			break;
-		case 's':
-			use_stderr = 1;
-			break;
-		case OPT_CHECK_CONFIG:
-			check_config = 1;
-			break;
-		case OPT_AUTH:
-			if (passdb_parse(&cfg, optarg, &why) < 0)
-				usage_error(why, optarg);
-			break;
-		case OPT_FIRST_UID:
-			errno = 0;
-			uv = strtoul(optarg, &end, 10);
-			/* (uid_t)-1 is no account; nothing at or above it. */
-			if (errno || end == optarg || *end || optarg[0] < '0' ||
-			    optarg[0] > '9' || uv > 0xfffffffeUL)
-				usage_error("invalid --first-uid (a uid from 0 "
-				    "to 4294967294):", optarg);
-			cfg.first_uid = uv;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'V':
-			printf("pop3d %s\n", POP3D_VERSION);
-			return 0;
-		case ':':
-			if (optopt && strncmp(argv[optind - 1], "--", 2)) {
-				char opt[3] = { '-', (char)optopt, '\0' };
+	find_client(&o.cfg);
+	o.cfg.self_exe = self_path();
+	if (options_load(&o, argc, argv, usage_text))
+		return 0;
 
-				usage_error("option needs a value:", opt);
-			}
-			usage_error("option needs a value:",
-			    argv[optind - 1]);
-			break;
-		default:
-			/* optopt names a short option inside a cluster such
-			 * as -Zq, where argv[optind - 1] would be wrong. */
-			if (optopt && strncmp(argv[optind - 1], "--", 2)) {
-				char opt[3] = { '-', (char)optopt, '\0' };
-
-				usage_error("unknown option", opt);
-			}
-			usage_error("unknown option", argv[optind - 1]);
-			break;
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument", argv[optind]);
-	if (!cfg.tls_cert != !cfg.tls_key)
-		usage_error("--tls-cert and --tls-key go together", NULL);
-	if (cfg.implicit_tls && !cfg.tls_cert)
-		usage_error("--tls needs --tls-cert and --tls-key", NULL);
-	/* A digest proves a secret only the APOP file has; the account it
-	 * logs in to must then come from the back end without a password,
-	 * which a checkpassword program cannot give. */
-	if (cfg.apop_file && !cfg.passdb->can_lookup)
-		usage_error("--apop cannot be used with --auth", "checkpassword");
-	/* Default: with a certificate, no password travels in clear text;
-	 * without one, there is no other way, and a pipe is local. */
-	cfg.plaintext = plaintext >= 0 ? (enum plaintext_policy)plaintext :
-	    cfg.tls_cert ? PLAINTEXT_TLS : PLAINTEXT_ALWAYS;
-	check_template("mailbox", cfg.mailbox_template);
-	cfg.relative_paths = relative_paths_allowed();
-	if (!cfg.relative_paths && cfg.mailbox_template[0] != '/' &&
-	    strncmp(cfg.mailbox_template, "%h", 2) != 0)
-		usage_error("started by a super-server, the mailbox template "
-		    "must be an absolute path (or start with %h):",
-		    cfg.mailbox_template);
-	if (cfg.index_template)
-		check_template("index cache", cfg.index_template);
-
-	if (!cfg.hostname) {
+	if (!o.cfg.hostname) {
 		if (gethostname(host, sizeof(host)) < 0 || !host[0])
 			strcpy(host, "localhost");
 		host[sizeof(host) - 1] = '\0';
-		cfg.hostname = host;
+		o.cfg.hostname = host;
 	}
 
 	/* No client: the checks print to the terminal, not the log. */
-	if (check_config)
-		return checkconfig_run(&cfg);
+	if (o.check_config)
+		return checkconfig_run(&o.cfg);
 
-	log_init(use_stderr);
+	log_init(o.use_stderr);
 	/* The session's duration counts from here, in both processes of
 	 * root mode. */
 	logout_start();
@@ -512,25 +290,25 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	catch_signals();
 	/* Output is on the same connection when it is a socket. */
-	tune_tcp(STDIN_FILENO, cfg.timeout);
+	tune_tcp(STDIN_FILENO, o.cfg.timeout);
 
 	/* Loaded now, as root in root mode: the key is root's alone. */
-	if (cfg.tls_cert && tls_setup(cfg.tls_cert, cfg.tls_key) < 0) {
+	if (o.cfg.tls_cert && tls_setup(o.cfg.tls_cert, o.cfg.tls_key) < 0) {
 		log_startup_error(NULL, "unusable TLS certificate or key");
 		return 1;
 	}
-	if (cfg.apop_file && apop_check_file(cfg.apop_file) < 0) {
+	if (o.cfg.apop_file && apop_check_file(o.cfg.apop_file) < 0) {
 		log_startup_error(NULL, "unusable APOP secrets file %s",
-		    cfg.apop_file);
+		    o.cfg.apop_file);
 		return 1;
 	}
 	/* As root, untrusted input is parsed only by an unprivileged,
 	 * chrooted process (privsep.c). */
 	if (geteuid() == 0)
-		return privsep_run(&cfg, STDIN_FILENO, STDOUT_FILENO);
-	if (cfg.apop_file)
-		make_apop_timestamp(cfg.hostname, ts, sizeof(ts));
-	al.cfg = &cfg;
-	return session_run(&cfg, STDIN_FILENO, STDOUT_FILENO, &lc,
-	    cfg.apop_file ? ts : NULL);
+		return privsep_run(&o.cfg, STDIN_FILENO, STDOUT_FILENO);
+	if (o.cfg.apop_file)
+		make_apop_timestamp(o.cfg.hostname, ts, sizeof(ts));
+	al.cfg = &o.cfg;
+	return session_run(&o.cfg, STDIN_FILENO, STDOUT_FILENO, &lc,
+	    o.cfg.apop_file ? ts : NULL);
 }

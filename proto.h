@@ -855,6 +855,61 @@ struct config {
 					 * served (a pipe, not a super-server) */
 };
 
+/* ---------------------------------------- options.c and config.c */
+
+/* Everything the command line and the configuration file set. */
+struct options {
+	struct config cfg;
+	int use_stderr;			/* --stderr */
+	int check_config;		/* --check-config */
+	int plaintext;			/* --plaintext-login, -1: default */
+	const char *config_file;	/* the file read; NULL: none */
+	int config_given;		/* --config: the file must exist */
+};
+
+/*
+ * Fills o (set to its defaults by the caller) from the configuration
+ * file and then argv, which wins: --config FILE (must exist), else
+ * $POP3D_CONFIG or DEFAULT_CONFIG_FILE (read when present).  Every
+ * mistake ends pop3d with exit status 2, reported where the
+ * administrator reads it (log_startup_error), a file's with FILE:LINE.
+ * Returns 0, or 1 when --help or --version was answered (exit 0).
+ */
+int options_load(struct options *o, int argc, char **argv,
+    const char *usage);
+
+/* Where the setting of that long name came from: "default", "command
+ * line" or "FILE:LINE", in buf. */
+const char *options_source(const char *name, char *buf, size_t size);
+
+/* The configuration file that was read, or NULL. */
+const char *options_file(void);
+
+/* Called for each "name = value" line (both NUL-terminated, trimmed);
+ * returns 0, or -1 with the reason in why. */
+typedef int config_line_fn(void *ctx, const char *name, const char *value,
+    char *why, size_t size);
+
+/*
+ * Parses a configuration file's text in buf (len bytes, changed in
+ * place: the names and values point into it).  Blank lines and lines
+ * whose first non-blank character is # are skipped; a line longer than
+ * MAX_CONFIG_LINE, with a control character, without "=", with no name,
+ * or with a comment after its value is refused.  Returns 0, or -1 with
+ * the reason in why and its line number in *line_r.
+ */
+int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
+    unsigned *line_r, char *why, size_t size);
+
+/*
+ * Reads the file at path through trust_open(), at most MAX_CONFIG_SIZE
+ * bytes, into a new NUL-terminated buffer (*buf_r, *len_r).  Returns 1,
+ * 0 when it does not exist and !must_exist, or -1 with the reason in
+ * why (the file unsafe, unreadable, too large, or binary).
+ */
+int config_read(const char *path, int must_exist, char **buf_r,
+    size_t *len_r, char *why, size_t size);
+
 /*
  * Expands the mailbox template for an entry (%u, %h, %%) into buf.
  * Returns 0, or -1 if the result is empty, too long or needs a missing

@@ -9,6 +9,9 @@ POP3PASSWD="$BIN/pop3passwd"
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=98}"
+# The machine's own /etc/pop3d/pop3d.conf (an installed package's) must not
+# change what the tests run: pop3d reads none unless a test says which.
+export POP3D_CONFIG="${POP3D_CONFIG_FOR_TESTS:-/nonexistent/pop3d-e2e.conf}"
 
 # A fresh scratch directory per script, removed at exit.
 T=$(mktemp -d /tmp/pop3d-e2e.XXXXXX)

@@ -366,7 +366,7 @@ fi
 # The units as "make install" installs them, built from a copy of the
 # tree (parallel builds in $TOP must not interfere).
 mkdir -p "$T/src"
-( cd "$TOP" && cp -r ./*.c ./*.h Makefile xinetd.d systemd pam.d fail2ban ./*.8 "$T/src/" )
+( cd "$TOP" && cp -r ./*.c ./*.h Makefile xinetd.d systemd pam.d fail2ban etc ./*.8 "$T/src/" )
 if ! make -s -C "$T/src" install DESTDIR="$T/root" PREFIX=/usr SYSCONFDIR=/etc \
 	SYSTEMDUNITDIR=/lib/systemd/system >"$T/install.log" 2>&1; then
 	fail units-installed "make install failed: $(tail -n 3 "$T/install.log" | tr '\n' ' ')"
