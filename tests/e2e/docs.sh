@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/docs.sh - the documentation cannot drift from the code: every
-# option the parser in pop3d.c takes is in --help, in the SYNOPSIS and
+# option the parser in options.c takes is in --help, in the SYNOPSIS and
 # OPTIONS of pop3d.8 and in the README, with the same long name, and none
 # of them lists an option the parser lacks -- the long-only ones (--auth,
 # --first-uid, --check-config) too; the --auth back ends and the PAM
@@ -11,10 +11,13 @@
 
 # ------------------------------------------------------------ options
 # Each source as sorted "x" (short) or "x long" lines.
-perl -ne 'print "$1\n" if /getopt_long\(argc, argv, "([^"]*)"/' "$TOP/pop3d.c" |
-	perl -ne 'chomp; s/^://; print "$_\n" for grep { $_ ne ":" } split //' | sort -u >"$T/parser.short"
-perl -ne 'print "$2 $1\n" if /\{ "([a-z-]+)", (?:no|required)_argument, NULL, .(.). \}/' "$TOP/pop3d.c" |
-	sort -u >"$T/parser.pairs"
+# options.c's table: { "name", 'x' or 0, ARG_..., where, setter }, and
+# the short letters of --help and --version in its enum.
+{
+	perl -ne "print \"\$2 \$1\n\" if /\\{ \"([a-z-]+)\", '(.)', ARG_/" "$TOP/options.c"
+	perl -ne "print \"\$1 help\n\$2 version\n\" if /OPT_HELP = '(.)', OPT_VERSION = '(.)'/" "$TOP/options.c"
+} | sort -u >"$T/parser.pairs"
+cut -d' ' -f1 "$T/parser.pairs" | sort -u >"$T/parser.short"
 "$POP3D" --help >"$T/help.txt"
 perl -ne 'print "$1 $2\n" while /(?:^|\s|\/ )-(\w), --([a-z-]+)/g' "$T/help.txt" | sort -u >"$T/help.pairs"
 perl -ne 'print "$1 $2\n" if /^\.BR \\-(\w) ", " \\-\\-([a-z\\-]+)/' "$TOP/pop3d.8" |
@@ -27,7 +30,7 @@ sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
 	perl -ne 'print "$1 $2\n" while /-(\w), --([a-z-]+)/g' | sort -u >"$T/readme.pairs"
 
 # Long-only options (no short letter): "name" lines in each source.
-perl -ne 'print "$1\n" if /\{ "([a-z-]+)", (?:no|required)_argument, NULL, OPT_\w+ \}/' "$TOP/pop3d.c" |
+perl -ne 'print "$1\n" if /\{ "([a-z-]+)", 0, ARG_/' "$TOP/options.c" |
 	sort -u >"$T/parser.longonly"
 perl -ne 'print "$1\n" if /^\s+--([a-z-]+)/' "$T/help.txt" | sort -u >"$T/help.longonly"
 sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$TOP/pop3d.8" |
