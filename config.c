@@ -121,7 +121,7 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		return -1;
 	}
 	if (st.st_size > MAX_CONFIG_SIZE) {
-		snprintf(why, size, "%s: larger than %d bytes", path,
+		snprintf(why, size, "%s: larger than %ld bytes", path,
 		    MAX_CONFIG_SIZE);
 		close(fd);
 		return -1;
@@ -148,7 +148,7 @@ int config_read(const char *path, int must_exist, char **buf_r,
 			break;
 		len += (size_t)n;
 		if (len > MAX_CONFIG_SIZE) {
-			snprintf(why, size, "%s: larger than %d bytes", path,
+			snprintf(why, size, "%s: larger than %ld bytes", path,
 			    MAX_CONFIG_SIZE);
 			free(buf);
 			close(fd);

@@ -118,8 +118,13 @@ static int set_hostname(struct options *o, const char *v, char *why,
 static int set_mail_group(struct options *o, const char *v, char *why,
     size_t size)
 {
-	(void)why;
-	(void)size;
+	/* No group file entry has these; a line copied with its comment
+	 * or a list ("mail, users") would otherwise be looked up as one
+	 * name and only fail, less clearly, at the first session. */
+	if (strpbrk(v, ": \t,")) {
+		snprintf(why, size, "invalid group name '%s'", v);
+		return -1;
+	}
 	/* "" or "none": never use a privileged group. */
 	o->cfg.mail_group = strcmp(v, "none") ? v : "";
 	return 0;
@@ -253,6 +258,7 @@ static int set_config(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+/* NOLINTNEXTLINE(readability-non-const-parameter): setter_fn's type */
 static int set_check_config(struct options *o, const char *v, char *why,
     size_t size)
 {

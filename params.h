@@ -14,7 +14,7 @@
 #define DEFAULT_CONFIG_FILE "/etc/pop3d/pop3d.conf"
 /* Its bounds: far above any real file (every setting, commented, is
  * under 8 KiB), and a line holds a path of MAX_PATH_LEN. */
-#define MAX_CONFIG_SIZE (256 * 1024)
+#define MAX_CONFIG_SIZE 262144L	/* 256 KiB */
 #define MAX_CONFIG_LINE 4352
 #define DEFAULT_PASSWD_FILE "/etc/pop3d/passwd"
 #define DEFAULT_MAILBOX_TEMPLATE "/var/mail/%u"
