@@ -66,8 +66,18 @@ SAVED=''	# the .deb of a pop3d package installed before the test
 OURS=no		# our package is installed (so cleanup purges it)
 
 # What exists that the package also makes, kept as it was (set below).
-HAD_ACCOUNT=no HAD_PRIVSEP=no
+HAD_ACCOUNT=no HAD_PRIVSEP=no SAVED_PW='' SAVED_GR=''
 restore_state() {
+	local name pw uid gid gecos home shell
+	if [ -n "$SAVED_PW" ] && ! getent passwd pop3d >/dev/null; then
+		IFS=: read -r name pw uid gid gecos home shell <<<"$SAVED_PW"
+		if [ -n "$SAVED_GR" ] && ! getent group "$gid" >/dev/null; then
+			groupadd --system -g "$gid" "${SAVED_GR%%:*}" ||
+				echo "FAIL restore-account: groupadd ${SAVED_GR%%:*}"
+		fi
+		useradd --system --no-create-home -u "$uid" -g "$gid" -c "$gecos" \
+			-d "$home" -s "$shell" "$name" || echo "FAIL restore-account: useradd $name"
+	fi
 	if [ "$HAD_PRIVSEP" = yes ] && [ ! -d /var/lib/pop3d/empty ]; then
 		install -d -m 755 -o root -g root /var/lib/pop3d/empty
 	fi
@@ -106,7 +116,26 @@ if dpkg-query -W -f='${Status}' pop3d 2>/dev/null | grep -q 'ok installed'; then
 	note "the installed pop3d $(dpkg-query -W -f='${Version}' pop3d) is saved as $SAVED and installed again at the end"
 	"${APT[@]}" purge pop3d >/dev/null 2>&1 || { fail purge-installed-package "apt-get purge pop3d failed"; exit 1; }
 fi
-getent passwd pop3d >/dev/null && HAD_ACCOUNT=yes
+# An account made before (tests/setup-deps.sh makes one for make check,
+# so CI always has it) is taken away for the test and made again at the
+# end, with its ids: otherwise the package's own account making and
+# purging would never be tested there.  One in use is left alone, and
+# the package must then keep it.
+
+if getent passwd pop3d >/dev/null; then
+	if pgrep -u pop3d >/dev/null 2>&1; then
+		HAD_ACCOUNT=yes
+	else
+		SAVED_PW=$(getent passwd pop3d) SAVED_GR=$(getent group pop3d)
+		if userdel pop3d 2>"$T/userdel.err"; then
+			getent group pop3d >/dev/null && groupdel pop3d 2>/dev/null
+			note "the account pop3d made before the test is removed for it and made again at the end ($SAVED_PW)"
+		else
+			HAD_ACCOUNT=yes SAVED_PW='' SAVED_GR=''
+			note "could not remove the account pop3d for the test: $(cat "$T/userdel.err")"
+		fi
+	fi
+fi
 [ -d /var/lib/pop3d/empty ] && HAD_PRIVSEP=yes
 [ "$HAD_ACCOUNT" = yes ] && note "the account pop3d exists before the test: the package must keep it at purge"
 
