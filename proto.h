@@ -954,9 +954,10 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
  * make, without a client, and prints each problem as one "error: " or
  * "warning: " line on standard error, then the effective settings on
  * standard output.  Returns the exit status: 1 if any error was found,
- * else 0 (warnings alone do not fail).
+ * else 0 (warnings alone do not fail).  use_stderr is --stderr's value,
+ * shown with the settings.
  */
-int checkconfig_run(const struct config *cfg);
+int checkconfig_run(const struct config *cfg, int use_stderr);
 
 /* ------------------------------------------------------------- logout.c */
 
