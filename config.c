@@ -81,9 +81,12 @@ int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
 			return -1;
 		}
 		/* "timeout = 60  # one minute" would make a path setting
-		 * end in a comment: comments take whole lines only. */
+		 * end in a comment: comments take whole lines only.  A '#'
+		 * that starts the value follows the blanks trimmed after
+		 * the '=': "apop = # none" is a comment too, not a file
+		 * named "# none". */
 		for (char *h = val; h < q; h++)
-			if (*h == '#' && h > val && is_blank(h[-1])) {
+			if (*h == '#' && (h == val || is_blank(h[-1]))) {
 				snprintf(why, size, "a comment after a value "
 				    "(comments take whole lines, starting "
 				    "with #)");

@@ -223,6 +223,11 @@ static const char *const trailing[] = {
 	"timeout = 60\t# one minute\n",
 	"passwd = /etc/pop3d/passwd #\n",
 	"mailbox = /var/mail/%u #x\n",
+	/* A value that is nothing but a comment: "apop = # off" must not
+	 * make "# off" the APOP file's name. */
+	"apop = # off\n",
+	"apop =# off\n",
+	"apop =\t#\n",
 };
 
 START_TEST(parse_refuses_trailing_comment)

@@ -378,6 +378,7 @@ bad_line missing-equals-switch 'tls' "expected 'name = value'"
 bad_line no-name '= 60' "no name before '='"
 bad_line trailing-comment 'timeout = 60 # one minute' 'a comment after a value (comments take whole lines, starting with #)'
 bad_line trailing-comment-tab "passwd = $T/nr/passwd"$'\t#' 'a comment after a value (comments take whole lines, starting with #)'
+bad_line comment-as-value 'apop = # none' 'a comment after a value (comments take whole lines, starting with #)'
 bad_line control-escape $'hostname = a\x1bb' 'control character 0x1b in the line'
 bad_line control-cr-inside $'timeout = 6\r0' 'control character 0x0d in the line'
 # Given twice: refused on the second line, naming the first.
