@@ -54,8 +54,12 @@ int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
 			    MAX_CONFIG_LINE);
 			return -1;
 		}
+		/* DEL (0x7f) too: an editor shows it no more than the
+		 * others.  Tabs are blanks; 8-bit bytes are text (UTF-8
+		 * file names). */
 		for (q = p; q < le; q++)
-			if ((unsigned char)*q < 0x20 && *q != '\t') {
+			if (((unsigned char)*q < 0x20 && *q != '\t') ||
+			    *q == 0x7f) {
 				snprintf(why, size, "control character 0x%02x "
 				    "in the line", (unsigned char)*q);
 				return -1;

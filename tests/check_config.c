@@ -284,6 +284,8 @@ static const char *const control[] = {
 	"a = 1\n# \033 in a comment\n",
 	"a = 1\n \v \n",
 	"a = 1\nb = y\f\n",
+	/* DEL: as invisible in an editor as the others. */
+	"a = 1\nb = x\177\n",
 };
 
 START_TEST(parse_refuses_control_character)

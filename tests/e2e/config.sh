@@ -381,6 +381,7 @@ bad_line trailing-comment-tab "passwd = $T/nr/passwd"$'\t#' 'a comment after a v
 bad_line comment-as-value 'apop = # none' 'a comment after a value (comments take whole lines, starting with #)'
 bad_line control-escape $'hostname = a\x1bb' 'control character 0x1b in the line'
 bad_line control-cr-inside $'timeout = 6\r0' 'control character 0x0d in the line'
+bad_line control-del $'hostname = ab\x7f' 'control character 0x7f in the line'
 # Given twice: refused on the second line, naming the first.
 bad_line duplicate 'first-uid = 1000' "'first-uid' is already set on line 3"
 conf_file "$T/etc/dup-far.conf" 'timeout = 5' '' '# again' 'timeout = 6'
