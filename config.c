@@ -108,7 +108,7 @@ int config_read(const char *path, int must_exist, char **buf_r,
     size_t *len_r, char *why, size_t size)
 {
 	struct stat st;
-	char *buf;
+	char *buf, *nul;
 	size_t len = 0;
 	int fd;
 
@@ -163,8 +163,15 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		}
 	}
 	close(fd);
-	if (memchr(buf, '\0', len)) {
-		snprintf(why, size, "%s: a NUL byte (not a text file)", path);
+	nul = memchr(buf, '\0', len);
+	if (nul) {
+		/* Where it is: an editor may not show it at all. */
+		unsigned line = 1;
+
+		for (const char *c = buf; c < nul; c++)
+			line += *c == '\n';
+		snprintf(why, size, "%s:%u: a NUL byte (not a text file)",
+		    path, line);
 		free(buf);
 		return -1;
 	}

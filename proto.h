@@ -905,7 +905,8 @@ int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
  * Reads the file at path through trust_open(), at most MAX_CONFIG_SIZE
  * bytes, into a new NUL-terminated buffer (*buf_r, *len_r).  Returns 1,
  * 0 when it does not exist and !must_exist, or -1 with the reason in
- * why (the file unsafe, unreadable, too large, or binary).
+ * why (the file unsafe, unreadable, too large, or binary: a NUL byte,
+ * reported as "PATH:LINE: ...").
  */
 int config_read(const char *path, int must_exist, char **buf_r,
     size_t *len_r, char *why, size_t size);

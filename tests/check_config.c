@@ -466,6 +466,13 @@ START_TEST(read_refuses_nul_byte)
 	ck_assert_int_eq(read_at(path, 0), -1);
 	ck_assert_ptr_null(rbuf);
 	assert_why_has("NUL");
+	/* The administrator is told where it is: the file and its line. */
+	{
+		char at[PATH_MAX + 16];
+
+		snprintf(at, sizeof(at), "%s:3:", path);
+		assert_why_has(at);
+	}
 	/* A NUL as the very last byte, after the last newline. */
 	unit_write_file(path, "a = 1\n\0", 7, 0644);
 	ck_assert_int_eq(read_at(path, 0), -1);

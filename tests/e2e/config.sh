@@ -394,11 +394,9 @@ cc line-max --config "$T/etc/line-max.conf"
 ran line-max
 shows line-max-read-on line-max timeout '60 s' "$T/etc/line-max.conf:4"
 refused line-too-long "$T/etc/line-over.conf" "pop3d: $T/etc/line-over.conf:4: line longer than $MAXLINE bytes"
-# A NUL byte: not a text file.
+# A NUL byte: not a text file, and the administrator is told where.
 printf '# x\n\nfirst-uid = 1000\ntimeout = 6\0\ntimeout = 60\n' >"$T/etc/nul.conf"; chmod 644 "$T/etc/nul.conf"
-run_pop3d --config "$T/etc/nul.conf" <"$T/client.in" >"$T/nul-byte.out" 2>"$T/nul-byte.err"
-echo $? >"$T/nul-byte.rc"
-refusal_says nul-byte "$T/etc/nul.conf" "a NUL byte (not a text file)"
+refused nul-byte "$T/etc/nul.conf" "pop3d: configuration file: $T/etc/nul.conf:4: a NUL byte (not a text file)"
 # Too large: refused before a line is read, so no line to name.
 perl -e 'print "#" . ("x" x 98) . "\n" for 1 .. int($ARGV[0] / 100) + 1' "$MAXSIZE" >"$T/etc/big.conf"; chmod 644 "$T/etc/big.conf"
 refused too-large "$T/etc/big.conf" "pop3d: configuration file: $T/etc/big.conf: larger than $MAXSIZE bytes"
@@ -654,7 +652,7 @@ silent inetd-bad-value
 syslogged inetd-bad-value-syslog "local: $T/etc/timeout-abc.conf:4: invalid timeout (1 to 86400 seconds): 'abc'; not started"
 inetd inetd-nul "$T/client.in" --config "$T/etc/nul.conf"
 silent inetd-nul
-syslogged inetd-nul-syslog "a NUL byte (not a text file); not started"
+syslogged inetd-nul-syslog "local: configuration file: $T/etc/nul.conf:4: a NUL byte (not a text file); not started"
 inetd inetd-hostile "$T/client.in" --config "$T/etc/h-666.conf"
 silent inetd-hostile
 syslogged inetd-hostile-syslog "chmod go-w $T/etc/h-666.conf; not started"
