@@ -16,8 +16,8 @@
 #    with what to fix, no session;
 #  - started as inetd does (standard error the client's socket): the
 #    message in syslog, nothing for the client;
-#  - the shipped etc/pop3d.conf: it parses, and so do its commented
-#    lines, uncommented.
+#  - the shipped etc/pop3d.conf: it parses, it names every setting, and
+#    its commented lines, uncommented, are the defaults.
 . "$(dirname "$0")/../lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
@@ -689,8 +689,15 @@ ran shipped
 shows shipped-read shipped config "$SHIPPED"
 if grep -q '  \[' "$T/shipped.out"; then fail shipped-sets-nothing "$(grep '  \[' "$T/shipped.out" | head -n 3 | tr '\n' ' ')"
 else pass shipped-sets-nothing; fi
-# Its "#name = value" lines, uncommented: the file still parses, and each
-# is read from its line.
+# It names every setting, as a commented "name = " line.
+missing=
+while read -r n; do
+	grep -qE "^#[[:space:]]*$n = " "$SHIPPED" || missing="$missing $n"
+done <"$T/settable"
+equal shipped-names-every-setting "" "$missing"
+# Its "#name = value" lines are the defaults: uncommented, the file still
+# parses, each is read from its line, and every value shown is the one
+# shown without any file.
 UNC=$T/etc/uncommented.conf
 sed -E 's/^#([a-z][a-z-]* = )/\1/' "$SHIPPED" >"$UNC"; chmod 644 "$UNC"
 grep -nE '^[a-z][a-z-]* = ' "$UNC" >"$T/uncommented.lines"
@@ -705,4 +712,9 @@ done <"$T/uncommented.lines"
 cc no-file
 ran no-file
 shows no-file-read-none no-file config 'none (no configuration file read)'
+# The values, without the source column and the config line.
+values() { grep -v '^  config ' "$T/$1.out" | sed -E 's/  \[[^]]*\]$//'; }
+values no-file >"$T/no-file.values"
+values uncommented >"$T/uncommented.values"
+same uncommented-values-are-the-defaults "$T/no-file.values" "$T/uncommented.values"
 exit 0
