@@ -598,7 +598,7 @@ refusal_says hostile-final-link "$F is a symbolic link; name the file itself"
 ln -s etc "$T/lnkdir"; chown -h nobody:nogroup "$T/lnkdir"
 F=$T/lnkdir/root.conf
 root_run hostile-dir-link "$F"
-refusal_says hostile-dir-link "symbolic link $T/lnkdir on the way to $F is owned by uid $NU"
+refusal_says hostile-dir-link "symbolic link $T/lnkdir on the way to $F is owned by uid $NU" "chown -h root $T/lnkdir"
 # The file POP3D_CONFIG names is judged the same way.
 POP3D_CONFIG=$T/etc/h-666.conf "$POP3D" <"$T/client.in" >"$T/hostile-env.out" 2>"$T/hostile-env.err"
 echo $? >"$T/hostile-env.rc"
