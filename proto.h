@@ -892,11 +892,14 @@ typedef int config_line_fn(void *ctx, const char *name, const char *value,
 
 /*
  * Parses a configuration file's text in buf (len bytes, changed in
- * place: the names and values point into it).  Blank lines and lines
- * whose first non-blank character is # are skipped; a line longer than
- * MAX_CONFIG_LINE, with a control character, without "=", with no name,
- * or with a comment after its value is refused.  Returns 0, or -1 with
- * the reason in why and its line number in *line_r.
+ * place: the names and values point into it, NUL-terminated there, so
+ * buf[len] must be writable too: a last line without a newline ends at
+ * it; config_read's buffer has that byte).  Blank lines and lines whose
+ * first non-blank character is # are skipped; a line longer than
+ * MAX_CONFIG_LINE, with a control character (DEL and NUL included),
+ * without "=", with no name, or with a comment after its value (or for
+ * its value) is refused.  Returns 0, or -1 with the reason in why and
+ * its line number in *line_r (set for every line before fn is called).
  */
 int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
     unsigned *line_r, char *why, size_t size);
