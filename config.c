@@ -127,7 +127,7 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		close(fd);
 		return -1;
 	}
-	if (st.st_size > MAX_CONFIG_SIZE) {
+	if (st.st_size > (off_t)MAX_CONFIG_SIZE) {
 		snprintf(why, size, "%s: larger than %d bytes", path,
 		    MAX_CONFIG_SIZE);
 		close(fd);
@@ -154,7 +154,7 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > MAX_CONFIG_SIZE) {
+		if (len > (size_t)MAX_CONFIG_SIZE) {
 			snprintf(why, size, "%s: larger than %d bytes", path,
 			    MAX_CONFIG_SIZE);
 			free(buf);

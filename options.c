@@ -115,6 +115,8 @@ static int set_hostname(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+/* A setter_fn like the others, which write their reason in why. */
+/* NOLINTNEXTLINE(readability-non-const-parameter) */
 static int set_mail_group(struct options *o, const char *v, char *why,
     size_t size)
 {
@@ -253,6 +255,7 @@ static int set_config(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+/* NOLINTNEXTLINE(readability-non-const-parameter): as set_mail_group */
 static int set_check_config(struct options *o, const char *v, char *why,
     size_t size)
 {
