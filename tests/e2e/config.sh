@@ -254,7 +254,7 @@ declare -A at=()
 	k=1
 	for o in "${OPTS[@]}"; do
 		IFS='|' read -r n fv _ _ _ <<<"$o"
-		[ "$n" = auth ] && fv=file
+		[ "$n" = auth ] && fv='file'
 		if [ $((k % 3)) = 0 ]; then echo; k=$((k + 1)); fi
 		if [ $((k % 4)) = 0 ]; then echo "  # about $n"; k=$((k + 1)); fi
 		echo "$n = $fv"
@@ -268,7 +268,7 @@ for f in all all-crlf; do
 	ran "$f"
 	for o in "${OPTS[@]}"; do
 		IFS='|' read -r n _ fshow _ _ <<<"$o"
-		[ "$n" = auth ] && fshow=file
+		[ "$n" = auth ] && fshow='file'
 		shows "$f-sets-$n" "$f" "$n" "$fshow" "$T/etc/$f.conf:${at[$n]}"
 	done
 done
@@ -503,6 +503,14 @@ ran env-broken-config-given
 POP3D_CONFIG=$T/etc/two-errors.conf run_pop3d <"$T/client.in" >"$T/env-broken.out" 2>"$T/env-broken.err"
 echo $? >"$T/env-broken.rc"
 refusal env-broken "pop3d: $T/etc/two-errors.conf:4: unknown setting 'bogus'"
+
+# --help and --version answer before any file is read: a broken file
+# hides neither.
+for o in --help --version; do
+	POP3D_CONFIG=$T/etc/two-errors.conf pop "broken-env$o" "$o" </dev/null
+	exited "broken-env$o"
+	[ -s "$T/broken-env$o.out" ] && pass "broken-env$o-answered" || fail "broken-env$o-answered" "nothing on stdout"
+done
 
 # The default, /etc/pop3d/pop3d.conf: in a private mount namespace, /etc
 # is an overlay of the real one (which stays as it is), with SRC as its
