@@ -12,6 +12,8 @@
  *   passdb_file.c  back end: pop3d's password file (--auth file)
  *   passdb_pam.c   back end: PAM (--auth pam[:SERVICE])
  *   passdb_checkpassword.c  back end: DJB's checkpassword interface
+ *   maildrop.c the maildrop interface: back end choice, DELE marks
+ *   maildrop_mbox.c     back end: mbox (over the five files below)
  *   mailbox.c  mbox scanning, message streaming, UPDATE
  *   spool.c    the maildrop's directory and the mail group
  *   lock.c     dot-lock and fcntl locking of the mbox
@@ -536,6 +538,94 @@ int checkpassword_parse_reply(const void *buf, size_t len,
  * status. */
 int checkpassword_reply_main(void);
 
+/* ----------------------------------------------------------- maildrop */
+
+/*
+ * The maildrop interface: what session.c does with a user's mail,
+ * whatever its format.  Its back ends: mbox (maildrop_mbox.c, over
+ * mailbox.c, lock.c, journal.c, idxcache.c and spool.c) and Maildir
+ * (maildrop_maildir.c).  maildrop.c keeps what is the same for all (the
+ * DELE marks and the counts); nothing above it knows which back end it
+ * talks to.  Message numbers n are 0-based and below count.
+ */
+enum md_status {
+	MD_OK = 0,
+	MD_ERROR,	/* I/O or memory failure: [SYS/TEMP] */
+	MD_NOT_MBOX,	/* not in the back end's format: [SYS/PERM] */
+	MD_BAD_FILE,	/* link, not regular, wrong owner: [SYS/PERM] */
+	MD_LOCKED,	/* another program holds the lock: [IN-USE] */
+	MD_CHANGED,	/* rewritten behind our back: [SYS/TEMP] */
+	MD_IN_USE,	/* another POP3 session has it: [IN-USE] */
+	MD_JOURNAL,	/* damaged or foreign journal: [SYS/PERM] */
+	MD_NET,		/* the client connection failed */
+	MD_GONE		/* this message was removed by another program:
+			 * -ERR for it, the session goes on */
+};
+
+struct maildrop_ops {
+	const char *name;	/* "mbox", "maildir": for the logs */
+	const char *prefix;	/* how a template names it: "maildir:" */
+	/* Opens and indexes the maildrop at path (a file or directory
+	 * owned by owner), with the index cache file cache (NULL: none).
+	 * MD_OK: *be_r and *count_r set.  Otherwise nothing is left open. */
+	int (*open)(void **be_r, const char *path, uid_t owner,
+	    const char *cache, size_t *count_r);
+	/* The octets RETR sends for message n, before byte-stuffing. */
+	uint64_t (*size)(void *be, size_t n);
+	/* Its UIDL, NUL-terminated, into buf (MAX_UID_LEN + 1 bytes). */
+	void (*uid)(void *be, size_t n, char *buf);
+	/* Before the "+OK" of RETR or TOP: may message n be sent?  MD_OK,
+	 * MD_GONE, MD_LOCKED (busy: -ERR, go on), else end the session.
+	 * May correct size(n). */
+	int (*check)(void *be, size_t n);
+	/* Sends message n (lines < 0) or its header and that many body
+	 * lines, byte-stuffed, with the terminator only if it is verified
+	 * unchanged.  MD_OK, MD_CHANGED, MD_ERROR or MD_NET. */
+	int (*send)(void *be, size_t n, long lines, struct netio *io);
+	/* Removes the messages whose deleted[n] is set (at least one),
+	 * crash-safe.  Returns an md_status. */
+	int (*update)(void *be, const unsigned char *deleted);
+	void (*close)(void *be);	/* be may be NULL */
+};
+
+extern const struct maildrop_ops maildrop_mbox;
+
+struct maildrop {
+	const struct maildrop_ops *ops;	/* NULL: none open */
+	void *be;		/* the back end's state */
+	size_t count;		/* messages, deleted ones included */
+	size_t live_count;	/* not marked deleted */
+	uint64_t live_size;	/* their total size */
+	unsigned char *deleted;	/* count DELE marks */
+};
+
+/*
+ * The back end a template (or a mail= field) names: "mbox:PATH" and a
+ * plain path are an mbox.  *path_r is the template without its prefix.
+ */
+const struct maildrop_ops *maildrop_select(const char *template,
+    const char **path_r);
+/* Opens the maildrop at path with that back end: an md_status.  After a
+ * failure md is closed (maildrop_close() is harmless on it). */
+int maildrop_open(struct maildrop *md, const struct maildrop_ops *ops,
+    const char *path, uid_t owner, const char *cache);
+uint64_t maildrop_size(const struct maildrop *md, size_t n);
+void maildrop_uid(const struct maildrop *md, size_t n, char *buf);
+int maildrop_is_deleted(const struct maildrop *md, size_t n);
+/* DELE marks a message (O(1)); RSET unmarks them all. */
+void maildrop_mark(struct maildrop *md, size_t n);
+void maildrop_unmark_all(struct maildrop *md);
+/* The total size of the marked messages. */
+uint64_t maildrop_deleted_size(const struct maildrop *md);
+/* ops->check and ops->send, keeping live_size right. */
+int maildrop_check(struct maildrop *md, size_t n);
+int maildrop_send(struct maildrop *md, size_t n, long lines,
+    struct netio *io);
+/* UPDATE: removes the marked messages; MD_OK at once if none. */
+int maildrop_update(struct maildrop *md);
+/* Closes whatever is open; md is zeroed (a zeroed md is closed). */
+void maildrop_close(struct maildrop *md);
+
 /* -------------------------------------------------------------- spool.c */
 
 /* The mbox's directory, opened once (spool.c); names in it are reached
@@ -649,16 +739,17 @@ void mbox_index_free(struct mbox_index *idx);
 /* Formats a message's UID into buf (MAX_UID_LEN + 1 bytes). */
 void mbox_uid(const struct message *m, char *buf);
 
+/* mailbox.c's results: the interface's (md_status), under mbox names. */
 enum mbox_status {
-	MBOX_OK = 0,
-	MBOX_ERROR,	/* I/O or memory failure: [SYS/TEMP] */
-	MBOX_NOT_MBOX,	/* not an mbox: [SYS/PERM] */
-	MBOX_BAD_FILE,	/* link, not regular, wrong owner: [SYS/PERM] */
-	MBOX_LOCKED,	/* another program holds the lock: [IN-USE] */
-	MBOX_CHANGED,	/* rewritten behind our back: [SYS/TEMP] */
-	MBOX_IN_USE,	/* another POP3 session has it: [IN-USE] */
-	MBOX_JOURNAL,	/* damaged or foreign journal: [SYS/PERM] */
-	MBOX_NET	/* the client connection failed */
+	MBOX_OK = MD_OK,
+	MBOX_ERROR = MD_ERROR,
+	MBOX_NOT_MBOX = MD_NOT_MBOX,
+	MBOX_BAD_FILE = MD_BAD_FILE,
+	MBOX_LOCKED = MD_LOCKED,
+	MBOX_CHANGED = MD_CHANGED,
+	MBOX_IN_USE = MD_IN_USE,
+	MBOX_JOURNAL = MD_JOURNAL,
+	MBOX_NET = MD_NET
 };
 
 struct mailbox {

@@ -42,6 +42,7 @@
 #define R_TOO_LONG	"-ERR line too long"
 #define R_TOO_MANY_BAD	"-ERR too many bad commands, closing connection"
 #define R_DELETED	"-ERR message already deleted"
+#define R_GONE		"-ERR message was removed by another program"
 #define R_BAD_LINES	"-ERR invalid line count"
 #define R_NOOP		"+OK nothing done"
 #define R_STLS_GO	"+OK begin TLS negotiation"
@@ -80,7 +81,7 @@ struct session {
 	int dropped_privileges;
 	int login_kind;		/* CRED_ of the accepted login, 0 before */
 	struct pw_entry pw;
-	struct mailbox mb;
+	struct maildrop md;
 	struct session_stats st;	/* the counts for the logout line */
 	int end;		/* an enum session_end, -1 not yet known */
 };
@@ -108,8 +109,8 @@ static const char *messages(size_t n)
 static void reply_maildrop(struct session *s)
 {
 	io_printf(&s->io, "+OK maildrop has %zu %s (%llu octets)\r\n",
-	    s->mb.live_count, messages(s->mb.live_count),
-	    (unsigned long long)s->mb.live_size);
+	    s->md.live_count, messages(s->md.live_count),
+	    (unsigned long long)s->md.live_size);
 }
 
 /* ------------------------------------------------------- small parsers */
@@ -206,13 +207,13 @@ int expand_mailbox(const char *template, const struct pw_entry *e,
 static long live_msg(struct session *s, const char *arg)
 {
 	const char *why;
-	long n = parse_msgnum(arg, s->mb.idx.count, &why);
+	long n = parse_msgnum(arg, s->md.count, &why);
 
 	if (n < 0) {
 		reply(s, why);
 		return -1;
 	}
-	if (s->mb.idx.msgs[n].flags & MSG_DELETED) {
+	if (maildrop_is_deleted(&s->md, (size_t)n)) {
 		reply(s, R_DELETED);
 		return -1;
 	}
@@ -382,6 +383,7 @@ static enum outcome start_transaction(struct session *s)
 	char name[MAX_USER_NAME + 4];
 	const char *template = s->pw.mail ? s->pw.mail :
 	    s->cfg->mailbox_template;
+	const struct maildrop_ops *ops = maildrop_select(template, &template);
 	int r;
 
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
@@ -410,27 +412,27 @@ static enum outcome start_transaction(struct session *s)
 	    &s->pw, cache, sizeof(cache)) < 0)
 		log_msg(LOG_NOTICE, "index cache template gives no path for "
 		    "user %s; not used", name);
-	r = mbox_open_cached(&s->mb, path, geteuid(),
+	r = maildrop_open(&s->md, ops, path, geteuid(),
 	    cache[0] ? cache : NULL);
 	switch (r) {
-	case MBOX_OK:
+	case MD_OK:
 		break;
-	case MBOX_LOCKED:
+	case MD_LOCKED:
 		reply(s, R_IN_USE);
 		break;
-	case MBOX_IN_USE:
+	case MD_IN_USE:
 		reply(s, R_SESSION_BUSY);
 		break;
-	case MBOX_BAD_FILE:
-	case MBOX_NOT_MBOX:
-	case MBOX_JOURNAL:
+	case MD_BAD_FILE:
+	case MD_NOT_MBOX:
+	case MD_JOURNAL:
 		reply(s, R_SYS_PERM);
 		break;
 	default:
 		reply(s, R_SYS_TEMP);
 		break;
 	}
-	if (r != MBOX_OK) {
+	if (r != MD_OK) {
 		log_msg(LOG_NOTICE, "login of user=%s refused: maildrop %s "
 		    "unavailable", name, shown);
 		/* RFC 1939 lets us stay in AUTHORIZATION, but not after we
@@ -439,8 +441,8 @@ static enum outcome start_transaction(struct session *s)
 	}
 	s->state = ST_TRANS;
 	log_msg(LOG_INFO, "login: user=%s messages=%zu octets=%llu "
-	    "maildrop=%s", name, s->mb.live_count,
-	    (unsigned long long)s->mb.live_size, shown);
+	    "maildrop=%s", name, s->md.live_count,
+	    (unsigned long long)s->md.live_size, shown);
 	reply_maildrop(s);
 	return GO_ON;
 }
@@ -738,8 +740,8 @@ static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 static enum outcome cmd_quit(struct session *s, int argc, char **argv)
 {
 	char name[MAX_USER_NAME + 4];
-	uint64_t bytes = 0;
-	size_t deleted, i;
+	uint64_t bytes;
+	size_t deleted;
 	int r;
 
 	(void)argc;
@@ -749,17 +751,15 @@ static enum outcome cmd_quit(struct session *s, int argc, char **argv)
 		reply(s, R_BYE);
 		return END_OK;
 	}
-	deleted = s->mb.idx.count - s->mb.live_count;
-	for (i = 0; i < s->mb.idx.count; i++)
-		if (s->mb.idx.msgs[i].flags & MSG_DELETED)
-			bytes += s->mb.idx.msgs[i].size;
-	r = mbox_update(&s->mb);
+	deleted = s->md.count - s->md.live_count;
+	bytes = maildrop_deleted_size(&s->md);
+	r = maildrop_update(&s->md);
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
-	if (r != MBOX_OK) {
+	if (r != MD_OK) {
 		log_msg(LOG_ERR, "user=%s: UPDATE failed, nothing deleted",
 		    name);
 		s->end = SEND_ERROR;
-		reply(s, r == MBOX_LOCKED ? "-ERR [IN-USE] maildrop locked, "
+		reply(s, r == MD_LOCKED ? "-ERR [IN-USE] maildrop locked, "
 		    "deleted messages not removed" : R_UPDATE_FAIL);
 		return END_FAIL;
 	}
@@ -767,8 +767,8 @@ static enum outcome cmd_quit(struct session *s, int argc, char **argv)
 	 * these are what happened. */
 	s->st.dele_n = deleted;
 	s->st.dele_bytes = bytes;
-	io_printf(&s->io, "%s (%zu %s left)\r\n", R_BYE, s->mb.live_count,
-	    messages(s->mb.live_count));
+	io_printf(&s->io, "%s (%zu %s left)\r\n", R_BYE, s->md.live_count,
+	    messages(s->md.live_count));
 	return END_OK;
 }
 
@@ -778,8 +778,8 @@ static enum outcome cmd_stat(struct session *s, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	io_printf(&s->io, "+OK %zu %llu\r\n", s->mb.live_count,
-	    (unsigned long long)s->mb.live_size);
+	io_printf(&s->io, "+OK %zu %llu\r\n", s->md.live_count,
+	    (unsigned long long)s->md.live_size);
 	return GO_ON;
 }
 
@@ -789,11 +789,11 @@ static void print_listing_line(struct session *s, size_t i, int uidl,
 	char uid[MAX_UID_LEN + 1];
 
 	if (uidl) {
-		mbox_uid(&s->mb.idx.msgs[i], uid);
+		maildrop_uid(&s->md, i, uid);
 		io_printf(&s->io, "%s%zu %s\r\n", prefix, i + 1, uid);
 	} else {
 		io_printf(&s->io, "%s%zu %llu\r\n", prefix, i + 1,
-		    (unsigned long long)s->mb.idx.msgs[i].size);
+		    (unsigned long long)maildrop_size(&s->md, i));
 	}
 }
 
@@ -813,10 +813,10 @@ static enum outcome list_or_uidl(struct session *s, int argc, char **argv,
 		reply(s, "+OK unique-id listing follows");
 	else
 		io_printf(&s->io, "+OK %zu %s (%llu octets)\r\n",
-		    s->mb.live_count, messages(s->mb.live_count),
-		    (unsigned long long)s->mb.live_size);
-	for (i = 0; i < s->mb.idx.count; i++)
-		if (!(s->mb.idx.msgs[i].flags & MSG_DELETED))
+		    s->md.live_count, messages(s->md.live_count),
+		    (unsigned long long)s->md.live_size);
+	for (i = 0; i < s->md.count; i++)
+		if (!maildrop_is_deleted(&s->md, i))
 			print_listing_line(s, i, uidl, "");
 	reply(s, ".");
 	return GO_ON;
@@ -840,24 +840,30 @@ static enum outcome send_message(struct session *s, long n, long lines)
 	int r;
 
 	log_escape(name, sizeof(name), s->pw.name, strlen(s->pw.name));
-	r = mbox_check_message(&s->mb, (size_t)n);
-	if (r == MBOX_LOCKED) {
+	r = maildrop_check(&s->md, (size_t)n);
+	if (r == MD_LOCKED) {
 		/* A delivery holds the mbox: nothing is wrong, just busy. */
 		reply(s, R_IN_USE);
 		return GO_ON;
 	}
-	if (r != MBOX_OK) {
+	if (r == MD_GONE) {
+		/* Another program (an IMAP client, a second reader) removed
+		 * it: that message is lost to us, the others are not. */
+		reply(s, R_GONE);
+		return GO_ON;
+	}
+	if (r != MD_OK) {
 		log_msg(LOG_ERR, "user=%s: maildrop changed by another program "
 		    "during the session; ending it, nothing deleted", name);
 		s->end = SEND_CHANGED;
-		reply(s, r == MBOX_CHANGED ? R_CHANGED : R_SYS_TEMP);
+		reply(s, r == MD_CHANGED ? R_CHANGED : R_SYS_TEMP);
 		return END_FAIL;
 	}
 	io_printf(&s->io, "+OK %llu octets\r\n",
-	    (unsigned long long)s->mb.idx.msgs[n].size);
+	    (unsigned long long)maildrop_size(&s->md, (size_t)n));
 	before = s->io.total_out;
-	r = mbox_send(&s->mb, (size_t)n, lines, &s->io);
-	if (r == MBOX_OK) {
+	r = maildrop_send(&s->md, (size_t)n, lines, &s->io);
+	if (r == MD_OK) {
 		/* The body as the client got it (byte-stuffed), without
 		 * the ".\r\n" that ends it. */
 		uint64_t sent = s->io.total_out - before;
@@ -872,7 +878,7 @@ static enum outcome send_message(struct session *s, long n, long lines)
 		}
 		return GO_ON;
 	}
-	if (r == MBOX_NET) {
+	if (r == MD_NET) {
 		log_msg(LOG_NOTICE, "user=%s: connection lost while message %ld "
 		    "was sent; nothing deleted", name, n + 1);
 		s->end = io_interrupted ? SEND_SIGNAL : s->io.stalled ?
@@ -918,7 +924,7 @@ static enum outcome cmd_dele(struct session *s, int argc, char **argv)
 	(void)argc;
 	n = live_msg(s, argv[1]);
 	if (n >= 0) {
-		mbox_mark_deleted(&s->mb, (size_t)n);
+		maildrop_mark(&s->md, (size_t)n);
 		io_printf(&s->io, "+OK message %ld deleted\r\n", n + 1);
 	}
 	return GO_ON;
@@ -936,7 +942,7 @@ static enum outcome cmd_rset(struct session *s, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	mbox_unmark_all(&s->mb);
+	maildrop_unmark_all(&s->md);
 	reply_maildrop(s);
 	return GO_ON;
 }
@@ -1056,8 +1062,6 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 		return NULL;
 	}
 	s->cfg = cfg;
-	s->mb.fd = -1;
-	s->mb.sp.dfd = -1;
 	s->lc = NULL;	/* a resumed session logs in no more */
 	s->state = ST_AUTH;
 	s->end = -1;
@@ -1090,7 +1094,7 @@ static void log_logout(struct session *s, int status)
 	if (s->state == ST_TRANS) {
 		st->user = s->pw.name;
 		st->auth = s->login_kind;
-		st->left = s->mb.idx.count - st->dele_n;
+		st->left = s->md.count - st->dele_n;
 	}
 	report_end(s->lc, st);
 }
@@ -1185,7 +1189,7 @@ static int session_loop(struct session *s, enum outcome first)
 		tls_close(s->io.tls);
 	}
 	s->io.tls = NULL;
-	mbox_close(&s->mb);
+	maildrop_close(&s->md);
 	io_free(&s->io);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
