@@ -14,7 +14,8 @@
  *   passdb_checkpassword.c  back end: DJB's checkpassword interface
  *   maildrop.c the maildrop interface: back end choice, DELE marks
  *   maildrop_mbox.c     back end: mbox (over the five files below)
- *   mailbox.c  mbox scanning, message streaming, UPDATE
+ *   mailbox.c  mbox scanning, checks, UPDATE
+ *   msgstream.c  a stored message sent as RETR and TOP send it
  *   spool.c    the maildrop's directory and the mail group
  *   lock.c     dot-lock and fcntl locking of the mbox
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
@@ -600,8 +601,9 @@ struct maildrop {
 };
 
 /*
- * The back end a template (or a mail= field) names: "mbox:PATH" and a
- * plain path are an mbox.  *path_r is the template without its prefix.
+ * The back end a template (or a mail= field) names: "maildir:PATH" is a
+ * Maildir, "mbox:PATH" and a plain path an mbox.  *path_r is the
+ * template without its prefix.
  */
 const struct maildrop_ops *maildrop_select(const char *template,
     const char **path_r);
@@ -625,6 +627,31 @@ int maildrop_send(struct maildrop *md, size_t n, long lines,
 int maildrop_update(struct maildrop *md);
 /* Closes whatever is open; md is zeroed (a zeroed md is closed). */
 void maildrop_close(struct maildrop *md);
+
+/* ---------------------------------------------------------- msgstream.c */
+
+/*
+ * Sends len stored bytes of fd from off as RETR (body_lines < 0) or TOP
+ * (the header, the blank line and body_lines body lines) sends them:
+ * CRLF line ends (a missing final newline added), byte-stuffed, without
+ * the terminator.  buf has MBOX_BLOCK_SIZE bytes; what names the file in
+ * the log.  Returns MD_OK, MD_CHANGED (the file was shorter), MD_ERROR
+ * or MD_NET.
+ */
+int msg_stream(int fd, uint64_t off, uint64_t len, long body_lines,
+    unsigned char *buf, const char *what, struct netio *io);
+
+/* The octets msg_stream() sends for a whole message (before stuffing),
+ * counted over its stored bytes given block by block: zero a struct
+ * msg_size, msg_size_add() every block in order, then msg_size_end(). */
+struct msg_size {
+	uint64_t size;
+	int prev_cr;	/* the last block ended with CR */
+	int last_nl;	/* ... with LF */
+	int any;	/* a byte was seen */
+};
+void msg_size_add(struct msg_size *ms, const unsigned char *p, size_t n);
+uint64_t msg_size_end(const struct msg_size *ms);
 
 /* -------------------------------------------------------------- spool.c */
 
