@@ -16,6 +16,7 @@
 /* The back ends a template may name by prefix, and the default one (no
  * prefix: a plain path is an mbox, as it always was). */
 static const struct maildrop_ops *const prefixed[] = {
+	&maildrop_maildir,
 	&maildrop_mbox,
 };
 

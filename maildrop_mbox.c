@@ -80,6 +80,7 @@ static void mbox_be_close(void *be)
 const struct maildrop_ops maildrop_mbox = {
 	.name = "mbox",
 	.prefix = "mbox:",
+	.in_spool = 1,
 	.open = mbox_be_open,
 	.size = mbox_be_size,
 	.uid = mbox_be_uid,

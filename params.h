@@ -149,6 +149,14 @@
  * handled in fragments, so no line length limit is imposed on mail.
  */
 #define MBOX_BLOCK_SIZE (1024UL * 1024)
+
+/*
+ * The largest Maildir UPDATE journal recovery reads into memory: a base
+ * name is at most NAME_MAX (255) bytes and typically under 80, so 64 MiB
+ * holds the deletions of far more than a million messages.  A larger
+ * file is no journal of ours, and is not allocated for.
+ */
+#define MAILDIR_JOURNAL_MAX (64UL * 1024 * 1024)
 /*
  * TOP reads its first block of a message this large, then doubles the
  * block: TOP n 0 of a 10 kB message needs its header, not all of it, and

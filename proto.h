@@ -14,6 +14,7 @@
  *   passdb_checkpassword.c  back end: DJB's checkpassword interface
  *   maildrop.c the maildrop interface: back end choice, DELE marks
  *   maildrop_mbox.c     back end: mbox (over the five files below)
+ *   maildrop_maildir.c  back end: Maildir
  *   mailbox.c  mbox scanning, checks, UPDATE
  *   msgstream.c  a stored message sent as RETR and TOP send it
  *   spool.c    the maildrop's directory and the mail group
@@ -566,6 +567,8 @@ enum md_status {
 struct maildrop_ops {
 	const char *name;	/* "mbox", "maildir": for the logs */
 	const char *prefix;	/* how a template names it: "maildir:" */
+	int in_spool;		/* a file in a spool directory, which must
+				 * take its lock and journal names */
 	/* Opens and indexes the maildrop at path (a file or directory
 	 * owned by owner), with the index cache file cache (NULL: none).
 	 * MD_OK: *be_r and *count_r set.  Otherwise nothing is left open. */
@@ -589,7 +592,7 @@ struct maildrop_ops {
 	void (*close)(void *be);	/* be may be NULL */
 };
 
-extern const struct maildrop_ops maildrop_mbox;
+extern const struct maildrop_ops maildrop_mbox, maildrop_maildir;
 
 struct maildrop {
 	const struct maildrop_ops *ops;	/* NULL: none open */
@@ -627,6 +630,27 @@ int maildrop_send(struct maildrop *md, size_t n, long lines,
 int maildrop_update(struct maildrop *md);
 /* Closes whatever is open; md is zeroed (a zeroed md is closed). */
 void maildrop_close(struct maildrop *md);
+
+/* The Maildir back end's parts that need no Maildir (the unit tests'). */
+/* A file name's base name, as long as the part before its first ':'. */
+size_t maildir_base_len(const char *name);
+/* The ",W=" size among the base name's fields (CRLF octets, as Dovecot
+ * and Courier write it): 0 with *size_r, or -1 for none. */
+int maildir_name_size(const char *name, size_t base_len, uint64_t *size_r);
+/* The delivery time a name begins with ("1700000000."): 0, or -1. */
+int maildir_name_time(const char *name, long long *time_r);
+/*
+ * The UIDL of a message whose base name is the base_len bytes at name,
+ * into buf (MAX_UID_LEN + 1 bytes): the base name, each byte outside
+ * 0x21-0x7E and each '%' as "%XX"; if that is longer than MAX_UID_LEN,
+ * its first 37 characters, '-' and the base name's MD5 in 32 hex digits.
+ */
+void maildir_uid(const char *name, size_t base_len, char *buf);
+/* Checks a journal's len bytes at p (see maildrop_maildir.c) and calls
+ * fn (if not NULL) for every base name in it.  Returns 0, or -1 if it is
+ * damaged (or fn returned -1). */
+int maildir_journal_parse(const unsigned char *p, size_t len,
+    int (*fn)(void *ctx, const char *base, size_t base_len), void *ctx);
 
 /* ---------------------------------------------------------- msgstream.c */
 
@@ -713,8 +737,9 @@ int spool_name(const struct spool *sp, const char *suffix, char *name,
 #define MSG_WIDE_UID	0x02	/* no popa3d header: 32-digit UID */
 #define MSG_NO_FINAL_NL	0x04	/* last line lacks a newline */
 
-/* Longest UID we print: 32 hex digits, '-', a decimal suffix. */
-#define MAX_UID_LEN 48
+/* Longest UID we print: RFC 1939's 70 (an mbox's are at most 32 hex
+ * digits, '-', a decimal suffix; a Maildir's are its names). */
+#define MAX_UID_LEN 70
 
 struct message {
 	uint64_t from_off;	/* offset of the From_ line */

@@ -1,0 +1,1055 @@
+/*
+ * maildrop_maildir.c - the Maildir back end of the maildrop interface:
+ * scanning new/ and cur/, moving new mail to cur/ at login, UIDLs from
+ * the file names, streaming a message, and a crash-safe UPDATE through a
+ * journal of the names to delete.
+ *
+ * Runs with the user's privileges, and only with them: a Maildir needs
+ * no mail group, so it is given up before the first name is looked at.
+ * Every name is reached relative to a directory descriptor opened once
+ * (O_NOFOLLOW), and a message file must be a regular file owned by the
+ * user: a link planted in the Maildir cannot lead us elsewhere.
+ *
+ * Maildir needs no lock against deliveries (a deliverer writes in tmp/
+ * and renames into new/); one POP3 session at a time is kept by a flock
+ * on the file pop3d-session, which dies with its process.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <md5.h>
+
+#include "proto.h"
+
+/* The names pop3d keeps in the Maildir's top directory.  Neither starts
+ * with "." (a Maildir++ folder) nor lives in tmp/, new/ or cur/, so no
+ * mail reader or deliverer takes them for mail. */
+#define SESSION_LOCK	"pop3d-session"
+#define JOURNAL		"pop3d-journal"
+#define JOURNAL_TMP	"pop3d-journal.tmp"
+#define JOURNAL_MAGIC	"pop3d maildir journal 1\n"
+
+enum { DIR_CUR, DIR_NEW };
+static const char *const dir_names[] = { "cur", "new" };
+
+#define SIZE_FROM_NAME	0x01	/* size taken from ",W=": verify at RETR */
+#define GONE		0x02	/* removed by another program */
+
+struct md_msg {
+	char *name;		/* its name now, in dirs[dir] */
+	size_t base_len;	/* the name up to its first ':' */
+	int dir;		/* DIR_CUR or DIR_NEW */
+	int flags;
+	long long time;		/* delivery time: the name's, or mtime */
+	uint64_t size;		/* octets RETR sends */
+	uint64_t st_size;	/* the file's size at the scan */
+	ino_t ino;
+};
+
+struct maildir {
+	char path[MAX_PATH_LEN];	/* for the logs */
+	uid_t owner;
+	int dfd;			/* the Maildir, or -1: none yet */
+	int dirs[2];			/* cur/ and new/ */
+	int lock_fd;
+	struct md_msg *msgs;
+	size_t count, alloc;
+	unsigned char *buf;		/* MBOX_BLOCK_SIZE bytes */
+	int open_fd;			/* message open_n, checked, or -1 */
+	size_t open_n;
+};
+
+/* ---------------------------------------------------------- names */
+
+size_t maildir_base_len(const char *name)
+{
+	const char *colon = strchr(name, ':');
+
+	return colon ? (size_t)(colon - name) : strlen(name);
+}
+
+int maildir_name_size(const char *name, size_t base_len, uint64_t *size_r)
+{
+	const char *p = name, *end = name + base_len;
+
+	/* ",W=" among the comma-separated fields after the unique part
+	 * (Dovecot's and Courier's "virtual" size: CRLF line ends). */
+	while ((p = memchr(p, ',', (size_t)(end - p))) != NULL) {
+		uint64_t v = 0;
+		const char *q = p + 1;
+
+		p = q;
+		if (end - q < 3 || q[0] != 'W' || q[1] != '=')
+			continue;
+		q += 2;
+		if (q == end || *q < '0' || *q > '9')
+			continue;
+		while (q < end && *q >= '0' && *q <= '9') {
+			if (v > (UINT64_MAX - 9) / 10)
+				return -1;	/* no size is that large */
+			v = v * 10 + (uint64_t)(*q++ - '0');
+		}
+		if (q != end && *q != ',')
+			continue;
+		*size_r = v;
+		return 0;
+	}
+	return -1;
+}
+
+int maildir_name_time(const char *name, long long *time_r)
+{
+	long long v = 0;
+	const char *p = name;
+
+	/* "1700000000.M1P2.host": the delivery time, in seconds.  Beyond
+	 * 18 digits it is no time a deliverer wrote. */
+	while (*p >= '0' && *p <= '9' && p - name < 18)
+		v = v * 10 + (*p++ - '0');
+	if (p == name || *p != '.')
+		return -1;
+	*time_r = v;
+	return 0;
+}
+
+void maildir_uid(const char *name, size_t base_len, char *buf)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+	MD5_CTX ctx;
+	unsigned char d[16];
+
+	/* The base name as qmail-pop3d and Courier show it; a byte outside
+	 * 0x21-0x7E, and '%' itself so that the mapping stays one-to-one,
+	 * becomes "%XX" (upper-case hex). */
+	for (i = 0; i < base_len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c > 0x20 && c < 0x7F && c != '%') {
+			if (o + 1 > MAX_UID_LEN)
+				break;
+			buf[o++] = (char)c;
+		} else {
+			if (o + 3 > MAX_UID_LEN)
+				break;
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	if (i == base_len && o > 0) {
+		buf[o] = '\0';
+		return;
+	}
+	/*
+	 * Longer than RFC 1939's 70 characters: the first 37 of the mapped
+	 * name, '-', and the MD5 of the whole base name in hex, 70 in all.
+	 * (More than 37 were mapped before the loop stopped.)  Another
+	 * name's id equals it only by an MD5 collision.
+	 */
+	MD5Init(&ctx);
+	MD5Update(&ctx, (const unsigned char *)name, base_len);
+	MD5Final(d, &ctx);
+	o = MAX_UID_LEN - 33;
+	buf[o++] = '-';
+	for (i = 0; i < 16; i++) {
+		buf[o++] = hex[d[i] >> 4];
+		buf[o++] = hex[d[i] & 15];
+	}
+	buf[o] = '\0';
+}
+
+/* ------------------------------------------------------------ checks */
+
+/* May the directory or file st, found in the Maildir, be believed? It
+ * must be the user's, and nobody else may write it (the user's own
+ * group excepted). */
+static int trusted(const struct maildir *md, const struct stat *st)
+{
+	if (st->st_uid != md->owner)
+		return 0;
+	if (st->st_mode & S_IWOTH)
+		return 0;
+	if ((st->st_mode & S_IWGRP) && st->st_gid != getgid())
+		return 0;
+	return 1;
+}
+
+static int open_dir(struct maildir *md, int at, const char *name)
+{
+	struct stat st;
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (!trusted(md, &st)) {
+		log_msg(LOG_ERR, "Maildir %s: %s is not uid %lu's, or others "
+		    "may write it; refused", md->path, name,
+		    (unsigned long)md->owner);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/* Opens message file name in directory dfd for reading: a regular file
+ * of the user's, not a link.  Returns the descriptor (st filled), or -1
+ * with errno (EPERM: refused). */
+static int open_message(const struct maildir *md, int dfd, const char *name,
+    struct stat *st)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode) || st->st_uid != md->owner) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/* The octets RETR sends for the len bytes of fd: MD_OK (in *size_r),
+ * MD_CHANGED (shorter than len), MD_ERROR. */
+static int count_size(struct maildir *md, int fd, uint64_t len,
+    uint64_t *size_r)
+{
+	struct msg_size ms;
+	uint64_t off = 0;
+
+	memset(&ms, 0, sizeof(ms));
+	while (off < len) {
+		size_t want = len - off < MBOX_BLOCK_SIZE ?
+		    (size_t)(len - off) : MBOX_BLOCK_SIZE;
+		ssize_t got;
+
+		do
+			got = pread(fd, md->buf, want, (off_t)off);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return MD_ERROR;
+		if (got == 0)
+			return MD_CHANGED;
+		msg_size_add(&ms, md->buf, (size_t)got);
+		off += (uint64_t)got;
+	}
+	*size_r = msg_size_end(&ms);
+	return MD_OK;
+}
+
+/* ------------------------------------------------------------ scanning */
+
+static int add_message(struct maildir *md, int dir, const char *name,
+    const struct stat *st)
+{
+	struct md_msg *m;
+	size_t len = strlen(name);
+
+	if (md->count == md->alloc) {
+		size_t n = md->alloc ? md->alloc * 2 : 64;
+		struct md_msg *p;
+
+		if (n > SIZE_MAX / sizeof(*p) / 2) {
+			errno = ENOMEM;
+			return -1;
+		}
+		p = realloc(md->msgs, n * sizeof(*p));
+		if (!p)
+			return -1;
+		md->msgs = p;
+		md->alloc = n;
+	}
+	m = &md->msgs[md->count];
+	memset(m, 0, sizeof(*m));
+	m->name = malloc(len + 1);
+	if (!m->name)
+		return -1;
+	memcpy(m->name, name, len + 1);
+	m->base_len = maildir_base_len(name);
+	m->dir = dir;
+	m->st_size = (uint64_t)st->st_size;
+	m->ino = st->st_ino;
+	if (maildir_name_time(name, &m->time) < 0)
+		m->time = (long long)st->st_mtim.tv_sec;
+	md->count++;
+	return 0;
+}
+
+/* Lists the messages of one directory: regular files of the user's,
+ * names not starting with '.'; anything else is logged and left out. */
+static int scan_dir(struct maildir *md, int dir)
+{
+	int fd = openat(md->dirs[dir], ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct stat st;
+		char shown[64];
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				r = -1;
+			break;
+		}
+		if (de->d_name[0] == '.' || maildir_base_len(de->d_name) == 0)
+			continue;
+		if (fstatat(md->dirs[dir], de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;	/* moved or removed meanwhile */
+			r = -1;
+			break;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_uid != md->owner) {
+			log_escape(shown, sizeof(shown), de->d_name,
+			    strlen(de->d_name));
+			log_msg(LOG_WARNING, "Maildir %s: %s/%s is not a "
+			    "regular file of uid %lu; not served", md->path,
+			    dir_names[dir], shown, (unsigned long)md->owner);
+			continue;
+		}
+		if (add_message(md, dir, de->d_name, &st) < 0) {
+			r = -1;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+static int by_base(const void *a, const void *b)
+{
+	const struct md_msg *x = a, *y = b;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->name, y->name, n);
+
+	if (c)
+		return c;
+	if (x->base_len != y->base_len)
+		return x->base_len < y->base_len ? -1 : 1;
+	return x->dir - y->dir;		/* cur/ first */
+}
+
+static int by_delivery(const void *a, const void *b)
+{
+	const struct md_msg *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return by_base(a, b);
+}
+
+/* Drops the entries marked GONE, keeping the order. */
+static void compact(struct maildir *md)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < md->count; i++) {
+		if (md->msgs[i].flags & GONE)
+			free(md->msgs[i].name);
+		else
+			md->msgs[o++] = md->msgs[i];
+	}
+	md->count = o;
+}
+
+/* Two files with one base name (a copy in new/ and in cur/): the first
+ * is served, the other left alone, so that every UIDL stays unique. */
+static void drop_duplicates(struct maildir *md)
+{
+	size_t i;
+
+	if (md->count == 0)
+		return;
+	qsort(md->msgs, md->count, sizeof(md->msgs[0]), by_base);
+	for (i = 1; i < md->count; i++) {
+		struct md_msg *m = &md->msgs[i];
+
+		if (md->msgs[i - 1].base_len == m->base_len &&
+		    !memcmp(md->msgs[i - 1].name, m->name, m->base_len)) {
+			char shown[64];
+
+			log_escape(shown, sizeof(shown), m->name,
+			    strlen(m->name));
+			log_msg(LOG_WARNING, "Maildir %s: %s/%s has the base "
+			    "name of another message; not served", md->path,
+			    dir_names[m->dir], shown);
+			m->flags |= GONE;
+		}
+	}
+	compact(md);
+}
+
+/*
+ * At login, new mail moves to cur/ as qmail-pop3d and Dovecot move it:
+ * the same name with ":2," (no flags) added, so that a mail reader sees
+ * it as seen by a client.  RENAME_NOREPLACE: never over another file.
+ * A message another program moved first is left out of this session; one
+ * that cannot be moved is served from new/.  No fsync: after a crash it
+ * is in one directory or the other, and either is right.
+ */
+static int move_new(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->count; i++) {
+		struct md_msg *m = &md->msgs[i];
+		size_t len = strlen(m->name);
+		char *to;
+
+		if (m->dir != DIR_NEW)
+			continue;
+		to = malloc(len + 4);
+		if (!to)
+			return -1;
+		memcpy(to, m->name, len + 1);
+		if (!strchr(to, ':'))
+			memcpy(to + len, ":2,", 4);
+		if (renameat2(md->dirs[DIR_NEW], m->name, md->dirs[DIR_CUR],
+		    to, RENAME_NOREPLACE) == 0) {
+			free(m->name);
+			m->name = to;
+			m->dir = DIR_CUR;
+			continue;
+		}
+		free(to);
+		if (errno == ENOENT) {
+			m->flags |= GONE;
+		} else {
+			char shown[64];
+
+			log_escape(shown, sizeof(shown), m->name, len);
+			log_msg(LOG_WARNING, "Maildir %s: cannot move new/%s "
+			    "to cur/: %s; served from new/", md->path, shown,
+			    strerror(errno));
+		}
+	}
+	compact(md);
+	return 0;
+}
+
+/*
+ * Finds the file of message m again after its name went (a mail reader
+ * changed its flags: the base name stays, the part after ':' changes):
+ * in cur/, then new/.  Returns 1 (m->name and dir updated), 0 (gone), -1.
+ */
+static int find_again(struct maildir *md, struct md_msg *m)
+{
+	int dir;
+
+	for (dir = DIR_CUR; dir <= DIR_NEW; dir++) {
+		int fd = openat(md->dirs[dir], ".", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *de;
+		int found = 0;
+
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (maildir_base_len(de->d_name) == m->base_len &&
+			    !memcmp(de->d_name, m->name, m->base_len)) {
+				size_t len = strlen(de->d_name);
+				char *p = malloc(len + 1);
+
+				if (!p) {
+					closedir(d);
+					return -1;
+				}
+				memcpy(p, de->d_name, len + 1);
+				free(m->name);
+				m->name = p;
+				m->dir = dir;
+				found = 1;
+				break;
+			}
+		}
+		closedir(d);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- journal */
+
+/*
+ * The journal of an UPDATE: JOURNAL_MAGIC, then the base names to delete,
+ * each ended by a NUL byte, then one more NUL.  Base names, not file
+ * names: a mail reader may rename a file (its flags) after the journal
+ * was written, and recovery must still find it.  It is written under a
+ * temporary name and renamed into place once synced, so a journal that
+ * exists is whole.
+ */
+static int write_journal(struct maildir *md, const unsigned char *deleted)
+{
+	size_t i;
+	int fd, r = -1;
+
+	if (unlinkat(md->dfd, JOURNAL_TMP, 0) < 0 && errno != ENOENT)
+		return -1;
+	fd = openat(md->dfd, JOURNAL_TMP, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write_full(fd, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)) < 0)
+		goto out;
+	for (i = 0; i < md->count; i++) {
+		if (!deleted[i])
+			continue;
+		if (write_full(fd, md->msgs[i].name, md->msgs[i].base_len) < 0 ||
+		    write_full(fd, "", 1) < 0)
+			goto out;
+	}
+	if (write_full(fd, "", 1) < 0 || fsync(fd) < 0)
+		goto out;
+	if (renameat(md->dfd, JOURNAL_TMP, md->dfd, JOURNAL) < 0)
+		goto out;
+	/* The journal's name must be on disk before any message goes. */
+	if (fsync(md->dfd) < 0)
+		goto out;
+	r = 0;
+out:
+	if (close(fd) < 0)
+		r = -1;
+	if (r < 0) {
+		int saved = errno;
+
+		(void)unlinkat(md->dfd, JOURNAL_TMP, 0);
+		errno = saved;
+	}
+	return r;
+}
+
+/* Removes message m's file (or, if a mail reader renamed it, the file
+ * with its base name).  Returns 0 (removed or already gone), -1. */
+static int remove_message(struct maildir *md, struct md_msg *m)
+{
+	int r;
+
+	if (unlinkat(md->dirs[m->dir], m->name, 0) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	r = find_again(md, m);
+	if (r <= 0)
+		return r;
+	if (unlinkat(md->dirs[m->dir], m->name, 0) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* The directories' entries, removed or renamed, made durable. */
+static int sync_dirs(struct maildir *md)
+{
+	return fsync(md->dirs[DIR_CUR]) < 0 || fsync(md->dirs[DIR_NEW]) < 0 ?
+	    -1 : 0;
+}
+
+/* Removes the journal once its work is on disk. */
+static int finish_journal(struct maildir *md)
+{
+	if (unlinkat(md->dfd, JOURNAL, 0) < 0 && errno != ENOENT)
+		return -1;
+	return fsync(md->dfd);
+}
+
+int maildir_journal_parse(const unsigned char *p, size_t len,
+    int (*fn)(void *ctx, const char *base, size_t base_len), void *ctx)
+{
+	size_t magic = strlen(JOURNAL_MAGIC), i;
+
+	if (len < magic + 1 || memcmp(p, JOURNAL_MAGIC, magic) ||
+	    p[len - 1] != '\0')
+		return -1;
+	for (i = magic; i < len - 1;) {
+		const unsigned char *nul = memchr(p + i, '\0', len - 1 - i);
+		size_t n;
+
+		if (!nul)
+			return -1;	/* the last name has no end */
+		n = (size_t)(nul - (p + i));
+		/* A base name: 1..NAME_MAX bytes, no '/' or ':'. */
+		if (n == 0 || n > NAME_MAX || memchr(p + i, '/', n) ||
+		    memchr(p + i, ':', n))
+			return -1;
+		if (fn && fn(ctx, (const char *)p + i, n) < 0)
+			return -1;
+		i += n + 1;
+	}
+	/* What ends the list must be the last byte: one more NUL. */
+	return i == len - 1 ? 0 : -1;
+}
+
+/* Marks the message with that base name GONE (it is to be deleted).
+ * md->msgs is in base name order here (drop_duplicates), one message a
+ * base name: a binary search, so a journal of many names stays cheap. */
+static int mark_journalled(void *ctx, const char *base, size_t base_len)
+{
+	struct maildir *md = ctx;
+	size_t lo = 0, hi = md->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct md_msg *m = &md->msgs[mid];
+		size_t n = m->base_len < base_len ? m->base_len : base_len;
+		int c = memcmp(m->name, base, n);
+
+		if (c == 0 && m->base_len != base_len)
+			c = m->base_len < base_len ? -1 : 1;
+		if (c == 0) {
+			m->flags |= GONE;
+			break;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/*
+ * Completes an UPDATE a crash interrupted: every message the journal
+ * names that is still here goes (names already gone are what the crash
+ * left), then the journal.  Called after the scan, before new/ is moved.
+ * Returns MD_OK, MD_JOURNAL (damaged: nothing touched) or MD_ERROR.
+ */
+static int recover(struct maildir *md)
+{
+	struct stat st;
+	unsigned char *p = NULL;
+	size_t i;
+	int fd, r = MD_ERROR;
+
+	if (unlinkat(md->dfd, JOURNAL_TMP, 0) < 0 && errno != ENOENT)
+		return MD_ERROR;	/* never renamed: nothing was done */
+	fd = openat(md->dfd, JOURNAL, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? MD_OK : MD_ERROR;
+	if (fstat(fd, &st) < 0)
+		goto out;
+	/* No allocation from a size someone else chose: the file must be
+	 * ours, and no bigger than a journal of MAILDIR_JOURNAL_MAX. */
+	r = MD_JOURNAL;
+	if (!S_ISREG(st.st_mode) || st.st_uid != md->owner ||
+	    (uint64_t)st.st_size > MAILDIR_JOURNAL_MAX) {
+		log_msg(LOG_ERR, "Maildir %s: %s is not a journal of pop3d's; "
+		    "remove it to serve this Maildir", md->path, JOURNAL);
+		goto out;
+	}
+	p = malloc((size_t)st.st_size + 1);
+	r = MD_ERROR;
+	if (!p || read_full(fd, p, (size_t)st.st_size) < 0)
+		goto out;
+	if (maildir_journal_parse(p, (size_t)st.st_size, mark_journalled,
+	    md) < 0) {
+		log_msg(LOG_ERR, "Maildir %s: %s is damaged; nothing deleted, "
+		    "remove it to serve this Maildir", md->path, JOURNAL);
+		r = MD_JOURNAL;
+		goto out;
+	}
+	for (i = 0; i < md->count; i++)
+		if ((md->msgs[i].flags & GONE) &&
+		    remove_message(md, &md->msgs[i]) < 0)
+			goto out;
+	if (sync_dirs(md) < 0 || finish_journal(md) < 0)
+		goto out;
+	log_msg(LOG_NOTICE, "Maildir %s: completed an interrupted UPDATE",
+	    md->path);
+	compact(md);
+	r = MD_OK;
+out:
+	if (r == MD_ERROR)
+		log_msg(LOG_ERR, "Maildir %s: cannot complete the interrupted "
+		    "UPDATE in %s: %s", md->path, JOURNAL, strerror(errno));
+	free(p);
+	close(fd);
+	return r;
+}
+
+/* ------------------------------------------------------------ sizes */
+
+/* Every message's size: from ",W=" when the name has a plausible one
+ * (verified when it is sent), else counted from the file. */
+static int size_messages(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->count; i++) {
+		struct md_msg *m = &md->msgs[i];
+		struct stat st;
+		uint64_t w;
+		int fd, r;
+
+		/* Each LF may become CRLF, and a last line gets one. */
+		if (maildir_name_size(m->name, m->base_len, &w) == 0 &&
+		    w >= m->st_size && w - m->st_size <= m->st_size + 2) {
+			m->size = w;
+			m->flags |= SIZE_FROM_NAME;
+			continue;
+		}
+		fd = open_message(md, md->dirs[m->dir], m->name, &st);
+		if (fd < 0) {
+			if (errno != ENOENT && errno != EPERM)
+				return -1;
+			m->flags |= GONE;	/* removed or replaced */
+			continue;
+		}
+		r = st.st_ino == m->ino ? count_size(md, fd, (uint64_t)
+		    st.st_size, &m->size) : MD_CHANGED;
+		m->st_size = (uint64_t)st.st_size;
+		close(fd);
+		if (r == MD_ERROR)
+			return -1;
+		if (r != MD_OK)
+			m->flags |= GONE;
+	}
+	compact(md);
+	return 0;
+}
+
+/* ---------------------------------------------------- the interface */
+
+static void maildir_free(struct maildir *md)
+{
+	size_t i;
+
+	if (!md)
+		return;
+	if (md->open_fd >= 0)
+		close(md->open_fd);
+	for (i = 0; i < 2; i++)
+		if (md->dirs[i] >= 0)
+			close(md->dirs[i]);
+	if (md->lock_fd >= 0)
+		close(md->lock_fd);
+	if (md->dfd >= 0)
+		close(md->dfd);
+	for (i = 0; i < md->count; i++)
+		free(md->msgs[i].name);
+	free(md->msgs);
+	free(md->buf);
+	free(md);
+}
+
+/* The Maildir's parent exists and the Maildir not: no mail has come yet
+ * (a deliverer creates it).  No parent: a wrong path, as for an mbox. */
+static int missing_maildir(const char *path)
+{
+	char dir[MAX_PATH_LEN];
+	struct stat st;
+
+	if (path_dir(dir, sizeof(dir), path) == 0 && stat(dir, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
+		return MD_OK;
+	log_msg(LOG_ERR, "Maildir %s: neither it nor its directory exists",
+	    path);
+	return MD_ERROR;
+}
+
+/* One POP3 session per Maildir: an flock on SESSION_LOCK. */
+static int lock_session(struct maildir *md)
+{
+	struct stat st;
+
+	md->lock_fd = openat(md->dfd, SESSION_LOCK, O_RDWR | O_CREAT |
+	    O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (md->lock_fd < 0 || fstat(md->lock_fd, &st) < 0) {
+		log_msg(LOG_ERR, "Maildir %s: cannot open %s: %s", md->path,
+		    SESSION_LOCK, strerror(errno));
+		return errno == ELOOP ? MD_BAD_FILE : MD_ERROR;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != md->owner) {
+		log_msg(LOG_ERR, "Maildir %s: %s is not a regular file of "
+		    "uid %lu", md->path, SESSION_LOCK,
+		    (unsigned long)md->owner);
+		return MD_BAD_FILE;
+	}
+	if (flock(md->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return MD_ERROR;
+		log_msg(LOG_NOTICE, "Maildir %s is in use by another POP3 "
+		    "session", md->path);
+		return MD_IN_USE;
+	}
+	return MD_OK;
+}
+
+static int open_maildir(struct maildir *md, const char *path)
+{
+	struct stat st;
+	int r;
+
+	/* Nothing here needs the mail group. */
+	if (spool_drop_group() < 0)
+		return MD_ERROR;
+	md->dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (md->dfd < 0) {
+		if (errno == ENOENT)
+			return missing_maildir(path);
+		log_msg(LOG_ERR, "cannot open Maildir %s: %s", path,
+		    strerror(errno));
+		return errno == ELOOP || errno == ENOTDIR || errno == EACCES ?
+		    MD_BAD_FILE : MD_ERROR;
+	}
+	if (fstat(md->dfd, &st) < 0)
+		return MD_ERROR;
+	if (!trusted(md, &st)) {
+		log_msg(LOG_ERR, "Maildir %s is not uid %lu's, or others may "
+		    "write it; refused", path, (unsigned long)md->owner);
+		return MD_BAD_FILE;
+	}
+	for (r = DIR_CUR; r <= DIR_NEW; r++) {
+		md->dirs[r] = open_dir(md, md->dfd, dir_names[r]);
+		if (md->dirs[r] < 0) {
+			if (errno == EPERM)
+				return MD_BAD_FILE;
+			log_msg(LOG_ERR, "Maildir %s: no usable %s/: %s", path,
+			    dir_names[r], strerror(errno));
+			return MD_NOT_MBOX;
+		}
+	}
+	r = lock_session(md);
+	if (r != MD_OK)
+		return r;
+	md->buf = malloc(MBOX_BLOCK_SIZE);
+	if (!md->buf || scan_dir(md, DIR_CUR) < 0 || scan_dir(md, DIR_NEW) < 0)
+		goto io_error;
+	drop_duplicates(md);
+	/* An UPDATE a crash cut short is finished first. */
+	r = recover(md);
+	if (r != MD_OK)
+		return r;
+	if (move_new(md) < 0 || size_messages(md) < 0)
+		goto io_error;
+	if (md->count)
+		qsort(md->msgs, md->count, sizeof(md->msgs[0]), by_delivery);
+	return MD_OK;
+
+io_error:
+	log_msg(LOG_ERR, "cannot read Maildir %s: %s", path, strerror(errno));
+	return MD_ERROR;
+}
+
+static int maildir_be_open(void **be_r, const char *path, uid_t owner,
+    const char *cache, size_t *count_r)
+{
+	struct maildir *md = calloc(1, sizeof(*md));
+	int r;
+
+	(void)cache;	/* the index cache knows mboxes only */
+	*be_r = NULL;
+	if (!md) {
+		log_msg(LOG_ERR, "out of memory");
+		return MD_ERROR;
+	}
+	md->dfd = md->lock_fd = md->open_fd = -1;
+	md->dirs[0] = md->dirs[1] = -1;
+	md->owner = owner;
+	if (strlen(path) >= sizeof(md->path)) {
+		free(md);
+		return MD_BAD_FILE;
+	}
+	strcpy(md->path, path); /* NOLINT(*.strcpy) */
+	r = open_maildir(md, path);
+	if (r != MD_OK) {
+		maildir_free(md);
+		return r;
+	}
+	*be_r = md;
+	*count_r = md->count;
+	return MD_OK;
+}
+
+static uint64_t maildir_be_size(void *be, size_t n)
+{
+	const struct maildir *md = be;
+
+	return md->msgs[n].size;
+}
+
+static void maildir_be_uid(void *be, size_t n, char *buf)
+{
+	const struct maildir *md = be;
+
+	maildir_uid(md->msgs[n].name, md->msgs[n].base_len, buf);
+}
+
+static void close_open(struct maildir *md)
+{
+	if (md->open_fd >= 0)
+		close(md->open_fd);
+	md->open_fd = -1;
+}
+
+/* A message must still be the file the scan found: same inode (a rename
+ * keeps it), same size (a Maildir file is never rewritten in place). */
+static int maildir_be_check(void *be, size_t n)
+{
+	struct maildir *md = be;
+	struct md_msg *m = &md->msgs[n];
+	struct stat st;
+	char shown[64];
+	int fd, r;
+
+	close_open(md);
+	log_escape(shown, sizeof(shown), m->name, strlen(m->name));
+	fd = open_message(md, md->dirs[m->dir], m->name, &st);
+	if (fd < 0 && errno == ENOENT) {
+		/* Renamed by a mail reader (flags), or removed. */
+		r = find_again(md, m);
+		if (r < 0)
+			return MD_ERROR;
+		if (r > 0) {
+			log_escape(shown, sizeof(shown), m->name,
+			    strlen(m->name));
+			fd = open_message(md, md->dirs[m->dir], m->name, &st);
+		} else {
+			errno = ENOENT;
+		}
+	}
+	if (fd < 0) {
+		if (errno != ENOENT && errno != EPERM && errno != ELOOP)
+			return MD_ERROR;
+		log_msg(LOG_NOTICE, "Maildir %s: message %s was removed by "
+		    "another program", md->path, shown);
+		return MD_GONE;
+	}
+	if (st.st_ino != m->ino || (uint64_t)st.st_size != m->st_size) {
+		log_msg(LOG_NOTICE, "Maildir %s: message %s was replaced by "
+		    "another program", md->path, shown);
+		close(fd);
+		return MD_GONE;
+	}
+	if (m->flags & SIZE_FROM_NAME) {
+		uint64_t size;
+
+		/* Sent as often as the client asks, counted once. */
+		r = count_size(md, fd, m->st_size, &size);
+		if (r != MD_OK) {
+			close(fd);
+			return r == MD_CHANGED ? MD_GONE : MD_ERROR;
+		}
+		if (size != m->size)
+			log_msg(LOG_NOTICE, "Maildir %s: message %s is %llu "
+			    "octets, not the %llu its name says", md->path,
+			    shown, (unsigned long long)size,
+			    (unsigned long long)m->size);
+		m->size = size;
+		m->flags &= ~SIZE_FROM_NAME;
+	}
+	md->open_fd = fd;
+	md->open_n = n;
+	return MD_OK;
+}
+
+static int maildir_be_send(void *be, size_t n, long lines, struct netio *io)
+{
+	struct maildir *md = be;
+	struct md_msg *m = &md->msgs[n];
+	struct stat st;
+	int r;
+
+	if (md->open_fd < 0 || md->open_n != n) {
+		r = maildir_be_check(md, n);
+		if (r != MD_OK)
+			return r == MD_GONE ? MD_CHANGED : r;
+	}
+	r = msg_stream(md->open_fd, 0, m->st_size, lines, md->buf, md->path,
+	    io);
+	/* Only an unchanged file gets its terminator. */
+	if (r == MD_OK && (fstat(md->open_fd, &st) < 0 ||
+	    (uint64_t)st.st_size != m->st_size))
+		r = MD_CHANGED;
+	close_open(md);
+	if (r != MD_OK)
+		return r;
+	return io_write(io, ".\r\n", 3) ? MD_NET : MD_OK;
+}
+
+/*
+ * UPDATE, before-or-after: the base names to delete go to the journal,
+ * synced, then the files are removed, the directories synced, and the
+ * journal removed.  A crash before the journal's rename leaves everything;
+ * after it, the next open completes the removal (recover()).
+ */
+static int maildir_be_update(void *be, const unsigned char *deleted)
+{
+	struct maildir *md = be;
+	size_t i;
+
+	close_open(md);
+	if (write_journal(md, deleted) < 0) {
+		log_msg(LOG_ERR, "UPDATE of Maildir %s failed, nothing "
+		    "deleted: %s", md->path, strerror(errno));
+		return MD_ERROR;
+	}
+	for (i = 0; i < md->count; i++)
+		if (deleted[i] && remove_message(md, &md->msgs[i]) < 0)
+			goto fail;
+	if (sync_dirs(md) < 0 || finish_journal(md) < 0)
+		goto fail;
+	return MD_OK;
+
+fail:
+	/* The journal stays: the next open finishes the job. */
+	log_msg(LOG_ERR, "UPDATE of Maildir %s interrupted: %s; the next "
+	    "login completes it", md->path, strerror(errno));
+	return MD_ERROR;
+}
+
+static void maildir_be_close(void *be)
+{
+	maildir_free(be);
+}
+
+const struct maildrop_ops maildrop_maildir = {
+	.name = "maildir",
+	.prefix = "maildir:",
+	.open = maildir_be_open,
+	.size = maildir_be_size,
+	.uid = maildir_be_uid,
+	.check = maildir_be_check,
+	.send = maildir_be_send,
+	.update = maildir_be_update,
+	.close = maildir_be_close,
+};
