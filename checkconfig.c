@@ -145,6 +145,7 @@ static int user_can_create(const struct scan *sc, const struct pw_entry *e,
 static void check_maildrop(struct scan *sc, const struct pw_entry *e)
 {
 	const char *template = e->mail ? e->mail : sc->cfg->mailbox_template;
+	const struct maildrop_ops *ops = maildrop_select(template, &template);
 	char path[MAX_PATH_LEN], dir[MAX_PATH_LEN];
 	const char *base;
 	struct stat st;
@@ -159,6 +160,10 @@ static void check_maildrop(struct scan *sc, const struct pw_entry *e)
 		    "shorten the template");
 		return;
 	}
+	/* The checks below are of a file in a spool directory, which must
+	 * take its lock and journal names; a Maildir keeps its own. */
+	if (!ops->in_spool)
+		return;
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	if (strlen(path) + sizeof(LONGEST_SUFFIX) > MAX_PATH_LEN ||
@@ -481,7 +486,12 @@ int checkconfig_run(const struct config *cfg, int use_stderr)
 
 	n_errors = n_warnings = 0;
 	log_set_sink(sink);
-	check_template("mailbox", "-m", cfg->mailbox_template, root);
+	{
+		const char *path;
+
+		(void)maildrop_select(cfg->mailbox_template, &path);
+		check_template("mailbox", "-m", path, root);
+	}
 	if (cfg->index_template)
 		check_template("index cache", "-I", cfg->index_template, root);
 	/* The password file is read only by its own back end; with PAM

@@ -454,6 +454,7 @@ static void check_together(struct options *o)
 {
 	struct config *cfg = &o->cfg;
 	char a[PATH_MAX], b[PATH_MAX];
+	const char *path;
 
 	if (!cfg->tls_cert != !cfg->tls_key)
 		option_error(cmdline_hint, "--tls-cert and --tls-key go "
@@ -474,10 +475,12 @@ static void check_together(struct options *o)
 	cfg->plaintext = o->plaintext >= 0 ?
 	    (enum plaintext_policy)o->plaintext :
 	    cfg->tls_cert ? PLAINTEXT_TLS : PLAINTEXT_ALWAYS;
-	check_template("mailbox", "mailbox", cfg->mailbox_template);
+	/* "maildir:PATH": the rules are the path's. */
+	(void)maildrop_select(cfg->mailbox_template, &path);
+	check_template("mailbox", "mailbox", path);
 	cfg->relative_paths = relative_paths_allowed();
-	if (!cfg->relative_paths && cfg->mailbox_template[0] != '/' &&
-	    strncmp(cfg->mailbox_template, "%h", 2) != 0)
+	if (!cfg->relative_paths && path[0] != '/' &&
+	    strncmp(path, "%h", 2) != 0)
 		option_error(cmdline_hint, "started by a super-server, the "
 		    "mailbox template must be an absolute path (or start with "
 		    "%%h): '%s'%s", cfg->mailbox_template,
