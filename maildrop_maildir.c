@@ -318,6 +318,8 @@ static int scan_dir(struct maildir *md, int dir)
 		char shown[64];
 
 		errno = 0;
+		/* readdir_r() is deprecated (glibc); pop3d has one thread. */
+		/* cppcheck-suppress readdirCalled */
 		de = readdir(d);
 		if (!de) {
 			if (errno)
@@ -482,6 +484,7 @@ static int find_again(struct maildir *md, struct md_msg *m)
 				close(fd);
 			return -1;
 		}
+		/* cppcheck-suppress readdirCalled */
 		while ((de = readdir(d)) != NULL) {
 			if (maildir_base_len(de->d_name) == m->base_len &&
 			    !memcmp(de->d_name, m->name, m->base_len)) {
