@@ -127,20 +127,24 @@ void maildir_uid(const char *name, size_t base_len, char *buf)
 	MD5_CTX ctx;
 	unsigned char d[16];
 
-	/* The base name as qmail-pop3d and Courier show it; a byte outside
-	 * 0x21-0x7E, and '%' itself so that the mapping stays one-to-one,
-	 * becomes "%XX" (upper-case hex). */
+	/* The base name as Courier's pop3d shows it (its "version 0" UIDL,
+	 * the one its older versions gave every message): a byte outside
+	 * 0x21-0x7E, and ' " and '+' itself (so that the mapping stays
+	 * one-to-one), becomes "+XX" in upper-case hex, so a client moving
+	 * from Courier sees the same ids (tests/e2e/maildir-courier.sh runs
+	 * it).  qmail-pop3d shows the name as it is; the names qmail makes
+	 * hold none of these bytes, so they are the same there too. */
 	for (i = 0; i < base_len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
-		if (c > 0x20 && c < 0x7F && c != '%') {
+		if (c > 0x20 && c < 0x7F && c != '\'' && c != '"' && c != '+') {
 			if (o + 1 > MAX_UID_LEN)
 				break;
 			buf[o++] = (char)c;
 		} else {
 			if (o + 3 > MAX_UID_LEN)
 				break;
-			buf[o++] = '%';
+			buf[o++] = '+';
 			buf[o++] = hex[c >> 4];
 			buf[o++] = hex[c & 15];
 		}

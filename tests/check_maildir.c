@@ -46,21 +46,23 @@ START_TEST(uid_same_after_flag_rename)
 }
 END_TEST
 
-START_TEST(uid_maps_outside_range_and_percent)
+START_TEST(uid_maps_as_courier)
 {
 	char u[MAX_UID_LEN + 1];
 
-	uid_of("a b\x7f%\xc3\xa9", u);
-	ck_assert_str_eq(u, "a%20b%7F%25%C3%A9");
+	/* Courier's version 0 rule: outside 0x21-0x7E and ' " + as +XX;
+	 * '%' and the rest of 0x21-0x7E as they are. */
+	uid_of("a b\x7f%'\"+\xc3\xa9", u);
+	ck_assert_str_eq(u, "a+20b+7F%+27+22+2B+C3+A9");
 }
 END_TEST
 
-START_TEST(uid_mapping_is_one_to_one_for_percent)
+START_TEST(uid_mapping_is_one_to_one_for_plus)
 {
 	char a[MAX_UID_LEN + 1], b[MAX_UID_LEN + 1];
 
-	/* "%20" literally and " " must not give the same id. */
-	uid_of("x%20", a);
+	/* "+20" literally and " " must not give the same id. */
+	uid_of("x+20", a);
 	uid_of("x ", b);
 	ck_assert_str_ne(a, b);
 }
@@ -407,8 +409,8 @@ Suite *maildir_suite(void)
 	tcase_add_test(tc, base_name_stops_at_first_colon);
 	tcase_add_test(tc, uid_is_base_name);
 	tcase_add_test(tc, uid_same_after_flag_rename);
-	tcase_add_test(tc, uid_maps_outside_range_and_percent);
-	tcase_add_test(tc, uid_mapping_is_one_to_one_for_percent);
+	tcase_add_test(tc, uid_maps_as_courier);
+	tcase_add_test(tc, uid_mapping_is_one_to_one_for_plus);
 	tcase_add_test(tc, uid_of_70_characters_kept);
 	tcase_add_test(tc, uid_longer_than_70_hashed_and_distinct);
 	tcase_add_test(tc, escapes_that_overflow_are_hashed);
