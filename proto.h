@@ -642,7 +642,8 @@ int maildir_name_time(const char *name, long long *time_r);
 /*
  * The UIDL of a message whose base name is the base_len bytes at name,
  * into buf (MAX_UID_LEN + 1 bytes): the base name, each byte outside
- * 0x21-0x7E and each '%' as "%XX"; if that is longer than MAX_UID_LEN,
+ * 0x21-0x7E and each ' " + as "+XX" (Courier's rule); if that is longer
+ * than MAX_UID_LEN,
  * its first 37 characters, '-' and the base name's MD5 in 32 hex digits.
  */
 void maildir_uid(const char *name, size_t base_len, char *buf);
