@@ -162,7 +162,11 @@ void maildir_uid(const char *name, size_t base_len, char *buf)
 	MD5Init(&ctx);
 	MD5Update(&ctx, (const unsigned char *)name, base_len);
 	MD5Final(d, &ctx);
-	o = MAX_UID_LEN - 33;
+	/* An empty base name (a file named ":2,S") also lands here, with
+	 * nothing mapped: its id is '-' and the MD5 alone, never bytes of
+	 * buf that were not written (fuzz/fuzz_maildir.c found that). */
+	if (o > MAX_UID_LEN - 33)
+		o = MAX_UID_LEN - 33;
 	buf[o++] = '-';
 	for (i = 0; i < 16; i++) {
 		buf[o++] = hex[d[i] >> 4];

@@ -68,6 +68,18 @@ START_TEST(uid_mapping_is_one_to_one_for_plus)
 }
 END_TEST
 
+START_TEST(uid_of_empty_base_name_is_defined)
+{
+	char u[MAX_UID_LEN + 1];
+
+	/* Garbage in the buffer must not show through. */
+	memset(u, 'X', sizeof(u));
+	uid_of(":2,S", u);
+	ck_assert_uint_eq(strlen(u), 33);
+	ck_assert_int_eq(u[0], '-');
+}
+END_TEST
+
 START_TEST(uid_of_70_characters_kept)
 {
 	char name[71], u[MAX_UID_LEN + 1];
@@ -409,6 +421,7 @@ Suite *maildir_suite(void)
 	tcase_add_test(tc, base_name_stops_at_first_colon);
 	tcase_add_test(tc, uid_is_base_name);
 	tcase_add_test(tc, uid_same_after_flag_rename);
+	tcase_add_test(tc, uid_of_empty_base_name_is_defined);
 	tcase_add_test(tc, uid_maps_as_courier);
 	tcase_add_test(tc, uid_mapping_is_one_to_one_for_plus);
 	tcase_add_test(tc, uid_of_70_characters_kept);
