@@ -228,8 +228,14 @@
 /* The boot time is computed from two clocks read one after the other
  * (CLOCK_REALTIME - CLOCK_BOOTTIME), whole seconds: this much slack. */
 #define DOTLOCK_BOOT_SLACK 2
-/* A lock file this large or larger is not a dot-lock: never removed. */
-#define DOTLOCK_MAX_SIZE 64
+/* A dot-lock's pid has at most this many digits (INT_MAX has 10). */
+#define DOTLOCK_PID_DIGITS 10
+/* The longest host name a dot-lock holds: Linux's HOST_NAME_MAX, the
+ * most gethostname(2) returns (lock.c checks that they agree). */
+#define DOTLOCK_HOST_MAX 64
+/* A lock file this large or larger is not a dot-lock: never removed.
+ * Ours, "PID HOSTNAME\n", is at most 10 + 1 + 64 + 1 = 76 bytes. */
+#define DOTLOCK_MAX_SIZE 128
 
 /* Greeting host name is truncated to keep the greeting under 512 bytes. */
 #define MAX_HOSTNAME 200

@@ -750,6 +750,7 @@ void idxcache_save(const char *file, const struct stat *mst,
 
 struct mbox_lock {
 	const struct spool *sp;	/* the directory of the mbox */
+	char host[DOTLOCK_HOST_MAX + 1];	/* ours, as our lock names it */
 	char dotlock[MAX_PATH_LEN];	/* PATH.lock, for the logs */
 	char name[MAX_PATH_LEN];	/* its name in sp->dfd */
 	int have_dotlock;
@@ -788,13 +789,54 @@ enum dotlock_verdict {
 /*
  * Whether a dot-lock that someone else holds is stale, from its lstat(2)
  * st, its content (len bytes, not NUL-terminated), the time now, the
- * boot time (0: unknown) and whether it lies on a local file system (pids
- * and the boot time mean nothing over NFS).  Anything but a small regular
- * file is honoured.  Only the dead-pid rule makes a system call (kill(2)
- * with signal 0).  Returns an enum dotlock_verdict.
+ * boot time (0: unknown), whether it lies on a local file system (pids
+ * and the boot time mean nothing over NFS) and our host name as
+ * dotlock_hostname() gives it ("" if none).  A lock naming another host,
+ * or one whose content cannot be read (dotlock_holder()), goes stale by
+ * age alone, on any file system.  Anything but a small regular file is
+ * honoured.  Only the dead-pid rule makes a system call (kill(2) with
+ * signal 0).  Returns an enum dotlock_verdict.
  */
 int dotlock_stale(const struct stat *st, const char *content, size_t len,
-    time_t now, time_t boot_time, int local_fs);
+    time_t now, time_t boot_time, int local_fs, const char *our_host);
+
+/* What a dot-lock's content says about its holder. */
+enum dotlock_holder {
+	DOTLOCK_UNREADABLE,	/* not a form below: malformed, overlong */
+	DOTLOCK_ANONYMOUS,	/* a pid alone (other MDAs, older pop3d), or
+				 * "0", liblockfile's "no pid" */
+	DOTLOCK_NAMED		/* a pid and the host name of its machine */
+};
+
+/*
+ * Reads a dot-lock's content, untrusted (any user who could write the
+ * spool may have made it): len bytes, not NUL-terminated, of the forms
+ * "PID" and "PID HOST" (ours, pop3d's) or "PID:HOST" (Dovecot's), with
+ * spaces, tabs, CR and LF allowed before and after.  PID is 1 to
+ * DOTLOCK_PID_DIGITS decimal digits, at most INT_MAX; HOST is 1 to
+ * DOTLOCK_HOST_MAX letters, digits, '.', '-' or '_'.  Sets *pid_r (0
+ * unless a pid is named) and host_r, DOTLOCK_HOST_MAX + 1 bytes ("" unless
+ * a host is named).  Returns an enum dotlock_holder.
+ */
+int dotlock_holder(const char *content, size_t len, pid_t *pid_r,
+    char *host_r);
+
+/*
+ * Our host name as our dot-locks name it, in host_r (DOTLOCK_HOST_MAX + 1
+ * bytes): gethostname(2)'s, through dotlock_clean_host(); "" if there is
+ * none, and then our locks hold the pid alone.
+ */
+void dotlock_hostname(char *host_r);
+
+/* Replaces each byte of the NUL-terminated host that dotlock_holder()
+ * does not accept in a host name by '_', so that the name can be
+ * written in a lock and read back. */
+void dotlock_clean_host(char *host);
+
+/* The content of our dot-lock, NUL-terminated, in buf (size bytes):
+ * "PID HOST\n", or "PID\n" if host is "".  Returns its length, or -1 if
+ * it does not fit. */
+int dotlock_format(char *buf, size_t size, pid_t pid, const char *host);
 
 /* ------------------------------------------------------------ journal.c */
 
