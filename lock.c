@@ -22,15 +22,16 @@
  *    bytes and takes atoi() of them: our pid, the host ignored; without
  *    -p (maillock()) it reads nothing.  It still judges our pid on its
  *    own host.  (It stores a NUL at buf[len] of a 16-byte buffer, one past
- *    its end when it read 16 bytes, which a lock of ours with a host name
- *    longer than about 8 bytes makes it do; Debian's build survives it.)
+ *    its end when it read 16 bytes, which a lock of ours of 16 bytes or
+ *    more makes it do; Debian's build survives it.)
  *  - procmail never reads a lock, but forces (removes) an old one only if
- *    it is at most 16 bytes (MAX_locksize in its config.h): a lock of ours
- *    with a longer host name that a SIGKILL or a power cut left is removed
- *    by pop3d's rules, never by procmail's age rule, and procmail waits
- *    for it until then.
- *  - mutt, Postfix local(8) and Exim write empty locks and read none;
- *    they judge by age (Postfix and Exim by ctime), never by size.
+ *    it is at most 16 bytes (MAX_locksize in its config.h): a longer lock
+ *    of ours (a host name over 7 bytes with a 7-digit pid) that a SIGKILL
+ *    or a power cut left is removed by pop3d's rules, never by procmail's
+ *    age rule, and procmail waits for it until then.
+ *  - mutt, Postfix local(8) and Exim write empty locks and never read
+ *    one: Postfix and Exim break them by age (ctime), mutt only when its
+ *    user says so.
  *  - Dovecot writes "PID:HOSTNAME" and judges the pid only when the host
  *    is its own; ours it judges by age.  We read its form as it does.
  *
