@@ -10,7 +10,10 @@
 #                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same); also
-#                   SYSCONFDIR/fail2ban/{filter.d,jail.d}/pop3d.conf
+#                   SYSCONFDIR/fail2ban/{filter.d,jail.d}/pop3d.conf and
+#                   the settings, SYSCONFDIR/pop3d/pop3d.conf (etc/pop3d.conf),
+#                   never over an existing one; make uninstall removes it
+#                   only while it is unchanged
 #   make deb        the Debian package, in build/deb/ (installs missing
 #                   build dependencies; debian/README.source)
 #   make deb-check  builds the package from HEAD and tests it installed,
@@ -182,8 +185,26 @@ demo: deps
 # Paths in the service files are substituted for the chosen directories.
 SUBST = sed -e 's,@SBINDIR@,$(SBINDIR),g' -e 's,@SYSCONFDIR@,$(SYSCONFDIR),g'
 
+# The settings file.  pop3d reads CONFIG_DEFAULT (params.h's
+# DEFAULT_CONFIG_FILE; tests/e2e/install.sh checks they agree) unless
+# told otherwise, and the service files pass no settings of their own:
+# installed under another SYSCONFDIR they name the file there with
+# --config, or they would run with none of it.  Otherwise they are the
+# sources as they are.
+CONFIG_DEFAULT = /etc/pop3d/pop3d.conf
+CONFIG_FILE = $(SYSCONFDIR)/pop3d/pop3d.conf
+CONFIG_ARG = $(if $(filter-out $(CONFIG_DEFAULT),$(CONFIG_FILE)),--config $(CONFIG_FILE))
+UNIT_SUBST = $(SUBST) $(if $(CONFIG_ARG),-e 's|^ExecStart=[^ ]*|& $(CONFIG_ARG)|')
+# After $(SUBST) FILE: xinetd's pop3 entry has no server_args (xinetd
+# refuses an empty one), so the option is added to the line or a line
+# is added for it.
+XINETD_CONFIG = $(if $(CONFIG_ARG),| awk -v a='$(CONFIG_ARG)' \
+    '/^[ \t]*server_args[ \t]*=/ { $$0 = $$0 " " a; n = 1 } \
+     /^}/ && !n { print "\tserver_args\t= " a } { print }')
+
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/pop3d \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSCONFDIR)/pam.d \
 	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d \
 	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d \
@@ -196,10 +217,19 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/filter.d/pop3d.conf
 	install -m 644 fail2ban/jail.d/pop3d.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/fail2ban/jail.d/pop3d.conf
-	$(SUBST) xinetd.d/pop3 > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
-	$(SUBST) xinetd.d/pop3s > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s
-	$(SUBST) systemd/pop3d@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
-	$(SUBST) systemd/pop3s@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
+# The administrator's settings are never replaced: a new version's
+# defaults and comments are in etc/pop3d.conf for comparison.  Installed
+# as root the file is root's, as pop3d requires (trust_open).
+	@if [ -e $(DESTDIR)$(CONFIG_FILE) ] || [ -L $(DESTDIR)$(CONFIG_FILE) ]; then \
+	    echo "$(DESTDIR)$(CONFIG_FILE) exists: kept, not replaced (the new defaults: etc/pop3d.conf)"; \
+	else \
+	    echo "install -m 644 etc/pop3d.conf $(DESTDIR)$(CONFIG_FILE)"; \
+	    install -m 644 etc/pop3d.conf $(DESTDIR)$(CONFIG_FILE); \
+	fi
+	$(SUBST) xinetd.d/pop3 $(XINETD_CONFIG) > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3
+	$(SUBST) xinetd.d/pop3s $(XINETD_CONFIG) > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3s
+	$(UNIT_SUBST) systemd/pop3d@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service
+	$(UNIT_SUBST) systemd/pop3s@.service > $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
 	install -m 644 systemd/pop3d.socket systemd/pop3s.socket \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/pop3 \
@@ -219,6 +249,17 @@ uninstall:
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3d@.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s.socket \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/pop3s@.service
+# The settings only as installed: a changed file is the administrator's.
+# Its directory goes once empty (no password file, no certificate in it).
+	@if [ -e $(DESTDIR)$(CONFIG_FILE) ]; then \
+	    if cmp -s etc/pop3d.conf $(DESTDIR)$(CONFIG_FILE); then \
+	        echo "rm -f $(DESTDIR)$(CONFIG_FILE)"; \
+	        rm -f $(DESTDIR)$(CONFIG_FILE); \
+	    else \
+	        echo "$(DESTDIR)$(CONFIG_FILE) differs from etc/pop3d.conf: kept (your settings)"; \
+	    fi; \
+	fi
+	@rmdir $(DESTDIR)$(dir $(CONFIG_FILE)) 2>/dev/null || true
 	-rmdir $(DESTDIR)$(PRIVSEP_DIR) $(DESTDIR)$(dir $(PRIVSEP_DIR)) 2>/dev/null
 
 # --- the Debian package (debian/) ----------------------------------------

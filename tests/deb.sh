@@ -8,17 +8,29 @@
 #  - lintian reports no error on the .deb, the .changes and the .buildinfo
 #    (warnings are printed; debian/README.source justifies those left);
 #  - installs it (apt-get install ./pop3d_*.deb): the pop3d account, the
-#    empty directory /var/lib/pop3d/empty, the conffiles registered, the
-#    xinetd files disabled, pop3d.socket enabled (its wants symlink: systemd
-#    is not PID 1 here), pop3s.socket and the template services not;
+#    empty directory /var/lib/pop3d/empty, the conffiles registered (the
+#    settings file /etc/pop3d/pop3d.conf among them, with "auth = pam"
+#    active), the xinetd files disabled, pop3d.socket enabled (its wants
+#    symlink: systemd is not PID 1 here), pop3s.socket and the template
+#    services not;
+#  - the installed service files carry no settings: pop3d@.service and
+#    xinetd's pop3 start pop3d with no options, pop3s@.service and
+#    xinetd's pop3s with --tls alone;
 #  - a real session (USER, PASS, STAT, RETR, DELE, QUIT) of a system user
-#    made here, with mail in /var/mail/USER, through systemd-socket-activate
-#    on a free loopback port running the installed pop3d@.service's
-#    ExecStart= command line, and through the installed xinetd file,
-#    enabled in a private copy (free port, 127.0.0.1, UNLISTED);
+#    made here (uid 1000 or more, its password set with chpasswd and
+#    checked through PAM), with mail in /var/mail/USER, through
+#    systemd-socket-activate on a free loopback port running the installed
+#    pop3d@.service's ExecStart= command line, and through the installed
+#    xinetd file, enabled in a private copy (free port, 127.0.0.1,
+#    UNLISTED): pop3d with no options and no POP3D_CONFIG, so with only
+#    /etc/pop3d/pop3d.conf; then port 995 as README.Debian says: a
+#    certificate named in /etc/pop3d/pop3d.conf, the same session over
+#    implicit TLS through pop3s@.service's command line;
 #  - apt-get purge removes every file dpkg -L listed, the conffiles,
-#    /var/lib/pop3d, /etc/pop3d and the account (when the package made it:
-#    an account that existed before is the administrator's and is kept).
+#    /etc/pop3d/pop3d.conf (changed by then, as an administrator would),
+#    /var/lib/pop3d, /etc/pop3d and the account (when the package made
+#    it: an account that existed before is the administrator's and is
+#    kept).
 # A pop3d package installed before the test is saved with dpkg-repack and
 # installed again at the end; without dpkg-repack the test refuses to run.
 # Prints PASS/FAIL lines and a final "N passed, N failed" line.
@@ -45,13 +57,27 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=300 -y -q)
 U=pop3ddeb
+# The port 995 test's certificate and key: names of the test's own, so
+# that an administrator's /etc/pop3d/cert.pem (kept when a package
+# installed before is purged) is never touched.
+CERT=/etc/pop3d/$U-test-cert.pem KEY=/etc/pop3d/$U-test-key.pem
 PIDS=()
 SAVED=''	# the .deb of a pop3d package installed before the test
 OURS=no		# our package is installed (so cleanup purges it)
 
 # What exists that the package also makes, kept as it was (set below).
-HAD_ACCOUNT=no HAD_PRIVSEP=no
+HAD_ACCOUNT=no HAD_PRIVSEP=no SAVED_PW='' SAVED_GR=''
 restore_state() {
+	local name pw uid gid gecos home shell
+	if [ -n "$SAVED_PW" ] && ! getent passwd pop3d >/dev/null; then
+		IFS=: read -r name pw uid gid gecos home shell <<<"$SAVED_PW"
+		if [ -n "$SAVED_GR" ] && ! getent group "$gid" >/dev/null; then
+			groupadd --system -g "$gid" "${SAVED_GR%%:*}" ||
+				echo "FAIL restore-account: groupadd ${SAVED_GR%%:*}"
+		fi
+		useradd --system --no-create-home -u "$uid" -g "$gid" -c "$gecos" \
+			-d "$home" -s "$shell" "$name" || echo "FAIL restore-account: useradd $name"
+	fi
 	if [ "$HAD_PRIVSEP" = yes ] && [ ! -d /var/lib/pop3d/empty ]; then
 		install -d -m 755 -o root -g root /var/lib/pop3d/empty
 	fi
@@ -66,7 +92,7 @@ cleanup() {
 	if [ "$OURS" = yes ]; then "${APT[@]}" purge pop3d >/dev/null 2>&1; fi
 	restore_state
 	userdel "$U" 2>/dev/null
-	rm -f "/var/mail/$U" "/var/mail/$U.lock"
+	rm -f "/var/mail/$U" "/var/mail/$U.lock" "$CERT" "$KEY"
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -90,7 +116,26 @@ if dpkg-query -W -f='${Status}' pop3d 2>/dev/null | grep -q 'ok installed'; then
 	note "the installed pop3d $(dpkg-query -W -f='${Version}' pop3d) is saved as $SAVED and installed again at the end"
 	"${APT[@]}" purge pop3d >/dev/null 2>&1 || { fail purge-installed-package "apt-get purge pop3d failed"; exit 1; }
 fi
-getent passwd pop3d >/dev/null && HAD_ACCOUNT=yes
+# An account made before (tests/setup-deps.sh makes one for make check,
+# so CI always has it) is taken away for the test and made again at the
+# end, with its ids: otherwise the package's own account making and
+# purging would never be tested there.  One in use is left alone, and
+# the package must then keep it.
+
+if getent passwd pop3d >/dev/null; then
+	if pgrep -u pop3d >/dev/null 2>&1; then
+		HAD_ACCOUNT=yes
+	else
+		SAVED_PW=$(getent passwd pop3d) SAVED_GR=$(getent group pop3d)
+		if userdel pop3d 2>"$T/userdel.err"; then
+			getent group pop3d >/dev/null && groupdel pop3d 2>/dev/null
+			note "the account pop3d made before the test is removed for it and made again at the end ($SAVED_PW)"
+		else
+			HAD_ACCOUNT=yes SAVED_PW='' SAVED_GR=''
+			note "could not remove the account pop3d for the test: $(cat "$T/userdel.err")"
+		fi
+	fi
+fi
 [ -d /var/lib/pop3d/empty ] && HAD_PRIVSEP=yes
 [ "$HAD_ACCOUNT" = yes ] && note "the account pop3d exists before the test: the package must keep it at purge"
 
@@ -150,27 +195,17 @@ if grep -q '^W: ' "$T/lintian.log"; then note "lintian warnings above: each must
 
 dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's,^\.,,; s,/$,,' >"$T/contents"
 missing=''
+# Every file in /etc is a conffile.
+EXPECT_CONFFILES=(/etc/pam.d/pop3d /etc/pop3d/pop3d.conf /etc/xinetd.d/pop3 /etc/xinetd.d/pop3s
+	/etc/fail2ban/filter.d/pop3d.conf /etc/fail2ban/jail.d/pop3d.conf)
 for f in /usr/sbin/pop3d /usr/sbin/pop3passwd /usr/share/man/man8/pop3d.8.gz \
-	/usr/share/man/man8/pop3passwd.8.gz /etc/pam.d/pop3d /etc/xinetd.d/pop3 \
-	/etc/xinetd.d/pop3s /lib/systemd/system/pop3d.socket /lib/systemd/system/pop3d@.service \
+	/usr/share/man/man8/pop3passwd.8.gz "${EXPECT_CONFFILES[@]}" \
+	/lib/systemd/system/pop3d.socket /lib/systemd/system/pop3d@.service \
 	/lib/systemd/system/pop3s.socket /lib/systemd/system/pop3s@.service \
 	/var/lib/pop3d/empty /usr/share/doc/pop3d/README.Debian /usr/share/doc/pop3d/copyright; do
 	grep -qxF "$f" "$T/contents" || missing="$missing $f"
 done
 equal package-contents "" "$missing"
-# Files that reach make install from other work (the configuration file,
-# fail2ban's filter and jail): in the package whenever the tree has them.
-EXPECT_CONFFILES=(/etc/pam.d/pop3d /etc/xinetd.d/pop3 /etc/xinetd.d/pop3s)
-for f in etc/pop3d.conf:/etc/pop3d/pop3d.conf fail2ban/filter.d/pop3d.conf:/etc/fail2ban/filter.d/pop3d.conf \
-	fail2ban/jail.d/pop3d.conf:/etc/fail2ban/jail.d/pop3d.conf; do
-	if [ -f "$SRC/${f%%:*}" ]; then
-		EXPECT_CONFFILES+=("${f#*:}")
-		if grep -qxF "${f#*:}" "$T/contents"; then pass "package-has-${f#*:}"
-		else fail "package-has-${f#*:}" "the tree has ${f%%:*}, the package not ${f#*:}"; fi
-	else
-		note "the tree has no ${f%%:*} yet: ${f#*:} not expected"
-	fi
-done
 equal package-version-is-pop3d-version \
 	"$(sed -n 's/^#define POP3D_VERSION "\(.*\)"/\1/p' "$SRC/params.h")" \
 	"$(dpkg-deb -f "$DEB" Version)"
@@ -204,6 +239,26 @@ for x in pop3 pop3s; do
 		"$(awk '$1 == "disable" { print $1, $2, $3 }' "/etc/xinetd.d/$x")"
 done
 
+# The settings: the package's file selects PAM (the system's accounts),
+# and it is what an installed pop3d with no options reads.
+C=/etc/pop3d/pop3d.conf
+equal settings-file-owner-mode "root:root 644" "$(stat -c '%U:%G %a' "$C" 2>&1)"
+equal settings-file-auth-pam "auth = pam" "$(grep -E '^[[:space:]]*auth[[:space:]]*=' "$C")"
+env -u POP3D_CONFIG /usr/sbin/pop3d --check-config >"$T/cc.out" 2>"$T/cc.err"
+rc=$?
+equal check-config-status 0 "$rc"
+[ "$rc" = 0 ] || sed 's/^/check-config: /' "$T/cc.err" | head -n 5
+if grep -qE "^ +auth +pam .*\[$C:[0-9]+\]\$" "$T/cc.out" && grep -qE "^ +config +$C\$" "$T/cc.out"; then
+	pass check-config-auth-pam-from-settings-file
+else
+	fail check-config-auth-pam-from-settings-file "$(grep -E '^ +(config|auth) ' "$T/cc.out" | tr '\n' '|')"
+fi
+# The service files carry no settings, only port 995's --tls.
+equal unit-pop3d-execstart /usr/sbin/pop3d "$(sed -n 's/^ExecStart=//p' /lib/systemd/system/pop3d@.service)"
+equal unit-pop3s-execstart "/usr/sbin/pop3d --tls" "$(sed -n 's/^ExecStart=//p' /lib/systemd/system/pop3s@.service)"
+equal xinetd-pop3-no-server-args "" "$(awk '$1 == "server_args"' /etc/xinetd.d/pop3)"
+equal xinetd-pop3s-server-args "--tls" "$(awk '$1 == "server_args" { $1 = $2 = ""; print }' /etc/xinetd.d/pop3s | xargs)"
+
 W=/etc/systemd/system/sockets.target.wants
 equal pop3d-socket-enabled /lib/systemd/system/pop3d.socket "$(readlink "$W/pop3d.socket")"
 if [ -e "$W/pop3s.socket" ] || [ -L "$W/pop3s.socket" ]; then fail pop3s-socket-not-enabled "$W/pop3s.socket exists"
@@ -225,6 +280,10 @@ if ! command -v chpasswd >/dev/null || ! command -v systemd-socket-activate >/de
 fi
 useradd -M -d /nonexistent -s /usr/sbin/nologin "$U"
 echo "$U:deb-secret" | chpasswd
+# A normal account, as the package serves (first-uid 1000).
+uid_u=$(id -u "$U" 2>/dev/null || echo none)
+if [ "$uid_u" != none ] && [ "$uid_u" -ge 1000 ]; then pass "test-user-normal-account (uid $uid_u)"
+else fail test-user-normal-account "uid $uid_u"; fi
 MB=/var/mail/$U
 FROM='From sender@example.org Mon Jan  1 10:00:00 2024'
 put_mbox() {
@@ -233,17 +292,6 @@ put_mbox() {
 }
 SESSION=("USER $U" 'PASS deb-secret' STAT 'RETR 1' 'DELE 1' QUIT)
 
-# pam_args ARGS...: ARGS as given, with --auth pam added when the
-# session they describe would not check logins through PAM: until
-# pop3d reads the shipped /etc/pop3d/pop3d.conf ("auth = pam"), the
-# unit's own arguments name the password file.
-pam_args() {
-	if /usr/sbin/pop3d --check-config "$@" 2>&1 | grep -qE '^ +auth +pam'; then
-		printf '%s\n' "$@"
-	else
-		printf '%s\n' "$@" --auth pam
-	fi
-}
 # tcp_session NAME PORT: the session, pipelined; the answers in $T/NAME.out.
 tcp_session() {
 	local fd
@@ -271,18 +319,22 @@ wait_listening() {
 	return 1
 }
 
-# systemd: the installed unit's ExecStart= (the last one), %% unescaped.
-exec_line=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/pop3d@.service | tail -n 1)
-case $exec_line in
-/usr/sbin/pop3d\ * | /usr/sbin/pop3d) pass "unit-execstart ($exec_line)" ;;
-*) fail unit-execstart "'$exec_line'" ;;
-esac
-read -r -a words <<<"${exec_line//%%/%}"
-mapfile -t args < <(pam_args "${words[@]:1}")
-[ "${#args[@]}" -gt "$((${#words[@]} - 1))" ] && note "pop3d does not check logins through PAM with the unit's arguments yet (no pop3d.conf read): --auth pam added"
+# unit_words UNIT: the installed UNIT's ExecStart= (the last one), %%
+# unescaped, as words in the array "words".
+unit_words() {
+	local line
+	line=$(sed -n 's/^ExecStart=//p' "$1" | tail -n 1)
+	read -r -a words <<<"${line//%%/%}"
+}
+# Everything below runs the installed pop3d as the launchers would, with
+# the environment lib.sh gives the tests (POP3D_CONFIG naming no file)
+# taken away: the settings are /etc/pop3d/pop3d.conf's alone.
+
+# systemd: the installed pop3d@.service's command line.
+unit_words /lib/systemd/system/pop3d@.service
 put_mbox
 SPORT=$(free_port 22110 22149)
-systemd-socket-activate --accept --inetd -l "127.0.0.1:$SPORT" "${words[0]}" "${args[@]}" 2>"$T/sa.log" &
+env -u POP3D_CONFIG systemd-socket-activate --accept --inetd -l "127.0.0.1:$SPORT" "${words[@]}" 2>"$T/sa.log" &
 PIDS+=("$!")
 if wait_listening "$SPORT"; then
 	tcp_session sa "$SPORT"
@@ -297,21 +349,19 @@ if ! command -v xinetd >/dev/null; then
 	fail xinetd-installed "xinetd is missing and could not be installed"
 else
 	XPORT=$(free_port 22150 22199)
-	xargs_line=$(awk '$1 == "server_args" { $1 = $2 = ""; print }' /etc/xinetd.d/pop3 | xargs)
-	read -r -a xa <<<"$xargs_line"
-	mapfile -t xargs_pam < <(pam_args "${xa[@]}")
+	# The installed entry as an administrator enables it, moved to a
+	# free loopback port; its server and (absent) server_args as they are.
 	{
 		printf 'defaults\n{\n\tlog_type = FILE %s\n}\n\n' "$T/xinetd.log"
 		sed -e 's/^\([[:space:]]*disable[[:space:]]*=\).*/\1 no/' \
 		    -e '/^[[:space:]]*port[[:space:]]*=/d' \
-		    -e "s,^\([[:space:]]*server_args[[:space:]]*=\).*,\1 ${xargs_pam[*]}," \
 		    -e "s,^\([[:space:]]*log_type[[:space:]]*=\).*,\1 FILE $T/xinetd.log," \
 		    -e "/^}/i\\
 	type		= UNLISTED\\
 	port		= $XPORT\\
 	bind		= 127.0.0.1" /etc/xinetd.d/pop3
 	} >"$T/xinetd.conf"
-	xinetd -dontfork -filelog "$T/xinetd-daemon.log" -f "$T/xinetd.conf" \
+	env -u POP3D_CONFIG xinetd -dontfork -filelog "$T/xinetd-daemon.log" -f "$T/xinetd.conf" \
 		-pidfile "$T/xinetd.pid" 2>"$T/xinetd.err" &
 	PIDS+=("$!")
 	put_mbox
@@ -324,6 +374,36 @@ else
 fi
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 PIDS=()
+
+# Port 995, as README.Debian says: a certificate and its key named in
+# /etc/pop3d/pop3d.conf (the commented tls-cert/tls-key lines made
+# active), then pop3s@.service, which adds --tls.
+command -v openssl >/dev/null || sh "$TOP/tests/apt-install.sh" openssl >/dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=localhost -keyout "$KEY" -out "$CERT" >"$T/req.log" 2>&1
+chmod 600 "$KEY"
+sed -i -e "s,^#tls-cert = .*,tls-cert = $CERT," -e "s,^#tls-key = .*,tls-key = $KEY," "$C"
+equal settings-file-tls-lines "tls-cert = $CERT|tls-key = $KEY|" \
+	"$(grep -E '^tls-(cert|key) = ' "$C" | tr '\n' '|')"
+env -u POP3D_CONFIG /usr/sbin/pop3d --check-config --tls >"$T/cc-tls.out" 2>"$T/cc-tls.err"
+equal check-config-tls-status 0 "$?"
+unit_words /lib/systemd/system/pop3s@.service
+put_mbox
+TPORT=$(free_port 22200 22249)
+env -u POP3D_CONFIG systemd-socket-activate --accept --inetd -l "127.0.0.1:$TPORT" "${words[@]}" 2>"$T/tls-sa.log" &
+PIDS+=("$!")
+if wait_listening "$TPORT"; then
+	crlf "${SESSION[@]}" | timeout 20 openssl s_client -quiet -CAfile "$CERT" -verify_return_error \
+		-connect "127.0.0.1:$TPORT" >"$T/tls.out" 2>"$T/tls.err"
+	check_session pop3s-socket-activate tls
+else
+	fail pop3s-socket-activate-listens "nothing on 127.0.0.1:$TPORT: $(tail -n 2 "$T/tls-sa.log" | tr '\n' ' ')"
+fi
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+PIDS=()
+# The administrator's files go before the purge, which keeps /etc/pop3d
+# while they are there.
+rm -f "$CERT" "$KEY"
 
 # ------------------------------------------------ purge
 
@@ -347,6 +427,7 @@ equal purge-removes-package-files "" "$left"
 left=''
 while read -r p; do [ -e "$p" ] && left="$left $p"; done <"$T/conffiles"
 equal purge-removes-conffiles "" "$left"
+if [ -e "$C" ]; then fail purge-removes-settings-file "$C is left"; else pass purge-removes-settings-file; fi
 for d in /var/lib/pop3d /etc/pop3d; do
 	if [ -e "$d" ]; then fail "purge-removes-$d" "$(ls -A "$d" | head -n 3 | xargs)"; else pass "purge-removes-$d"; fi
 done

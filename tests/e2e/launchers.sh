@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # tests/e2e/launchers.sh - pop3d under real super-servers (SPEC section 7):
 #  (a) a private xinetd running the project's xinetd.d/pop3 (paths
-#      substituted, moved to 127.0.0.1 and a high port): a session byte
-#      for byte, the client address in the log, a second connection while
-#      a first is open, the per-source limit; the same file with only
-#      its port changed is refused (another port needs type = UNLISTED,
-#      as the file and pop3d.8 say);
+#      substituted, moved to 127.0.0.1 and a high port, the settings
+#      from a file in the scratch directory: --config added to
+#      server_args, as the shipped entry reads /etc/pop3d/pop3d.conf): a
+#      session byte for byte, the client address in the log, a second
+#      connection while a first is open, the per-source limit; the same
+#      file with only its port changed is refused (another port needs
+#      type = UNLISTED, as the file and pop3d.8 say); xinetd.d/pop3s the
+#      same way, a session over implicit TLS with the certificate named
+#      in the settings file;
 #  (b) systemd-socket-activate --inetd --accept (what pop3d.socket with
-#      Accept=yes does): one pop3d per connection, the client address in
-#      the log, two connections in sequence;
-#  (c) systemd-analyze verify on the units as "make install" installs them;
+#      Accept=yes does), pop3d with only --config: one pop3d per
+#      connection, the client address in the log, two connections in
+#      sequence;
+#  (c) systemd-analyze verify on the units as "make install" installs
+#      them, and the xinetd entries and units so installed carry no
+#      settings, only what differs between 110 and 995 (--tls);
 #  (d) errors under xinetd, where descriptor 2 is the client's socket: a
 #      bad option, an unusable TLS key and -s must write nothing to the
 #      client and reach syslog, here a listener behind a private /dev/log
@@ -117,6 +124,11 @@ perl -e '
 	print map({ "$_\r\n" } @l), ".\r\n";' "$T/mbox" >"$T/retr2.want"
 put_mbox() { cp "$T/mbox" "$MB"; chown "$U:mail" "$MB"; chmod 660 "$MB"; }
 put_mbox
+# The settings every launcher here gets, as the shipped ones get theirs
+# from /etc/pop3d/pop3d.conf.  In $T, root's all the way down from /, as
+# pop3d requires of the file when started as root (trust_open).
+printf '%s\n' "passwd = $T/etc/pop3d/passwd" "mailbox = $T/spool/%u" >"$T/pop3d.conf"
+chmod 644 "$T/pop3d.conf"
 
 # wrapper FILE LOG EXITS: runs pop3d (-s) with the launcher's arguments,
 # its log appended to LOG, its exit status and pid to EXITS.  Not exec'd,
@@ -166,30 +178,36 @@ check_session() {
 
 # ------------------------------------------------------------ (a) xinetd
 
+# xinetd_conf ENTRY SBIN PORT SETTINGS LOG: a private xinetd
+# configuration of the project's ENTRY (xinetd.d/pop3 or pop3s): its own
+# log to LOG, with the exits and durations, and no includedir; the
+# server in SBIN; on PORT on the loopback; --config SETTINGS added to
+# server_args (a line made for it if the entry has none); the sanitizer
+# options passed on (xinetd clears the environment).
+xinetd_conf() {
+	local entry=$1 sbin=$2 port=$3 conf=$4 log=$5
+	printf 'defaults\n{\n\tlog_type = FILE %s\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST\n}\n\n' "$log"
+	sed -e "s,@SBINDIR@,$sbin,g" -e "s,@SYSCONFDIR@,$T/etc,g" \
+	    -e "/^[[:space:]]*port[[:space:]]*=/d" \
+	    -e "s,^\([[:space:]]*log_type[[:space:]]*=\).*,\1 FILE $log," \
+	    -e "/^}/i\\
+	type		= UNLISTED\\
+	port		= $port\\
+	bind		= 127.0.0.1\\
+	env		= ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" \
+	    "$entry" | awk -v a="--config $conf" '
+		/^[ \t]*server_args[ \t]*=/ { $0 = $0 " " a; n = 1 }
+		/^}/ && !n { print "\tserver_args\t= " a }
+		{ print }'
+}
+
 if ! need xinetd xinetd; then
 	fail xinetd-installed "xinetd is missing and apt-get could not install it"
 else
 	pass xinetd-installed
 	XPORT=$(free_port 21110 21149)
 	wrapper "$T/sbin/pop3d" "$T/xinetd-pop3d.log" "$T/xinetd-exits"
-	{
-		# Private defaults: xinetd's own log to a file, with the
-		# exits and durations, and no includedir.
-		printf 'defaults\n{\n\tlog_type = FILE %s\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST\n}\n\n' "$T/xinetd.log"
-		# The project's service, its paths moved into $T, on a high
-		# loopback port; the sanitizer options passed on (xinetd clears
-		# the environment).
-		sed -e "s,@SBINDIR@,$T/sbin,g" -e "s,@SYSCONFDIR@,$T/etc,g" \
-		    -e "s,/var/mail/,$T/spool/,g" \
-		    -e "/^[[:space:]]*port[[:space:]]*=/d" \
-		    -e "s,^\([[:space:]]*log_type[[:space:]]*=\).*,\1 FILE $T/xinetd.log," \
-		    -e "/^}/i\\
-	type		= UNLISTED\\
-	port		= $XPORT\\
-	bind		= 127.0.0.1\\
-	env		= ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS" \
-		    "$TOP/xinetd.d/pop3"
-	} >"$T/xinetd.conf"
+	xinetd_conf "$TOP/xinetd.d/pop3" "$T/sbin" "$XPORT" "$T/pop3d.conf" "$T/xinetd.log" >"$T/xinetd.conf"
 	# -filelog: xinetd's own messages (configuration errors) in a file.
 	xinetd -dontfork -filelog "$T/xinetd-daemon.log" -f "$T/xinetd.conf" \
 		-pidfile "$T/xinetd.pid" 2>"$T/xinetd.err" &
@@ -285,6 +303,36 @@ else
 		fail xinetd-other-port-needs-unlisted "without type = UNLISTED: $(tr '\n' ' ' <"$T/xinetd-u-daemon.log" | cut -c1-300)"
 	fi
 	kill "$UPID" 2>/dev/null; wait "$UPID" 2>/dev/null
+
+	# xinetd.d/pop3s: the same settings and the certificate, the entry's
+	# own --tls.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=localhost -keyout "$T/etc/pop3d/key.pem" -out "$T/etc/pop3d/cert.pem" \
+		>"$T/req-s.log" 2>&1
+	chmod 600 "$T/etc/pop3d/key.pem"
+	{ cat "$T/pop3d.conf"; printf '%s\n' "tls-cert = $T/etc/pop3d/cert.pem" \
+		"tls-key = $T/etc/pop3d/key.pem"; } >"$T/pop3s.conf"
+	chmod 644 "$T/pop3s.conf"
+	put_mbox
+	mkdir -p "$T/sbin-s"
+	wrapper "$T/sbin-s/pop3d" "$T/xs-pop3d.log" "$T/xs-exits"
+	SXPORT=$(free_port $((UPORT + 1)) 21149)
+	xinetd_conf "$TOP/xinetd.d/pop3s" "$T/sbin-s" "$SXPORT" "$T/pop3s.conf" "$T/xs.log" >"$T/xs.conf"
+	xinetd -dontfork -filelog "$T/xs-daemon.log" -f "$T/xs.conf" -pidfile "$T/xs.pid" 2>"$T/xs.err" &
+	SXPID=$!
+	PIDS+=("$SXPID")
+	if wait_listening "$SXPORT"; then
+		crlf "${SESSION[@]}" | timeout 15 openssl s_client -quiet -CAfile "$T/etc/pop3d/cert.pem" \
+			-verify_return_error -connect "127.0.0.1:$SXPORT" >"$T/xs1.out" 2>"$T/xs1.err"
+		check_session xinetd-pop3s xs1
+		log_has xinetd-pop3s-log-tls "$T/xs-pop3d.log" "^pop3d\[[0-9]+\]: 127\.0\.0\.1: TLS"
+		for _ in $(seq 100); do [ -s "$T/xs-exits" ] && break; sleep 0.05; done
+		statuses_ok xinetd-pop3s-pop3d-exit-status "$T/xs-exits" 1
+		no_sanitizer xinetd-pop3s-no-sanitizer-report "$T/xs-pop3d.log"
+	else
+		fail xinetd-pop3s-listens "nothing listens on 127.0.0.1:$SXPORT: $(tail -n 3 "$T/xs-daemon.log" "$T/xs.err" 2>/dev/null | tr '\n' ' ')"
+	fi
+	kill "$SXPID" 2>/dev/null; wait "$SXPID" 2>/dev/null
 fi
 
 # ------------------------------------------ (b) systemd-socket-activate
@@ -298,7 +346,7 @@ else
 	# --accept: one process per connection, as Accept=yes; --inetd: the
 	# connection is stdin and stdout.  -E passes the sanitizer options on.
 	systemd-socket-activate --accept --inetd -E ASAN_OPTIONS -E UBSAN_OPTIONS \
-		-l "127.0.0.1:$SPORT" "$T/sbin/pop3d-sa" -p "$T/etc/pop3d/passwd" -m "$T/spool/%u" \
+		-l "127.0.0.1:$SPORT" "$T/sbin/pop3d-sa" --config "$T/pop3d.conf" \
 		2>"$T/sa.log" &
 	SAPID=$!
 	PIDS+=("$SAPID")
@@ -339,7 +387,7 @@ else
 	SPORT6=$(free_port $((SPORT + 1)) 21199)
 	wrapper "$T/sbin/pop3d-sa6" "$T/sa6-pop3d.log" "$T/sa6-exits"
 	systemd-socket-activate --accept --inetd -E ASAN_OPTIONS -E UBSAN_OPTIONS \
-		-l "[::ffff:127.0.0.1]:$SPORT6" "$T/sbin/pop3d-sa6" -p "$T/etc/pop3d/passwd" -m "$T/spool/%u" \
+		-l "[::ffff:127.0.0.1]:$SPORT6" "$T/sbin/pop3d-sa6" --config "$T/pop3d.conf" \
 		2>"$T/sa6.log" &
 	SA6PID=$!
 	PIDS+=("$SA6PID")
@@ -383,6 +431,32 @@ else
 	rc=$?
 	if [ "$rc" = 0 ] && [ ! -s "$T/verify.out" ]; then pass systemd-analyze-verify
 	else fail systemd-analyze-verify "status $rc: $(head -n 4 "$T/verify.out" | tr '\n' ' ')"; fi
+fi
+if [ -f "$T/root/etc/xinetd.d/pop3" ]; then
+	# The installed service files carry no settings (they are in
+	# /etc/pop3d/pop3d.conf, installed beside them), only what differs
+	# between port 110 and port 995: --tls.
+	X=$T/root/etc/xinetd.d
+	equal installed-xinetd-pop3-no-server-args "" "$(awk '$1 == "server_args"' "$X/pop3")"
+	equal installed-xinetd-pop3s-server-args-only-tls "--tls" \
+		"$(awk '$1 == "server_args" { $1 = $2 = ""; print }' "$X/pop3s" | xargs)"
+	# entry FILE: the entry's attributes, without comments, the name,
+	# the port and server_args.
+	entry() {
+		grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$1" |
+			grep -v -E '^(service |[[:space:]]*(port|server_args)[[:space:]]*=)' | tr -s ' \t' ' '
+	}
+	if diff <(entry "$X/pop3") <(entry "$X/pop3s") >"$T/xinetd.diff"; then
+		pass installed-xinetd-entries-differ-only-in-tls
+	else
+		fail installed-xinetd-entries-differ-only-in-tls "$(grep '^[<>]' "$T/xinetd.diff" | head -n 3 | tr '\n' ' ')"
+	fi
+	equal installed-pop3d-unit-execstart /usr/sbin/pop3d \
+		"$(sed -n 's/^ExecStart=//p' "$T/root/lib/systemd/system/pop3d@.service")"
+	equal installed-pop3s-unit-execstart "/usr/sbin/pop3d --tls" \
+		"$(sed -n 's/^ExecStart=//p' "$T/root/lib/systemd/system/pop3s@.service")"
+	if cmp -s "$TOP/etc/pop3d.conf" "$T/root/etc/pop3d/pop3d.conf"; then pass installed-settings-file
+	else fail installed-settings-file "$T/root/etc/pop3d/pop3d.conf is not etc/pop3d.conf"; fi
 fi
 
 # ------------------------------------- (d) errors under xinetd, to syslog

@@ -16,8 +16,10 @@
 #    RestrictNamespaces=, RestrictRealtime=, LockPersonality= and
 #    RestrictSUIDSGID= by tests/seccomp-exec.c (libseccomp);
 #  - UMask= by the shell;
-#  - ExecStart='s arguments, with the paths moved into the scratch
-#    directory and -s added (log to a file instead of syslog).
+#  - ExecStart='s own arguments, with --config added: the settings come
+#    from a file in the scratch directory, as the shipped units take
+#    theirs from /etc/pop3d/pop3d.conf (with "stderr = yes": the log to
+#    a file instead of syslog).
 # Not applied: what needs a mount namespace (ProtectSystem=,
 # ReadWritePaths=, ProtectHome=, PrivateTmp=, PrivateDevices='s /dev,
 # ProtectKernelTunables=, ProtectControlGroups=, ProtectProc=): they hide
@@ -26,14 +28,19 @@
 # hardening is either applied here or listed as not applied.
 #
 # Checked, through the sandbox, with the real binary started as root:
+#  - the units carry no settings, only what differs between them:
+#    pop3d@.service starts pop3d with no options, pop3s@.service with
+#    --tls alone, and their [Service] sections are otherwise the same;
 #  - the sandbox is in place (/proc: bounding set, NoNewPrivs, seccomp);
 #  - a whole root-mode session: greeting, USER/PASS against a password
-#    file, LIST, RETR byte for byte, DELE, QUIT, the UPDATE on disk;
+#    file, LIST, RETR byte for byte, DELE, QUIT, the UPDATE on disk; the
+#    same with "auth = pam" in the file (system accounts);
 #  - a pre-login process that stops answering (SIGSTOP) is killed by the
 #    root parent at its deadline (that needs CAP_KILL), not left behind;
 #  - a pre-login process whose root parent is killed ends at once (its
 #    parent-death signal, which needs CAP_KILL too);
-#  - the same session over implicit TLS with pop3s@.service.
+#  - the same session over implicit TLS with pop3s@.service, the
+#    certificate and key named in the file.
 . "$(dirname "$0")/../lib.sh"
 # Started as root, pop3d refuses a password file in a directory another
 # account owns (trust.c), and lib.sh gives $T to nobody: root's again.
@@ -198,10 +205,11 @@ sandbox() {
 	capset=-all
 	for w in $caps; do capset="$capset,+$(printf '%s' "${w#CAP_}" | tr '[:upper:]' '[:lower:]')"; done
 	fams=$(echo $fams | tr ' ' ',')
-	case $exec in @SBINDIR@/pop3d\ *) ;; *) SANDBOX_ERR="ExecStart= does not start @SBINDIR@/pop3d: $exec"; return 1 ;; esac
-	# The arguments as systemd passes them: %% is %; paths into $T.
-	printf '%s\n' "${exec#@SBINDIR@/pop3d }" | sed -e 's/%%/%/g' -e "s,@SYSCONFDIR@,$T/etc,g" \
-		-e "s,/var/mail/,$T/spool/,g" >"$out.args"
+	case $exec in @SBINDIR@/pop3d | @SBINDIR@/pop3d\ *) ;; *) SANDBOX_ERR="ExecStart= does not start @SBINDIR@/pop3d: $exec"; return 1 ;; esac
+	# The arguments as systemd passes them (%% is %), as they are: the
+	# checks below hold them to --tls or nothing.
+	exec=${exec#@SBINDIR@/pop3d}
+	printf '%s\n' "${exec# }" | sed -e 's/%%/%/g' >"$out.args"
 	cat >"$out" <<EOF
 #!/bin/sh
 # The sandbox of $(basename "$unit"), for "\$@".
@@ -237,14 +245,50 @@ put_mbox
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
 	-keyout "$T/etc/pop3d/key.pem" -out "$T/etc/pop3d/cert.pem" >"$T/req.log" 2>&1
 chmod 600 "$T/etc/pop3d/key.pem"
+# settings FILE LINE...: a settings file of these lines, what the units
+# would read in /etc/pop3d/pop3d.conf.  In $T, root's all the way down
+# from /, as pop3d requires of it when started as root (trust_open).
+settings() {
+	local f=$1; shift
+	printf '%s\n' "# $(basename "$f"), written by tests/e2e/units.sh" "$@" >"$f"
+	chmod 644 "$f"
+}
+SETTINGS=("passwd = $T/etc/pop3d/passwd" "mailbox = $T/spool/%u" "stderr = yes")
+settings "$T/pop3d.conf" "${SETTINGS[@]}"
+# Port 995 needs the certificate and key, and only there: on port 110
+# they would make USER/PASS wait for STLS.
+settings "$T/pop3s.conf" "${SETTINGS[@]}" "tls-cert = $T/etc/pop3d/cert.pem" \
+	"tls-key = $T/etc/pop3d/key.pem"
 
+# ------------------------------------ the units carry no settings
 
-# serve NAME UNIT PORT EXTRA...: systemd-socket-activate on 127.0.0.1:PORT
-# starting, per connection, pop3d in UNIT's sandbox with the unit's
-# arguments and EXTRA; pop3d's log in $T/NAME.log, each launch's pid
-# (its child is pop3d) in $T/NAME.pids, exit statuses in $T/NAME.exits.
+# Every setting is in pop3d.conf, shared by both units and xinetd; the
+# units hold only what differs between them, --tls for port 995.
+equal pop3d-unit-execstart-no-options "@SBINDIR@/pop3d" \
+	"$(sed -n 's/^ExecStart=//p' "$UNITS_DIR/pop3d@.service" | xargs)"
+equal pop3s-unit-execstart-only-tls "@SBINDIR@/pop3d --tls" \
+	"$(sed -n 's/^ExecStart=//p' "$UNITS_DIR/pop3s@.service" | xargs)"
+# service_lines UNIT: the [Service] directives other than ExecStart=.
+service_lines() {
+	sed -n '/^\[Service\]/,/^\[/p' "$1" | grep -v -e '^#' -e '^$' -e '^\[' -e '^ExecStart='
+}
+if diff <(service_lines "$UNITS_DIR/pop3d@.service") <(service_lines "$UNITS_DIR/pop3s@.service") >"$T/units.diff"; then
+	pass units-same-service-but-execstart
+else
+	fail units-same-service-but-execstart "$(grep '^[<>]' "$T/units.diff" | head -n 3 | tr '\n' ' ')"
+fi
+for u in pop3d@.service pop3s@.service; do
+	if grep -q '^#.*@SYSCONFDIR@/pop3d/pop3d\.conf' "$UNITS_DIR/$u"; then pass "$u-names-settings-file"
+	else fail "$u-names-settings-file" "no comment naming @SYSCONFDIR@/pop3d/pop3d.conf"; fi
+done
+
+# serve NAME UNIT PORT SETTINGS EXTRA...: systemd-socket-activate on
+# 127.0.0.1:PORT starting, per connection, pop3d in UNIT's sandbox with
+# the unit's arguments, --config SETTINGS and EXTRA; pop3d's log in
+# $T/NAME.log, each launch's pid (its child is pop3d) in $T/NAME.pids,
+# exit statuses in $T/NAME.exits.
 serve() {
-	local name=$1 unit=$2 port=$3 _; shift 3
+	local name=$1 unit=$2 port=$3 conf=$4 _; shift 4
 	if ! sandbox "$unit" "$T/$name.sandbox"; then
 		fail "$name-sandbox-from-unit" "$SANDBOX_ERR"
 		return 1
@@ -253,7 +297,8 @@ serve() {
 	# shellcheck disable=SC2016 # expanded by the launch script
 	{
 		printf '#!/bin/sh\necho $$ >>"%s"\n' "$T/$name.pids"
-		printf '"%s" "%s" -s %s' "$T/$name.sandbox" "$POP3D" "$(cat "$T/$name.sandbox.args")"
+		printf '"%s" "%s" %s --config "%s"' "$T/$name.sandbox" "$POP3D" \
+			"$(cat "$T/$name.sandbox.args")" "$conf"
 		printf ' %s' "$@"
 		printf ' 2>>"%s"\necho "exit $?" >>"%s"\n' "$T/$name.log" "$T/$name.exits"
 	} >"$T/$name.run"
@@ -327,7 +372,7 @@ SESSION=("USER $U" 'PASS secret' LIST 'RETR 1' 'DELE 1' QUIT)
 # ------------------------------------ pop3d@.service: a whole session
 
 P1=$(free_port 21600 21649)
-if serve pop3d "$UNITS_DIR/pop3d@.service" "$P1"; then
+if serve pop3d "$UNITS_DIR/pop3d@.service" "$P1" "$T/pop3d.conf"; then
 	tcp_session s1 "$P1" "${SESSION[@]}"
 	session_checks pop3d s1
 	exits_ok pop3d-exit-status pop3d 1
@@ -336,18 +381,17 @@ if serve pop3d "$UNITS_DIR/pop3d@.service" "$P1"; then
 fi
 put_mbox
 
-# ------------------ pop3d@.service with --auth pam: system accounts
-# The README's first set-up: the unit's own command line with --auth pam
-# (the commented line it carries), PAM in the unit's sandbox (bounding
-# set, system call filter, address families), pam_unix reading
-# /etc/shadow as the privileged parent.
+# ---------------- pop3d@.service with auth = pam: system accounts
+# The README's first set-up: the unit as shipped, "auth = pam" in the
+# settings file (a PAM service of our own here), PAM in the unit's
+# sandbox (bounding set, system call filter, address families),
+# pam_unix reading /etc/shadow as the privileged parent.
 PAMSVC=pop3d-e2e-units-$$
 cp "$TOP/pam.d/pop3d" "/etc/pam.d/$PAMSVC"
 echo "$U:pamsecret" | chpasswd -c YESCRYPT
+settings "$T/pam.conf" "auth = pam:$PAMSVC" "mailbox = $T/spool/%u" "stderr = yes"
 P4=$(free_port $((P1 + 1)) 21649)
-if grep -q '^#.*--auth pam' "$UNITS_DIR/pop3d@.service"; then pass pam-unit-commented-example
-else fail pam-unit-commented-example "no commented --auth pam line in pop3d@.service"; fi
-if serve pampop "$UNITS_DIR/pop3d@.service" "$P4" --auth "pam:$PAMSVC"; then
+if serve pampop "$UNITS_DIR/pop3d@.service" "$P4" "$T/pam.conf"; then
 	tcp_session s4 "$P4" "USER $U" 'PASS pamsecret' LIST 'RETR 1' 'DELE 1' QUIT
 	session_checks pampop s4
 	exits_ok pampop-exit-status pampop 1
@@ -367,7 +411,7 @@ put_mbox
 
 # -t 1: the parent's deadline for a login request is 1 + 2 seconds.
 P2=$(free_port $((P4 + 1)) 21649)
-if serve kill "$UNITS_DIR/pop3d@.service" "$P2" -t 1; then
+if serve kill "$UNITS_DIR/pop3d@.service" "$P2" "$T/pop3d.conf" -t 1; then
 	exec {K}<>"/dev/tcp/127.0.0.1/$P2"
 	greet=''; IFS= read -r -t 10 -u "$K" greet
 	case $greet in '+OK'*) pass kill-greeting ;; *) fail kill-greeting "got '$greet': $(tail -n 2 "$T/kill.log" | tr '\n' ' ')" ;; esac
@@ -434,7 +478,7 @@ fi
 # ----------------------------- pop3s@.service: the session over TLS
 
 P3=$(free_port $((P2 + 1)) 21649)
-if serve pop3s "$UNITS_DIR/pop3s@.service" "$P3"; then
+if serve pop3s "$UNITS_DIR/pop3s@.service" "$P3" "$T/pop3s.conf"; then
 	crlf "${SESSION[@]}" | timeout 15 openssl s_client -quiet -CAfile "$T/etc/pop3d/cert.pem" \
 		-verify_return_error -connect "127.0.0.1:$P3" >"$T/s3.out" 2>"$T/s3.err"
 	session_checks pop3s s3
