@@ -21,6 +21,11 @@
  * beyond 16 + 65535, so ours is what HAProxy sends with every TLV it
  * knows (addresses, ALPN, authority, unique ID up to 128, the TLS
  * details) with room to spare. */
+/* --proxy-from: networks in the list (a site lists its balancers). */
+#define MAX_PROXY_FROM 32
+/* Seconds a trusted balancer has to send its header: it sends it with
+ * the connection, so this only bounds a broken or hostile one. */
+#define PROXY_HEADER_TIMEOUT 5
 #define PROXY_V1_MAX 107
 #define PROXY_V2_MAX 2048
 #define DEFAULT_PASSWD_FILE "/etc/pop3d/passwd"

@@ -852,6 +852,8 @@ struct config {
 	int implicit_tls;		/* --tls: handshake before greeting */
 	enum plaintext_policy plaintext;
 	int timeout;
+	const struct cidr *proxy_from;	/* --proxy-from: the balancers */
+	size_t n_proxy_from;		/* 0: no PROXY header trusted */
 	int relative_paths;		/* a relative maildrop path may be
 					 * served (a pipe, not a super-server) */
 };
@@ -1025,6 +1027,7 @@ enum session_end {
 	SEND_FLOOD,	/* "flood": too much input before login */
 	SEND_CHANGED,	/* "changed": maildrop rewritten by another program */
 	SEND_LOST,	/* "lost": the connection failed */
+	SEND_PROXY,	/* "proxy": a trusted balancer's header was bad */
 	SEND_COUNT
 };
 

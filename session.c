@@ -83,6 +83,7 @@ struct session {
 	struct mailbox mb;
 	struct session_stats st;	/* the counts for the logout line */
 	int end;		/* an enum session_end, -1 not yet known */
+	int proxy_logged;	/* a PROXY line from this peer was logged */
 };
 
 static enum outcome start_transaction(struct session *s);
@@ -998,6 +999,18 @@ static enum outcome dispatch(struct session *s, char *line, size_t len)
 		return BAD;
 	}
 	argv[argc++] = strsep(&p, " ");
+	/* A PROXY protocol header where none is trusted: an attempt to be
+	 * taken for another address (or a balancer not in --proxy-from).
+	 * A bad command like any other, and logged once, as fail2ban's
+	 * filter expects, with the peer's own address. */
+	if (s->state == ST_AUTH && !strcmp(argv[0], "PROXY")) {
+		if (!s->proxy_logged)
+			log_msg(LOG_NOTICE, "PROXY header refused: this peer "
+			    "is not in --proxy-from");
+		s->proxy_logged = 1;
+		reply(s, R_UNKNOWN);
+		return BAD;
+	}
 	cmd = find_command(table, argv[0]);
 	if (!cmd) {
 		const struct command *other = s->state == ST_AUTH ?
