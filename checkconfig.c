@@ -419,8 +419,8 @@ static void setting(const char *name, const char *fmt, ...)
 		printf("  %-16s %s  [%s]\n", name, value, src);
 }
 
-static void print_settings(const struct config *cfg, int root,
-    unsigned entries)
+static void print_settings(const struct config *cfg, int use_stderr,
+    int root, unsigned entries)
 {
 	static const char *const policy[] = { "never", "tls", "always" };
 	const struct passdb *db = cfg->passdb ? cfg->passdb : &passdb_file;
@@ -466,11 +466,14 @@ static void print_settings(const struct config *cfg, int root,
 		setting("privsep-user", "%s", cfg->privsep_user);
 		setting("privsep-dir", "%s", cfg->privsep_dir);
 	}
+	/* A setting like the others (the file can say it): shown, though
+	 * --check-config itself prints to the terminal either way. */
+	setting("stderr", "%s", use_stderr ? "yes" : "no");
 	printf("%u error%s, %u warning%s\n", n_errors, n_errors == 1 ? "" :
 	    "s", n_warnings, n_warnings == 1 ? "" : "s");
 }
 
-int checkconfig_run(const struct config *cfg)
+int checkconfig_run(const struct config *cfg, int use_stderr)
 {
 	const struct passdb *db = cfg->passdb ? cfg->passdb : &passdb_file;
 	int root = geteuid() == 0;
@@ -497,6 +500,6 @@ int checkconfig_run(const struct config *cfg)
 		(void)privsep_check(cfg);
 	log_set_sink(NULL);
 	fflush(stderr);
-	print_settings(cfg, root, entries);
+	print_settings(cfg, use_stderr, root, entries);
 	return n_errors ? 1 : 0;
 }

@@ -54,8 +54,12 @@ int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
 			    MAX_CONFIG_LINE);
 			return -1;
 		}
+		/* DEL (0x7f) too: an editor shows it no more than the
+		 * others.  Tabs are blanks; 8-bit bytes are text (UTF-8
+		 * file names). */
 		for (q = p; q < le; q++)
-			if ((unsigned char)*q < 0x20 && *q != '\t') {
+			if (((unsigned char)*q < 0x20 && *q != '\t') ||
+			    *q == 0x7f) {
 				snprintf(why, size, "control character 0x%02x "
 				    "in the line", (unsigned char)*q);
 				return -1;
@@ -81,9 +85,12 @@ int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
 			return -1;
 		}
 		/* "timeout = 60  # one minute" would make a path setting
-		 * end in a comment: comments take whole lines only. */
+		 * end in a comment: comments take whole lines only.  A '#'
+		 * that starts the value follows the blanks trimmed after
+		 * the '=': "apop = # none" is a comment too, not a file
+		 * named "# none". */
 		for (char *h = val; h < q; h++)
-			if (*h == '#' && h > val && is_blank(h[-1])) {
+			if (*h == '#' && (h == val || is_blank(h[-1]))) {
 				snprintf(why, size, "a comment after a value "
 				    "(comments take whole lines, starting "
 				    "with #)");
@@ -101,7 +108,7 @@ int config_read(const char *path, int must_exist, char **buf_r,
     size_t *len_r, char *why, size_t size)
 {
 	struct stat st;
-	char *buf;
+	char *buf, *nul;
 	size_t len = 0;
 	int fd;
 
@@ -120,8 +127,8 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		close(fd);
 		return -1;
 	}
-	if (st.st_size > MAX_CONFIG_SIZE) {
-		snprintf(why, size, "%s: larger than %ld bytes", path,
+	if (st.st_size > (off_t)MAX_CONFIG_SIZE) {
+		snprintf(why, size, "%s: larger than %d bytes", path,
 		    MAX_CONFIG_SIZE);
 		close(fd);
 		return -1;
@@ -147,8 +154,8 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > MAX_CONFIG_SIZE) {
-			snprintf(why, size, "%s: larger than %ld bytes", path,
+		if (len > (size_t)MAX_CONFIG_SIZE) {
+			snprintf(why, size, "%s: larger than %d bytes", path,
 			    MAX_CONFIG_SIZE);
 			free(buf);
 			close(fd);
@@ -156,8 +163,15 @@ int config_read(const char *path, int must_exist, char **buf_r,
 		}
 	}
 	close(fd);
-	if (memchr(buf, '\0', len)) {
-		snprintf(why, size, "%s: a NUL byte (not a text file)", path);
+	nul = memchr(buf, '\0', len);
+	if (nul) {
+		/* Where it is: an editor may not show it at all. */
+		unsigned line = 1;
+
+		for (const char *c = buf; c < nul; c++)
+			line += *c == '\n';
+		snprintf(why, size, "%s:%u: a NUL byte (not a text file)",
+		    path, line);
 		free(buf);
 		return -1;
 	}

@@ -115,6 +115,7 @@ static int set_hostname(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+/* A setter_fn like the others, which write their reason in why. */
 static int set_mail_group(struct options *o, const char *v, char *why,
     size_t size)
 {

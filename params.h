@@ -13,8 +13,8 @@
  * environment variable POP3D_CONFIG names another. */
 #define DEFAULT_CONFIG_FILE "/etc/pop3d/pop3d.conf"
 /* Its bounds: far above any real file (every setting, commented, is
- * under 8 KiB), and a line holds a path of MAX_PATH_LEN. */
-#define MAX_CONFIG_SIZE 262144L	/* 256 KiB */
+ * under 8 KiB: 256 KiB), and a line holds a path of MAX_PATH_LEN. */
+#define MAX_CONFIG_SIZE 262144
 #define MAX_CONFIG_LINE 4352
 /* PROXY protocol headers (proxy.c): version 1's limit is the
  * specification's (107 bytes with CRLF); version 2 has none of its own

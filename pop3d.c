@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 
 	/* No client: the checks print to the terminal, not the log. */
 	if (o.check_config)
-		return checkconfig_run(&o.cfg);
+		return checkconfig_run(&o.cfg, o.use_stderr);
 
 	log_init(o.use_stderr);
 	/* The session's duration counts from here, in both processes of

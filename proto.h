@@ -944,11 +944,14 @@ typedef int config_line_fn(void *ctx, const char *name, const char *value,
 
 /*
  * Parses a configuration file's text in buf (len bytes, changed in
- * place: the names and values point into it).  Blank lines and lines
- * whose first non-blank character is # are skipped; a line longer than
- * MAX_CONFIG_LINE, with a control character, without "=", with no name,
- * or with a comment after its value is refused.  Returns 0, or -1 with
- * the reason in why and its line number in *line_r.
+ * place: the names and values point into it, NUL-terminated there, so
+ * buf[len] must be writable too: a last line without a newline ends at
+ * it; config_read's buffer has that byte).  Blank lines and lines whose
+ * first non-blank character is # are skipped; a line longer than
+ * MAX_CONFIG_LINE, with a control character (DEL and NUL included),
+ * without "=", with no name, or with a comment after its value (or for
+ * its value) is refused.  Returns 0, or -1 with the reason in why and
+ * its line number in *line_r (set for every line before fn is called).
  */
 int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
     unsigned *line_r, char *why, size_t size);
@@ -957,7 +960,8 @@ int config_parse(char *buf, size_t len, config_line_fn *fn, void *ctx,
  * Reads the file at path through trust_open(), at most MAX_CONFIG_SIZE
  * bytes, into a new NUL-terminated buffer (*buf_r, *len_r).  Returns 1,
  * 0 when it does not exist and !must_exist, or -1 with the reason in
- * why (the file unsafe, unreadable, too large, or binary).
+ * why (the file unsafe, unreadable, too large, or binary: a NUL byte,
+ * reported as "PATH:LINE: ...").
  */
 int config_read(const char *path, int must_exist, char **buf_r,
     size_t *len_r, char *why, size_t size);
@@ -1006,9 +1010,10 @@ int session_resume(const struct config *cfg, int in_fd, int out_fd,
  * make, without a client, and prints each problem as one "error: " or
  * "warning: " line on standard error, then the effective settings on
  * standard output.  Returns the exit status: 1 if any error was found,
- * else 0 (warnings alone do not fail).
+ * else 0 (warnings alone do not fail).  use_stderr is --stderr's value,
+ * shown with the settings.
  */
-int checkconfig_run(const struct config *cfg);
+int checkconfig_run(const struct config *cfg, int use_stderr);
 
 /* ------------------------------------------------------------- logout.c */
 

@@ -166,10 +166,15 @@ static int follow(struct walk *w, const char *name, const struct stat *st,
 	ssize_t n;
 
 	if (!owner_ok(w, st->st_uid)) {
+		const char *at = strcmp(w->at, "/") ? w->at : "";
+
+		/* Like the other refusals, it says what to do: its owner
+		 * could point it anywhere. */
 		say(w, "symbolic link %s/%s on the way to %s is owned by uid "
-		    "%lu, not %s", strcmp(w->at, "/") ? w->at : "", name,
+		    "%lu, not %s, who could point it elsewhere: chown -h root "
+		    "%s/%s, or name the file without the link", at, name,
 		    w->path, (unsigned long)st->st_uid,
-		    trusted_text(w, who, sizeof(who)));
+		    trusted_text(w, who, sizeof(who)), at, name);
 		return -1;
 	}
 	n = readlinkat(w->fd, name, target, sizeof(target));

@@ -382,7 +382,8 @@ command -v openssl >/dev/null || sh "$TOP/tests/apt-install.sh" openssl >/dev/nu
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-subj /CN=localhost -keyout "$KEY" -out "$CERT" >"$T/req.log" 2>&1
 chmod 600 "$KEY"
-sed -i -e "s,^#tls-cert = .*,tls-cert = $CERT," -e "s,^#tls-key = .*,tls-key = $KEY," "$C"
+# As README.Debian says: two lines added to the file.
+printf 'tls-cert = %s\ntls-key = %s\n' "$CERT" "$KEY" >>"$C"
 equal settings-file-tls-lines "tls-cert = $CERT|tls-key = $KEY|" \
 	"$(grep -E '^tls-(cert|key) = ' "$C" | tr '\n' '|')"
 env -u POP3D_CONFIG /usr/sbin/pop3d --check-config --tls >"$T/cc-tls.out" 2>"$T/cc-tls.err"

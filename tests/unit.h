@@ -22,6 +22,7 @@ Suite *passdb_suite(void);
 Suite *pam_suite(void);
 Suite *checkpassword_suite(void);
 Suite *proxy_suite(void);
+Suite *config_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked

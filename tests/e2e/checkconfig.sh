@@ -110,6 +110,12 @@ if grep -q "passwd .*$T/etc/passwd (1 entry)" "$T/clean.out" &&
 	grep -q "mailbox .*$T/spool/%u" "$T/clean.out" &&
 	grep -q 'mode .*root' "$T/clean.out"; then pass clean-prints-settings
 else fail clean-prints-settings "$(tr '\n' ' ' <"$T/clean.out")"; fi
+# Every setting is shown, -s too (a configuration file can set it).
+grep -qx '  stderr           no' "$T/clean.out" && pass clean-shows-stderr ||
+	fail clean-shows-stderr "$(grep '^  stderr' "$T/clean.out")"
+cc clean-s "${BASE[@]}" -s
+grep -qx '  stderr           yes  \[command line\]' "$T/clean-s.out" && pass stderr-shown-with-source ||
+	fail stderr-shown-with-source "$(grep '^  stderr' "$T/clean-s.out")"
 
 # ------------------------------------------- part A: files others can write
 

@@ -6,18 +6,21 @@
 # --first-uid, --check-config) too; the --auth back ends and the PAM
 # service file are in the man page and the README; the limits the README states
 # (buffer sizes, the failed-login delay and limit, input bounds) are the
-# values in params.h.
+# values in params.h, and so are the configuration file's line and size
+# bounds in both; the pop3d(8) section etc/pop3d.conf refers to exists.
 . "$(dirname "$0")/../lib.sh"
 
 # ------------------------------------------------------------ options
-# Each source as sorted "x" (short) or "x long" lines.
-# options.c's table: { "name", 'x' or 0, ARG_..., where, setter }, and
-# the short letters of --help and --version in its enum.
-{
-	perl -ne "print \"\$2 \$1\n\" if /\\{ \"([a-z-]+)\", '(.)', ARG_/" "$TOP/options.c"
-	perl -ne "print \"\$1 help\n\$2 version\n\" if /OPT_HELP = '(.)', OPT_VERSION = '(.)'/" "$TOP/options.c"
-} | sort -u >"$T/parser.pairs"
-cut -d' ' -f1 "$T/parser.pairs" | sort -u >"$T/parser.short"
+# The parser is options.c's table (every setting, with its short letter
+# or 0) and the --help and --version entries added to it there: "x long"
+# lines, "- long" for an option without a letter.
+perl -0777 -ne '
+	while (/^\t\{ "([a-z-]+)", (?:\x27(.)\x27|0), /mg) { print defined $2 ? "$2 $1\n" : "- $1\n" }
+	my %letter; $letter{$1} = $2 while /(OPT_\w+) = \x27(.)\x27/g;
+	while (/\(struct option\)\{ "([a-z-]+)", \w+, NULL,\s*(OPT_\w+) \}/g) { print "$letter{$2} $1\n" if $letter{$2} }
+' "$TOP/options.c" >"$T/parser.table"
+grep -v '^- ' "$T/parser.table" | cut -d' ' -f1 | sort -u >"$T/parser.short"
+grep -v '^- ' "$T/parser.table" | sort -u >"$T/parser.pairs"
 "$POP3D" --help >"$T/help.txt"
 perl -ne 'print "$1 $2\n" while /(?:^|\s|\/ )-(\w), --([a-z-]+)/g' "$T/help.txt" | sort -u >"$T/help.pairs"
 perl -ne 'print "$1 $2\n" if /^\.BR \\-(\w) ", " \\-\\-([a-z\\-]+)/' "$TOP/pop3d.8" |
@@ -30,8 +33,7 @@ sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
 	perl -ne 'print "$1 $2\n" while /-(\w), --([a-z-]+)/g' | sort -u >"$T/readme.pairs"
 
 # Long-only options (no short letter): "name" lines in each source.
-perl -ne 'print "$1\n" if /\{ "([a-z-]+)", 0, ARG_/' "$TOP/options.c" |
-	sort -u >"$T/parser.longonly"
+sed -n 's/^- //p' "$T/parser.table" | sort -u >"$T/parser.longonly"
 perl -ne 'print "$1\n" if /^\s+--([a-z-]+)/' "$T/help.txt" | sort -u >"$T/help.longonly"
 sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$TOP/pop3d.8" |
 	perl -ne 'print "$1\n" if /^\.BR? \\-\\-([a-z\\-]+)/' | sed 's/\\//g' | sort -u >"$T/man.longonly"
@@ -94,3 +96,14 @@ has readme-command-line "Command lines $(param MAX_COMMAND_LINE) octets"
 has readme-bad-commands "$(param MAX_BAD_COMMANDS) bad commands in a row"
 has readme-prelogin-input "at most $(( $(param MAX_PRELOGIN_INPUT) / 1024 )) KiB of input before login"
 has readme-block-size "streamed in $(( $(param MBOX_BLOCK_SIZE) / 1048576 )) MiB blocks"
+# The configuration file's bounds (params.h) where both state them.
+cfg_line=$(param MAX_CONFIG_LINE) cfg_kib=$(( $(param MAX_CONFIG_SIZE) / 1024 ))
+has readme-config-line "a line over $cfg_line bytes"
+has readme-config-size "a file over $cfg_kib KiB"
+check man-config-line grep -qF "a line longer than $cfg_line bytes" "$TOP/pop3d.8"
+check man-config-size grep -qF "a file larger than $cfg_kib KiB" "$TOP/pop3d.8"
+# The section of pop3d(8) the shipped etc/pop3d.conf sends the
+# administrator to exists.
+sec=$(perl -ne 'print "$1\n" if /pop3d\(8\), section ([A-Z][A-Z ]*[A-Z])/' "$TOP/etc/pop3d.conf")
+if [ -n "$sec" ] && grep -qxF ".SH $sec" "$TOP/pop3d.8"; then pass shipped-conf-man-section-exists
+else fail shipped-conf-man-section-exists "etc/pop3d.conf names section '$sec', not in pop3d.8"; fi
