@@ -19,10 +19,10 @@
 #    deadline, dribbling included), over-long ones (v1 108 bytes, v2 past
 #    2048), POP3 first, garbage, a TLS ClientHello;
 #  - from a peer not listed: a forged v1 or v2 header is a bad command,
-#    never trusted; a v1 one is logged once as "PROXY header refused"
-#    with the peer's own address; fail2ban's filter (fail2ban-regex)
-#    matches that address and never the forged one, nor the balancer's
-#    for its bad headers; the peer is greeted at once;
+#    never trusted, logged once as "PROXY header refused" with the peer's
+#    own address; fail2ban's filter (fail2ban-regex) matches that address
+#    and never the forged one, nor the balancer's for its bad headers;
+#    the peer is greeted at once;
 #  - a dual-stack listener (the balancer as ::ffff:127.0.0.1) and ::1;
 #  - root mode (privsep): the header's address in a checkpassword
 #    program's TCPREMOTEIP and TCPLOCALIP, in the failure lines and the
@@ -445,14 +445,24 @@ log_has forged-v1-login-as-peer forged-v1 '^pop3d\[[0-9]+\]: 127\.0\.0\.2: login
 only_from forged-v1-every-line-names-peer forged-v1 127.0.0.2
 nowhere forged-v1-address-unused forged-v1 203.0.113.66
 # A forged v2 header: its signature's lines are bad commands and its
-# QUIT ends the session, as the signature was made to.
+# QUIT ends the session, as the signature was made to; logged once.
 put_mbox
 conn forged-v2 nr 127.0.0.2 "[v2(src='203.0.113.67') + b'USER alice\r\nPASS secret\r\nQUIT\r\n']"
 exited forged-v2
 answer_is forged-v2-greeted forged-v2 1 '+OK POP3 server ready'
 equal forged-v2-no-login "" "$(grep -a 'maildrop has' "$T/forged-v2.out")"
+equal forged-v2-refusal-logged-once 1 "$(grep -cE '^pop3d\[[0-9]+\]: 127\.0\.0\.2: PROXY header refused: this peer is not in --proxy-from$' "$T/forged-v2.err")"
 only_from forged-v2-every-line-names-peer forged-v2 127.0.0.2
 nowhere forged-v2-address-unused forged-v2 203.0.113.67
+# The v2 signature from a peer that then sends nothing: logged at once.
+conn forged-v2-sig-only nr 127.0.0.2 "[SIG, 'shut']"
+exited forged-v2-sig-only
+log_has forged-v2-sig-only-refusal forged-v2-sig-only '^pop3d\[[0-9]+\]: 127\.0\.0\.2: PROXY header refused: '
+# Two empty lines and a NUL that are not the session's first lines: no
+# header, nothing logged (the mark is the signature, not those lines).
+conn empty-lines-later nr 127.0.0.2 "[b'NOOP\r\n\r\n\r\n\x00\r\nQUIT\r\n']"
+exited empty-lines-later
+equal empty-lines-later-not-a-header "" "$(grep 'PROXY' "$T/empty-lines-later.err")"
 # A peer not listed is greeted at once: it is not made to send a header
 # (within 3 s, against the 5 s a balancer is given).
 conn peer-greeted-at-once nr 127.0.0.2 "['greet', b'QUIT\r\n']"
@@ -483,7 +493,7 @@ if need fail2ban-regex fail2ban; then
 		fail fail2ban-regex-runs "$(tail -n 2 "$T/regex.err" | tr '\n' ' ')"
 	fi
 	check f2b-log-has-bad-headers grep -q 'bad PROXY header from the balancer' "$T/mail.log"
-	equal f2b-peer-matched-per-forged-connection 2 "$(grep -c '^127\.0\.0\.2|.*: PROXY header refused: ' "$T/matches")"
+	equal f2b-peer-matched-per-forged-connection 4 "$(grep -c '^127\.0\.0\.2|.*: PROXY header refused: ' "$T/matches")"
 	check f2b-peer-failure-matched grep -q '^127\.0\.0\.2|.*PASS failed for user=alice' "$T/matches"
 	equal f2b-forged-addresses-never "" "$(grep -E '^203\.0\.113\.6[678]\|' "$T/matches")"
 	# (The balancer's own sessions, LOCAL and UNKNOWN, fail logins as
