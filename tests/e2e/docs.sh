@@ -35,8 +35,10 @@ sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
 # Long-only options (no short letter): "name" lines in each source.
 sed -n 's/^- //p' "$T/parser.table" | sort -u >"$T/parser.longonly"
 perl -ne 'print "$1\n" if /^\s+--([a-z-]+)/' "$T/help.txt" | sort -u >"$T/help.longonly"
+# An entry's tag is the line after .TP: a ".B \-\-name" line in an
+# entry's text (--proxy-from's mentions --tls so) is a reference, no entry.
 sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$TOP/pop3d.8" |
-	perl -ne 'print "$1\n" if /^\.BR? \\-\\-([a-z\\-]+)/' | sed 's/\\//g' | sort -u >"$T/man.longonly"
+	perl -ne 'print "$1\n" if $tp && /^\.BR? \\-\\-([a-z\\-]+)/; $tp = /^\.TP/' | sed 's/\\//g' | sort -u >"$T/man.longonly"
 sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$TOP/pop3d.8" |
 	perl -ne 'print "$1\n" while /\\-\\-([a-z\\-]+)/g' | sed 's/\\//g' | sort -u >"$T/synopsis.longonly"
 # In the README's option list: a --name at the start of its line.
