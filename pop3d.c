@@ -187,9 +187,10 @@ static void find_client(struct config *cfg)
  * the administrator named, the reader is bounded (PROXY_V2_MAX, a
  * deadline of PROXY_HEADER_TIMEOUT) and fuzzed, and the address must be
  * known to the privileged parent, which logs and authenticates.
- * Returns 0 (go on), -1 (refused, logged: end the connection).
+ * Returns 0 (go on), -1 (end the connection, for the reason in *end_r:
+ * a refused header, logged, or a signal).
  */
-static int proxy_header(struct config *cfg)
+static int proxy_header(struct config *cfg, enum session_end *end_r)
 {
 	static char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer = { 0 };
@@ -206,7 +207,15 @@ static int proxy_header(struct config *cfg)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += PROXY_HEADER_TIMEOUT;
+	*end_r = SEND_PROXY;
 	r = proxy_read(STDIN_FILENO, &dl, buf, sizeof(buf), &n, &why);
+	/* SIGTERM (the service stopped) ends the wait as it ends any other:
+	 * the balancer did nothing wrong, and "Interrupted system call" is
+	 * no header's fault. */
+	if (r != 1 && io_interrupted) {
+		*end_r = SEND_SIGNAL;
+		return -1;
+	}
 	if (r == 1 && proxy_parse(buf, n, &pi, &why) == 0) {
 		explicit_bzero(buf, sizeof(buf));
 		/* LOCAL (a health check) or UNKNOWN: the balancer itself. */
@@ -319,6 +328,7 @@ int main(int argc, char **argv)
 	};
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	struct auth_local al = { NULL, 0 };
+	enum session_end proxy_end;
 	const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
 	/* The reply program a checkpassword program runs, as the user it
 	 * chose: nothing of the server's set-up, no other option. */
@@ -352,8 +362,8 @@ int main(int argc, char **argv)
 	catch_signals();
 	/* Output is on the same connection when it is a socket. */
 	tune_tcp(STDIN_FILENO, o.cfg.timeout);
-	if (o.cfg.n_proxy_from && proxy_header(&o.cfg) < 0) {
-		const struct session_stats st = { .end = SEND_PROXY };
+	if (o.cfg.n_proxy_from && proxy_header(&o.cfg, &proxy_end) < 0) {
+		const struct session_stats st = { .end = proxy_end };
 
 		logout_log(&st);
 		return 0;

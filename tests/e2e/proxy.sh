@@ -430,6 +430,30 @@ badhdr v1-dribble "[x for c in b'PROXY TCP4 203.0.113.7 127.0.0.1 40001 110\r\n'
 	'PROXY protocol header not complete before the deadline'
 took v1-dribble-ended-by-deadline v1-dribble
 
+# A signal while the header is awaited (systemd stopping the service,
+# say): the session ends as a signal ends one anywhere else, end=signal
+# and nothing else logged, at once; no bad header blamed on the
+# balancer.  The pop3d is the child of its wrapper, whose pid names the
+# log.
+( sleep 1
+  for f in "$T/logs/nr"/*.log; do
+	pkill -TERM -P "$(basename "$f" .log)"
+  done ) &
+KP=$!
+conn term-during-header nr 127.0.0.1 "[20]"
+wait "$KP"
+exited term-during-header
+equal term-during-header-no-greeting "" "$(cat "$T/term-during-header.out")"
+if [ "$(wc -l <"$T/term-during-header.err")" = 1 ] &&
+	grep -qE '^pop3d\[[0-9]+\]: 127\.0\.0\.1: logout: user=none auth=none .* end=signal$' "$T/term-during-header.err"; then
+	pass term-during-header-end-signal
+else
+	fail term-during-header-end-signal "log: $(tr '\n' '|' <"$T/term-during-header.err")"
+fi
+t=$(elapsed term-during-header)
+if [ -n "$t" ] && perl -e 'exit !($ARGV[0] < 4)' "$t"; then pass "term-during-header-at-once ($t s)"
+else fail term-during-header-at-once "ended after $t s"; fi
+
 # -------------------------------------------- a peer not in the list
 # 127.0.0.2 is no balancer: what it sends is a client's.  A forged v1
 # header is a bad command (twice here: logged once), the session goes on
