@@ -112,6 +112,8 @@ static int v1_port(const char *s, size_t len, unsigned *port_r)
 static int v1_addr(const char *s, size_t len, int af,
     struct sockaddr_storage *ss)
 {
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 	char text[INET6_ADDRSTRLEN];
 
 	if (len == 0 || len >= sizeof(text))
@@ -120,17 +122,11 @@ static int v1_addr(const char *s, size_t len, int af,
 	text[len] = '\0';
 	memset(ss, 0, sizeof(*ss));
 	if (af == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
 		sin->sin_family = AF_INET;
 		return inet_pton(AF_INET, text, &sin->sin_addr) == 1 ? 0 : -1;
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		return inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1 ? 0 :
-		    -1;
 	}
+	sin6->sin6_family = AF_INET6;
+	return inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1 ? 0 : -1;
 }
 
 static void set_port(struct sockaddr_storage *ss, unsigned port)
