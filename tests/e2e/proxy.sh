@@ -317,6 +317,15 @@ V1_UNKNOWN_107="b'PROXY UNKNOWN ' + b'x' * (107 - 16) + b'\r\n'"
 bytes_is v1-unknown-107-is-107-bytes 107 "$V1_UNKNOWN_107"
 served v1-unknown-107-bytes 127.0.0.1 "$V1_UNKNOWN_107" 127.0.0.1
 
+# The failure limit: counted for that client's connection and logged
+# with its address, as fail2ban's line for a guesser.
+conn v1-limit nr 127.0.0.1 "[b'PROXY TCP4 203.0.113.16 127.0.0.1 40016 110\r\nUSER alice\r\nPASS a\r\nUSER alice\r\nPASS b\r\nUSER alice\r\nPASS c\r\nUSER alice\r\n']"
+exited v1-limit
+equal v1-limit-failures-name-client 3 "$(grep -cE '^pop3d\[[0-9]+\]: 203\.0\.113\.16: PASS failed for user=alice ' "$T/v1-limit.err")"
+log_has v1-limit-line-names-client v1-limit '^pop3d\[[0-9]+\]: 203\.0\.113\.16: too many authentication failures \(3\); closing the connection$'
+log_has v1-limit-logout-end-limit v1-limit '^pop3d\[[0-9]+\]: 203\.0\.113\.16: logout: user=none .* end=limit$'
+only_from v1-limit-every-line-names-client v1-limit 203.0.113.16
+
 # The header alone first, the session after the greeting: the same.
 put_mbox
 conn header-then-greeting nr 127.0.0.1 "[b'PROXY TCP4 203.0.113.13 127.0.0.1 40013 110\r\n', 'greet', $LOGIN_PY]"
@@ -525,6 +534,7 @@ if need fail2ban-regex fail2ban; then
 	equal f2b-balancer-bad-headers-never 0 "$(grep -c 'bad PROXY header' "$T/matches")"
 	check f2b-client-behind-balancer-v1 grep -q '^203\.0\.113\.7|.*: 203\.0\.113\.7: PASS failed for user=alice' "$T/matches"
 	check f2b-client-behind-balancer-v2-ipv6 grep -q '^2001:db8:0:1::9|.*PASS failed for user=alice' "$T/matches"
+	check f2b-limit-behind-balancer grep -q '^203\.0\.113\.16|.*: too many authentication failures' "$T/matches"
 else
 	fail fail2ban-installed "fail2ban-regex missing and apt-get could not install fail2ban"
 fi
