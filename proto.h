@@ -33,6 +33,7 @@
 #include <sys/types.h>
 #include <stdio.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include "params.h"
 
@@ -893,9 +894,60 @@ struct config {
 	int implicit_tls;		/* --tls: handshake before greeting */
 	enum plaintext_policy plaintext;
 	int timeout;
+	const struct cidr *proxy_from;	/* --proxy-from: the balancers */
+	size_t n_proxy_from;		/* 0: no PROXY header trusted */
 	int relative_paths;		/* a relative maildrop path may be
 					 * served (a pipe, not a super-server) */
 };
+
+/* --------------------------------------------------------------- proxy.c */
+
+/* What a PROXY protocol header said.  local: use the connection's own
+ * addresses (v2 LOCAL, a health check; v2 UNSPEC; v1 UNKNOWN); else src
+ * is the client and dst the address it connected to. */
+struct proxy_info {
+	int version;			/* 1 or 2 */
+	int local;
+	struct sockaddr_storage src, dst;
+};
+
+/*
+ * How many more bytes the header that starts buf (have bytes so far)
+ * needs: > 0, 0 when it is complete (exactly have bytes), or -1 when it
+ * cannot be a valid header (*why_r says why).  Never asks for a byte
+ * beyond a valid header's end.
+ */
+long proxy_need(const unsigned char *buf, size_t have, const char **why_r);
+
+/* Parses a complete header (len bytes, as proxy_need measured) into pi.
+ * Returns 0, or -1 with *why_r. */
+int proxy_parse(const unsigned char *buf, size_t len, struct proxy_info *pi,
+    const char **why_r);
+
+/*
+ * Reads one header from fd into buf (size >= PROXY_V2_MAX) by the
+ * deadline, exactly its bytes.  Returns 1 (*len_r bytes), 0 (deadline),
+ * -1 (invalid, closed, error: *why_r).
+ */
+int proxy_read(int fd, const struct timespec *deadline, unsigned char *buf,
+    size_t size, size_t *len_r, const char **why_r);
+
+/* A network of --proxy-from. */
+struct cidr {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+/* Parses "CIDR[,CIDR...]" (an address alone is a /32 or /128; host bits
+ * must be zero) into at most max entries.  Returns 0, or -1. */
+int cidr_parse_list(const char *s, struct cidr *list, size_t max,
+    size_t *n_r);
+
+/* 1 if the address is in one of the networks (an IPv4-mapped IPv6
+ * address as the IPv4 address it is), else 0. */
+int cidr_match(const struct cidr *list, size_t n,
+    const struct sockaddr_storage *ss);
 
 /* ---------------------------------------- options.c and config.c */
 
@@ -1022,6 +1074,7 @@ enum session_end {
 	SEND_FLOOD,	/* "flood": too much input before login */
 	SEND_CHANGED,	/* "changed": maildrop rewritten by another program */
 	SEND_LOST,	/* "lost": the connection failed */
+	SEND_PROXY,	/* "proxy": a trusted balancer's header was bad */
 	SEND_COUNT
 };
 
