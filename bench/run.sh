@@ -34,6 +34,8 @@
 #   BENCH_RUNS timed runs (median).
 # - writes bench/results/latest.csv, bench/results/ratios.png and
 #   bench/RESULTS.md, and prints the table.
+# - then runs bench/haproxy.sh (sessions per second through HAProxy),
+#   which adds its section to bench/RESULTS.md.
 set -euo pipefail
 export LC_ALL=C
 
@@ -685,7 +687,13 @@ cat "$RES/goals.md"
 echo
 say "CSV: $B/results/latest.csv; chart: $B/results/ratios.png; report: $B/RESULTS.md"
 say "verification log: $LOG; bench took $((ELAPSED / 60)) min $((ELAPSED % 60)) s"
+# Sessions per second through HAProxy: its own script (also `make
+# bench-haproxy`), which adds its section to the RESULTS.md just written.
+say "== sessions per second through HAProxy (bench/haproxy.sh)"
+ha=0
+bash "$B/haproxy.sh" || ha=$?
 if grep -q 'FAILED' "$LOG"; then
 	say "some verification runs FAILED (see $LOG)"
 	exit 1
 fi
+[ "$ha" -eq 0 ] || { say "bench/haproxy.sh failed (status $ha)"; exit 1; }
