@@ -180,6 +180,12 @@ fi
 P3=$W/pop3d DC=$W/dovecot
 rm -rf "$P3" "$DC"
 install -d -m 755 -o "$BUID" -g "$BGID" "$P3" "$DC" "$DC/home"
+# Root mode's password file lives in a directory of root's: pop3d started
+# as root refuses one in a directory another account could swap it from
+# (trust.c), which the user's own $P3 is.
+P3_ROOT=$W/pop3d-root
+rm -rf "$P3_ROOT"
+install -d -m 755 -o root -g root "$P3_ROOT"
 P3_MBOX=$P3/mbox DC_INBOX=$DC/inbox DC_INDEX=$DC/index
 DC_WARM_INBOX=$DC/warm-inbox DC_WARM_INDEX=$DC/warm-index
 
@@ -192,8 +198,8 @@ set_scheme() {
 	printf '%s:%s\n' "$BUSER" "$hash" >"$P3/passwd"
 	chown "$BUID:$BGID" "$P3/passwd"
 	chmod 600 "$P3/passwd"
-	printf '%s:%s:%s:%s::%s\n' "$BUSER" "$hash" "$BUID" "$BGID" "$P3" >"$P3/passwd.root"
-	chmod 600 "$P3/passwd.root"
+	printf '%s:%s:%s:%s::%s\n' "$BUSER" "$hash" "$BUID" "$BGID" "$P3" >"$P3_ROOT/passwd"
+	chmod 600 "$P3_ROOT/passwd"
 }
 set_scheme SHA512
 
@@ -220,7 +226,9 @@ srv() {
 	pop3d)
 		PRE=(setpriv --reuid="$BUID" --regid="$BGID" --clear-groups "${PRE[@]}")
 		SRV=("$POP3D" -s -p "$P3/passwd" -m "$P3_MBOX") ;;
-	pop3d-root) SRV=("$POP3D" -s -p "$P3/passwd.root" -m "$P3_MBOX") ;;
+	# --first-uid: the bench account is a system account, below the
+	# default 1000 that root mode refuses to serve.
+	pop3d-root) SRV=("$POP3D" -s -p "$P3_ROOT/passwd" -m "$P3_MBOX" --first-uid "$BUID") ;;
 	pop3d-cache)
 		PRE=(setpriv --reuid="$BUID" --regid="$BGID" --clear-groups "${PRE[@]}")
 		SRV=("$POP3D" -s -p "$P3/passwd" -m "$P3_MBOX" -I "$P3/index") ;;
