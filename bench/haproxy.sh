@@ -158,6 +158,14 @@ listener() {
 		"$W/bin/pop3d" -s --config "$3" "${@:4}" 2>>"$W/$1.log" &
 	PIDS+=("$!")
 	wait_listening "$2"
+	still_running "$!" "$1"
+}
+# still_running PID NAME: a port taken by someone else since free_port
+# looked makes the launcher or HAProxy exit at once, while the port
+# listens all the same: dead by now means the port was not ours.
+still_running() {
+	sleep 0.2
+	kill -0 "$1" 2>/dev/null || die "$2 did not start (port taken meanwhile?): $(tail -n 2 "$W/$2".{log,out} 2>/dev/null | tr '\n' ' ')"
 }
 free_port PA; free_port PB; free_port PAS; free_port PBS
 listener a "$PA" "$W/etc/pop3d.conf"
@@ -171,7 +179,9 @@ haproxy_start() {
 	local f110 f995
 	free_port f110; free_port f995
 	{
-		printf 'global\n    stats socket %s mode 600 level admin\n\n' "$W/$1.sock"
+		# noreuseport: a port another HAProxy holds must fail to
+		# bind, not be shared with it (SO_REUSEPORT, the default).
+		printf 'global\n    stats socket %s mode 600 level admin\n    noreuseport\n\n' "$W/$1.sock"
 		BIND_110=127.0.0.1:$f110 BIND_995=127.0.0.1:$f995 MX1_110=127.0.0.1:$PA MX2_110=127.0.0.1:$PB \
 			MX1_995=127.0.0.1:$PAS MX2_995=127.0.0.1:$PBS ONE_SERVER=$2 \
 			bash "$TOP/tests/haproxy-config.sh" "$TOP/README.md" || die "tests/haproxy-config.sh failed"
@@ -180,6 +190,7 @@ haproxy_start() {
 	haproxy -db -f "$W/$1.cfg" >"$W/$1.out" 2>&1 &
 	PIDS+=("$!")
 	wait_listening "$f110"
+	still_running "$!" "$1"
 	HPORT=$f110
 }
 haproxy_start one 1
