@@ -7,7 +7,11 @@
 #   make lint       cppcheck and clang-tidy, configured in the repository
 #   make bench      benchmark against popa3d and Dovecot, as root; not part of
 #                   make check (bench/run.sh: BENCH_SIZES=small,medium,large
-#                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md)
+#                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md),
+#                   then sessions per second through HAProxy (bench/haproxy.sh)
+#   make bench-haproxy  only the HAProxy part, as root (BENCH_HAPROXY_CLIENTS=4
+#                   BENCH_HAPROXY_SECONDS=10 BENCH_RUNS=5); rewrites its own
+#                   section of bench/RESULTS.md
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same); also
 #                   SYSCONFDIR/fail2ban/{filter.d,jail.d}/pop3d.conf and
@@ -171,12 +175,17 @@ fuzz-check: fuzz-deps
 # variables, are passed on only when set; the defaults are in the script.
 
 BENCH_VARS = BENCH_SIZES BENCH_LARGE_MB BENCH_BIGMSG_MB BENCH_RUNS \
-             BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR
+             BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR \
+             BENCH_HAPROXY_CLIENTS BENCH_HAPROXY_SECONDS
 
-.PHONY: bench
+.PHONY: bench bench-haproxy
 bench: deps
 	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
 	    bash bench/run.sh
+
+bench-haproxy: deps
+	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
+	    bash bench/haproxy.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
