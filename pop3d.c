@@ -202,8 +202,17 @@ static int proxy_header(struct config *cfg, enum session_end *end_r)
 	size_t n;
 	int r;
 
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&peer, &len) < 0 ||
-	    !cidr_match(cfg->proxy_from, cfg->n_proxy_from, &peer))
+	/* A connection reset before we look (a balancer's bare TCP health
+	 * check connects and resets at once) has no peer any more: there
+	 * is no one to serve, and going on would take the header's bytes
+	 * for POP3 or TLS and log a failure fail2ban counts. */
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&peer, &len) < 0) {
+		if (errno != ENOTCONN)
+			return 0;	/* a pipe: no balancer */
+		*end_r = SEND_LOST;
+		return -1;
+	}
+	if (!cidr_match(cfg->proxy_from, cfg->n_proxy_from, &peer))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += PROXY_HEADER_TIMEOUT;

@@ -69,7 +69,8 @@ fi
 # address SRC (any port), then runs STEPS, a Python list: bytes are sent
 # (one send each, so a header and commands in one item arrive together),
 # a number is a pause (which ends early, at once, when the server
-# closes), 'shut' half-closes, 'greet' waits for the first line, 'tls'
+# closes), 'shut' half-closes, 'reset' resets the connection and ends,
+# 'greet' waits for the first line, 'tls'
 # wraps the socket in TLS (CAFILE) and does the handshake.  Then reads to
 # the end.  Prints what it received; on stderr "elapsed S" (connect to
 # the server's close) and any error.  v2(...) and tlv(...) build version
@@ -132,6 +133,13 @@ try:
                     closed = time.monotonic()
                     break
                 out += c
+        elif st == 'reset':
+            # A bare TCP health check: connect, then reset at once.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack('ii', 1, 0))
+            s.close()
+            sys.stderr.write('elapsed 0.000\n')
+            sys.exit(0)
         elif st == 'tls':
             ctx = ssl.create_default_context(cafile=sys.argv[5])
             s = ctx.wrap_socket(s, server_hostname='localhost')
@@ -708,6 +716,14 @@ if serve tls 127.0.0.1 "$TP" rt --tls -c "$T/rt/cert.pem" -k "$T/rt/key.pem" -p 
 	equal tls-no-header-nothing-served "" "$(cat "$T/tls-no-header.out")"
 	check tls-no-header-handshake-failed grep -q '^error ' "$T/tls-no-header.client"
 	log_has tls-no-header-refused tls-no-header "^pop3d\[[0-9]+\]: 127\.0\.0\.1: bad PROXY header from the balancer: $NOTPP; closing the connection$"
+	# A balancer's bare TCP check (connect, reset): nothing to serve and
+	# nothing fail2ban counts, whether the reset comes before pop3d looks
+	# at its peer (end=lost) or after (a bad header, not matched).  It
+	# was served as a client without a header, its reset logged as a
+	# failed TLS handshake.
+	conn tls-reset tls 127.0.0.1 "['reset']"
+	nowhere tls-reset-no-handshake-failure tls-reset "TLS handshake failed"
+	log_has tls-reset-ends-lost-or-proxy tls-reset '^pop3d\[[0-9]+\]: [^ ]+: logout: user=none .*end=(lost|proxy)$'
 	# A header, then no TLS: the failed handshake is the client's, and
 	# fail2ban's line names it.
 	conn tls-plain-after-header tls 127.0.0.1 "[b'PROXY TCP4 203.0.113.91 127.0.0.1 40091 995\r\nUSER $PXUSER\r\n']"
