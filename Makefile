@@ -7,7 +7,11 @@
 #   make lint       cppcheck and clang-tidy, configured in the repository
 #   make bench      benchmark against popa3d and Dovecot, as root; not part of
 #                   make check (bench/run.sh: BENCH_SIZES=small,medium,large
-#                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md)
+#                   BENCH_RUNS=5 BENCH_LARGE_MB=1024 ...; bench/RESULTS.md),
+#                   then sessions per second through HAProxy (bench/haproxy.sh)
+#   make bench-haproxy  only the HAProxy part, as root (BENCH_HAPROXY_CLIENTS=4
+#                   BENCH_HAPROXY_SECONDS=10 BENCH_RUNS=5); rewrites its own
+#                   section of bench/RESULTS.md
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same); also
 #                   SYSCONFDIR/fail2ban/{filter.d,jail.d}/pop3d.conf and
@@ -53,7 +57,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = options.c config.c session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
+LIB_SRCS = options.c config.c proxy.c session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
 HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -120,7 +124,7 @@ lint:
 	    $(CSTD) $(DEPS_CFLAGS)
 
 # --- fuzzing: libFuzzer harnesses (clang) -------------------------------
-# fuzz/fuzz_{session,passwd,mbox,maildir}.c with seed corpora in fuzz/corpus/NAME
+# fuzz/fuzz_{session,passwd,mbox,proxy,maildir}.c with seed corpora in fuzz/corpus/NAME
 # (reproducers of fixed findings included).  `make fuzz` fuzzes each for
 # FUZZ_SECONDS; new inputs go to build/fuzz/corpus-NAME, crashes to
 # build/fuzz/artifacts/.  `make fuzz-check` runs each over its committed
@@ -130,7 +134,7 @@ lint:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR      = build/fuzz
-FUZZ_NAMES    = session passwd mbox maildir
+FUZZ_NAMES    = session passwd mbox proxy maildir
 FUZZ_BINS     = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_CFLAGS   = $(CSTD) $(WARN) -g -O1 -fno-omit-frame-pointer -I. \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -139,8 +143,8 @@ FUZZ_CFLAGS   = $(CSTD) $(WARN) -g -O1 -fno-omit-frame-pointer -I. \
 FUZZ_WRAP     = -Wl,--wrap=nanosleep,--wrap=clock_nanosleep,--wrap=geteuid,--wrap=syslog
 FUZZ_COMMON   = fuzz/fuzz_util.c fuzz/fuzz_util.h $(LIB_SRCS) $(HDRS)
 
-$(FUZZ_DIR)/fuzz_session $(FUZZ_DIR)/fuzz_passwd $(FUZZ_DIR)/fuzz_maildir: \
-    $(FUZZ_DIR)/%: fuzz/%.c \
+$(FUZZ_DIR)/fuzz_session $(FUZZ_DIR)/fuzz_passwd $(FUZZ_DIR)/fuzz_proxy \
+    $(FUZZ_DIR)/fuzz_maildir: $(FUZZ_DIR)/%: fuzz/%.c \
     $(FUZZ_COMMON)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPS_CFLAGS) -o $@ fuzz/$*.c \
@@ -172,12 +176,17 @@ fuzz-check: fuzz-deps
 # variables, are passed on only when set; the defaults are in the script.
 
 BENCH_VARS = BENCH_SIZES BENCH_LARGE_MB BENCH_BIGMSG_MB BENCH_RUNS \
-             BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR
+             BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR \
+             BENCH_HAPROXY_CLIENTS BENCH_HAPROXY_SECONDS
 
-.PHONY: bench
+.PHONY: bench bench-haproxy
 bench: deps
 	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
 	    bash bench/run.sh
+
+bench-haproxy: deps
+	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
+	    bash bench/haproxy.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -18,6 +18,7 @@
  * It reads the configuration files and stats directories; it writes
  * nothing.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -424,6 +425,34 @@ static void setting(const char *name, const char *fmt, ...)
 		printf("  %-16s %s  [%s]\n", name, value, src);
 }
 
+/* --proxy-from as the networks it parsed to, in its own syntax (an
+ * address alone is shown as its /32 or /128): what is trusted, exactly. */
+static void proxy_from_setting(const struct config *cfg)
+{
+	char list[MAX_PROXY_FROM * (INET6_ADDRSTRLEN + 5)];
+	char net[INET6_ADDRSTRLEN];
+	size_t used = 0;
+
+	if (!cfg->n_proxy_from) {
+		setting("proxy-from", "none (no PROXY header trusted)");
+		return;
+	}
+	list[0] = '\0';
+	for (size_t i = 0; i < cfg->n_proxy_from; i++) {
+		const struct cidr *c = &cfg->proxy_from[i];
+		int n;
+
+		if (!inet_ntop(c->family, c->addr, net, sizeof(net)))
+			strcpy(net, "?");
+		n = snprintf(list + used, sizeof(list) - used, "%s%s/%u",
+		    i ? "," : "", net, c->bits);
+		if (n < 0 || (size_t)n >= sizeof(list) - used)
+			break;
+		used += (size_t)n;
+	}
+	setting("proxy-from", "%s", list);
+}
+
 static void print_settings(const struct config *cfg, int use_stderr,
     int root, unsigned entries)
 {
@@ -467,6 +496,7 @@ static void print_settings(const struct config *cfg, int use_stderr,
 	    "none");
 	setting("timeout", "%d s", cfg->timeout);
 	setting("hostname", "%s", cfg->hostname);
+	proxy_from_setting(cfg);
 	if (root) {
 		setting("privsep-user", "%s", cfg->privsep_user);
 		setting("privsep-dir", "%s", cfg->privsep_dir);

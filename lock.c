@@ -3,11 +3,37 @@
  * do it on Linux: a dot-lock file PATH.lock plus an fcntl(2) lock on the
  * mbox itself.  Both are waited for a bounded time.
  *
- * The dot-lock is created NFS-safely: a file holding our pid is written
- * first and then link(2)ed to PATH.lock; link() is atomic even on NFS.
- * Where the file system allows, the file is an unnamed O_TMPFILE one, so a
- * SIGKILL can leave no temporary file behind.  The pid is fsynced before
- * the link, so a power cut leaves either no lock or one naming its holder.
+ * The dot-lock is created NFS-safely: a file holding our pid and host
+ * name is written first and then link(2)ed to PATH.lock; link() is atomic
+ * even on NFS.  Where the file system allows, the file is an unnamed
+ * O_TMPFILE one, so a SIGKILL can leave no temporary file behind.  The
+ * content is fsynced before the link, so a power cut leaves either no lock
+ * or one naming its holder.
+ *
+ * The content is "PID HOSTNAME\n" because several front ends may share
+ * one spool, on NFS or on a file system that looks local (a shared block
+ * device, a bind mount into containers with UTS namespaces of their own):
+ * a pid or a boot time from another machine says nothing here, so a lock
+ * naming another host goes stale by age alone.  What other programs make
+ * of this content, read in their sources (liblockfile 1.17 as Debian
+ * ships it, procmail 3.24, mutt, Postfix, Exim, Dovecot) and tried with
+ * Debian 12's dotlockfile and procmail 3.22:
+ *  - liblockfile's lockfile_check() (dotlockfile -p) reads at most 16
+ *    bytes and takes atoi() of them: our pid, the host ignored; without
+ *    -p (maillock()) it reads nothing.  It still judges our pid on its
+ *    own host.  (It stores a NUL at buf[len] of a 16-byte buffer, one past
+ *    its end when it read 16 bytes, which a lock of ours of 16 bytes or
+ *    more makes it do; Debian's build survives it.)
+ *  - procmail never reads a lock, but forces (removes) an old one only if
+ *    it is at most 16 bytes (MAX_locksize in its config.h): a longer lock
+ *    of ours (a host name over 7 bytes with a 7-digit pid) that a SIGKILL
+ *    or a power cut left is removed by pop3d's rules, never by procmail's
+ *    age rule, and procmail waits for it until then.
+ *  - mutt, Postfix local(8) and Exim write empty locks and never read
+ *    one: Postfix and Exim break them by age (ctime), mutt only when its
+ *    user says so.
+ *  - Dovecot writes "PID:HOSTNAME" and judges the pid only when the host
+ *    is its own; ours it judges by age.  We read its form as it does.
  *
  * A lock someone else holds is honoured unless dotlock_stale() says it
  * is stale or it belongs to another user (neither the mailbox owner nor
@@ -56,32 +82,116 @@ static int no_content(const char *content, size_t len)
 	return 1;
 }
 
-/* The pid a lock names (decimal, optionally surrounded by white space),
- * or 0 if it names none. */
-static pid_t lock_pid(const char *content, size_t len)
-{
-	char text[DOTLOCK_MAX_SIZE + 1];
-	char *end;
-	long pid;
+_Static_assert(HOST_NAME_MAX <= DOTLOCK_HOST_MAX,
+    "gethostname() may return a name no lock can hold");
+_Static_assert(DOTLOCK_PID_DIGITS + 1 + DOTLOCK_HOST_MAX + 1 <
+    DOTLOCK_MAX_SIZE, "our own lock would be too large to be judged");
 
-	if (len >= sizeof(text))
-		return 0;
-	memcpy(text, content, len);
-	text[len] = '\0';
-	errno = 0;
-	pid = strtol(text, &end, 10);
-	if (errno || end == text || pid <= 0 || pid > INT_MAX)
-		return 0;
-	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
-		end++;
-	return *end == '\0' ? (pid_t)pid : 0;
+/* The bytes a host name in a lock may hold: those of host names (RFC
+ * 952, 1123) and the '_' some use anyway.  Nothing that could break a
+ * log line, and nothing that could make "PID HOST" two words or more. */
+static int host_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+static int blank(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int space(unsigned char c)
+{
+	return blank(c) || c == '\r' || c == '\n';
+}
+
+int dotlock_holder(const char *content, size_t len, pid_t *pid_r,
+    char *host_r)
+{
+	const unsigned char *s = (const unsigned char *)content;
+	size_t i = 0, digits = 0, host, hlen;
+	int64_t pid = 0;
+	int colon, sep;
+
+	*pid_r = 0;
+	host_r[0] = '\0';
+	while (i < len && space(s[i]))
+		i++;
+	/* At most DOTLOCK_PID_DIGITS digits: no overflow, whatever follows. */
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+		if (++digits > DOTLOCK_PID_DIGITS)
+			return DOTLOCK_UNREADABLE;
+		pid = pid * 10 + (s[i] - '0');
+	}
+	if (digits == 0 || pid > INT_MAX)
+		return DOTLOCK_UNREADABLE;
+	/* Ours is "PID HOST", Dovecot's "PID:HOST"; no separator is a pid
+	 * alone, or a pid with junk after it. */
+	colon = i < len && s[i] == ':';
+	sep = colon || (i < len && blank(s[i]));
+	if (colon)
+		i++;
+	else
+		while (i < len && blank(s[i]))
+			i++;
+	for (host = i; i < len && host_byte(s[i]); i++)
+		if (i - host >= DOTLOCK_HOST_MAX)
+			return DOTLOCK_UNREADABLE;
+	hlen = i - host;
+	while (i < len && space(s[i]))
+		i++;
+	/* A second word, a control or 8-bit byte, a NUL, a host glued to
+	 * the pid, a ':' with no host after it: not a form we can read. */
+	if (i != len || (hlen > 0 && !sep) || (hlen == 0 && colon))
+		return DOTLOCK_UNREADABLE;
+	if (hlen == 0) {
+		/* "0" is how liblockfile's maillock() says "no pid". */
+		*pid_r = (pid_t)pid;
+		return DOTLOCK_ANONYMOUS;
+	}
+	if (pid == 0)
+		return DOTLOCK_UNREADABLE;
+	memcpy(host_r, s + host, hlen);
+	host_r[hlen] = '\0';
+	*pid_r = (pid_t)pid;
+	return DOTLOCK_NAMED;
+}
+
+void dotlock_clean_host(char *host)
+{
+	for (; *host; host++)
+		if (!host_byte((unsigned char)*host))
+			*host = '_';
+}
+
+void dotlock_hostname(char *host_r)
+{
+	/* Linux's gethostname() fails rather than truncate when the buffer
+	 * is too small, and ours holds HOST_NAME_MAX bytes and the NUL. */
+	if (gethostname(host_r, DOTLOCK_HOST_MAX + 1) < 0)
+		host_r[0] = '\0';
+	host_r[DOTLOCK_HOST_MAX] = '\0';
+	/* A byte a lock cannot hold becomes '_': two front ends whose names
+	 * differ only there would take each other's locks for their own,
+	 * but host names are letters, digits, dots and hyphens anyway. */
+	dotlock_clean_host(host_r);
+}
+
+int dotlock_format(char *buf, size_t size, pid_t pid, const char *host)
+{
+	int n = host[0] ? snprintf(buf, size, "%ld %s\n", (long)pid, host) :
+	    snprintf(buf, size, "%ld\n", (long)pid);
+
+	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
 int dotlock_stale(const struct stat *st, const char *content, size_t len,
-    time_t now, time_t boot_time, int local_fs)
+    time_t now, time_t boot_time, int local_fs, const char *our_host)
 {
+	char host[DOTLOCK_HOST_MAX + 1];
 	pid_t pid;
-	int future;
+	int future, holder;
 
 	/* Anything but a small regular file is not a lock we understand:
 	 * wait for it to go away, never remove it. */
@@ -92,7 +202,8 @@ int dotlock_stale(const struct stat *st, const char *content, size_t len,
 	 * (or a forgery), not a sign of life: it is judged by how far off
 	 * it is, so no mtime can hold the maildrop for longer than twice
 	 * DOTLOCK_STALE_SECONDS.  The comparisons stay clear of overflow
-	 * whatever the mtime.
+	 * whatever the mtime.  This rule, the only one that needs nothing
+	 * from the holder's machine, judges every lock on every host.
 	 */
 	if (st->st_mtime < now - DOTLOCK_STALE_SECONDS ||
 	    st->st_mtime > now + DOTLOCK_STALE_SECONDS)
@@ -104,20 +215,34 @@ int dotlock_stale(const struct stat *st, const char *content, size_t len,
 	 * write after; a future date is not trusted to be that fresh.
 	 * Postfix local(8) writes no pid at all: a delivery of its that
 	 * holds the dot-lock longer loses it, but not its fcntl lock, which
-	 * keeps us out of the mbox all the same.
+	 * keeps us out of the mbox all the same.  Empty, a lock names no
+	 * host, so the rule holds on every host as it always has (pop3d
+	 * itself never leaves an empty lock: its content is durable before
+	 * the link).
 	 */
 	if (no_content(content, len) &&
 	    (st->st_mtime < now - DOTLOCK_EMPTY_SECONDS || future))
 		return DOTLOCK_EMPTY;
+	/*
+	 * A lock naming another host, or one we cannot read (which may be
+	 * another host's in a form we do not know), holds a pid of another
+	 * machine, and a boot time here says nothing about it: age alone,
+	 * whatever the file system looks like.
+	 */
+	holder = dotlock_holder(content, len, &pid, host);
+	if (holder == DOTLOCK_UNREADABLE || (holder == DOTLOCK_NAMED &&
+	    (!our_host[0] || strcmp(host, our_host) != 0)))
+		return DOTLOCK_HONOUR;
 	/* A pid and the boot time name this host's processes only; locks
-	 * made over NFS from other hosts go stale by age alone. */
+	 * made over NFS from other hosts go stale by age alone.  Ours, and
+	 * those naming no host (other MDAs, older pop3d), are judged as
+	 * they always were. */
 	if (!local_fs)
 		return DOTLOCK_HONOUR;
 	/* Made before the last boot (a power cut, a reboot): its holder is
 	 * gone, and its pid may name an unrelated process now. */
 	if (boot_time > 0 && st->st_mtime < boot_time - DOTLOCK_BOOT_SLACK)
 		return DOTLOCK_BEFORE_BOOT;
-	pid = lock_pid(content, len);
 	if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
 		return DOTLOCK_DEAD;
 	return DOTLOCK_HONOUR;
@@ -211,9 +336,10 @@ static int examine_dotlock(const struct mbox_lock *lk)
 {
 	const char *lockpath = lk->dotlock;
 	int dfd = lk->sp->dfd;
-	char buf[DOTLOCK_MAX_SIZE];
+	char buf[DOTLOCK_MAX_SIZE], host[DOTLOCK_HOST_MAX + 1];
 	struct stat st, fst;
 	size_t len = 0;
+	pid_t pid;
 	int fd, local, verdict, r;
 
 	if (fstatat(dfd, lk->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -248,7 +374,7 @@ static int examine_dotlock(const struct mbox_lock *lk)
 	local = fs_is_local(fd);
 	close(fd);
 	verdict = dotlock_stale(&fst, buf, len, time(NULL), boot_time(),
-	    local);
+	    local, lk->host);
 	if (verdict == DOTLOCK_HONOUR)
 		return LOCK_WAIT;
 	/* Narrows the race with a holder that removes its lock and a new
@@ -264,20 +390,28 @@ static int examine_dotlock(const struct mbox_lock *lk)
 		    strerror(errno));
 		return LOCK_WAIT;
 	}
-	log_msg(LOG_NOTICE, "removed stale lock %s (%s; pid %ld)", lockpath,
-	    stale_why[verdict], (long)lock_pid(buf, len));
+	/* The host, if any, is letters, digits and ".-_" (dotlock_holder). */
+	(void)dotlock_holder(buf, len, &pid, host);
+	log_msg(LOG_NOTICE, "removed stale lock %s (%s; pid %ld%s%s)",
+	    lockpath, stale_why[verdict], (long)pid, host[0] ? ", host " : "",
+	    host);
 	return LOCK_RETRY;
 }
 
-/* Writes our pid, the contents every dot-lock reader expects, and makes
- * it durable before the caller links the file into place: after a power
- * cut the lock is either absent or names its holder, never empty. */
-static int write_pid(int fd)
+/* Writes our pid and host name (the pid first, as every dot-lock reader
+ * expects) and makes them durable before the caller links the file into
+ * place: after a power cut the lock is either absent or names its
+ * holder, never empty. */
+static int write_holder(int fd, const char *host)
 {
-	char pidbuf[32];
-	int len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	char text[DOTLOCK_MAX_SIZE];
+	int len = dotlock_format(text, sizeof(text), getpid(), host);
 
-	return write_full(fd, pidbuf, (size_t)len) < 0 || fsync(fd) < 0 ?
+	if (len < 0) {
+		errno = ENAMETOOLONG;	/* cannot be: see the assertions */
+		return -1;
+	}
+	return write_full(fd, text, (size_t)len) < 0 || fsync(fd) < 0 ?
 	    -1 : 0;
 }
 
@@ -295,7 +429,7 @@ static int try_tmpfile_lock(struct mbox_lock *lk)
 	if (fd < 0)
 		return errno == EOPNOTSUPP || errno == EISDIR ||
 		    errno == EINVAL ? -2 : -1;
-	if (write_pid(fd) < 0) {
+	if (write_holder(fd, lk->host) < 0) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -331,7 +465,7 @@ static int try_named_lock(struct mbox_lock *lk, const char *tmp)
 	    O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write_pid(fd) < 0 || close(fd) < 0) {
+	if (write_holder(fd, lk->host) < 0 || close(fd) < 0) {
 		saved = errno;
 		(void)unlinkat(dfd, tmp, 0);
 		errno = saved;
@@ -374,7 +508,7 @@ static int try_dotlock(struct mbox_lock *lk, const char *tmp)
  * MBOX_ERROR. */
 static int take_dotlock(struct mbox_lock *lk, const struct timespec *deadline)
 {
-	char tmp[MAX_PATH_LEN], host[64];
+	char tmp[MAX_PATH_LEN];
 	const char *path = lk->sp->path;
 	struct timespec now;
 	int r;
@@ -382,15 +516,12 @@ static int take_dotlock(struct mbox_lock *lk, const struct timespec *deadline)
 	if (spool_name(lk->sp, ".lock", lk->name, sizeof(lk->name),
 	    lk->dotlock, sizeof(lk->dotlock)) < 0)
 		return MBOX_ERROR;
-	/* The host name keeps unique names unique across NFS clients. */
-	if (gethostname(host, sizeof(host)) < 0)
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
-	for (char *h = host; *h; h++)
-		if (*h == '/')
-			*h = '_';
+	/* Named in the lock, and it keeps unique names unique across NFS
+	 * clients (dotlock_hostname() leaves no '/' in it). */
+	dotlock_hostname(lk->host);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%s.%ld.%ld", lk->name,
-	    host, (long)getpid(), (long)time(NULL)) >= sizeof(tmp))
+	    lk->host[0] ? lk->host : "localhost", (long)getpid(),
+	    (long)time(NULL)) >= sizeof(tmp))
 		return MBOX_ERROR;
 
 	for (long wait = 50;; wait = wait < 1000 ? wait * 2 : 1000) {

@@ -30,6 +30,7 @@ static const char *const end_names[SEND_COUNT] = {
 	[SEND_FLOOD] = "flood",
 	[SEND_CHANGED] = "changed",
 	[SEND_LOST] = "lost",
+	[SEND_PROXY] = "proxy",
 };
 
 static const char *const tls_names[TLSV_COUNT] = {

@@ -249,6 +249,28 @@ static int set_first_uid(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+static int set_proxy_from(struct options *o, const char *v, char *why,
+    size_t size)
+{
+	static struct cidr nets[MAX_PROXY_FROM];
+	size_t n;
+
+	if (!strcmp(v, "none")) {
+		o->cfg.proxy_from = NULL;
+		o->cfg.n_proxy_from = 0;
+		return 0;
+	}
+	if (cidr_parse_list(v, nets, MAX_PROXY_FROM, &n) < 0) {
+		snprintf(why, size, "invalid --proxy-from (at most %d IPv4 or "
+		    "IPv6 networks, ADDRESS[/BITS] with the host bits zero, "
+		    "comma-separated): '%s'", MAX_PROXY_FROM, v);
+		return -1;
+	}
+	o->cfg.proxy_from = nets;
+	o->cfg.n_proxy_from = n;
+	return 0;
+}
+
 static int set_config(struct options *o, const char *v, char *why,
     size_t size)
 {
@@ -290,6 +312,7 @@ static const struct option_def defs[] = {
 	{ "privsep-user", 'U', ARG_VALUE, ANYWHERE, set_privsep_user },
 	{ "privsep-dir", 'C', ARG_VALUE, ANYWHERE, set_privsep_dir },
 	{ "stderr", 's', ARG_NONE, ANYWHERE, set_stderr },
+	{ "proxy-from", 0, ARG_VALUE, ANYWHERE, set_proxy_from },
 	{ "check-config", 0, ARG_NONE, CMDLINE_ONLY, set_check_config },
 };
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))

@@ -16,6 +16,18 @@
  * under 8 KiB: 256 KiB), and a line holds a path of MAX_PATH_LEN. */
 #define MAX_CONFIG_SIZE 262144
 #define MAX_CONFIG_LINE 4352
+/* PROXY protocol headers (proxy.c): version 1's limit is the
+ * specification's (107 bytes with CRLF); version 2 has none of its own
+ * beyond 16 + 65535, so ours is what HAProxy sends with every TLV it
+ * knows (addresses, ALPN, authority, unique ID up to 128, the TLS
+ * details) with room to spare. */
+/* --proxy-from: networks in the list (a site lists its balancers). */
+#define MAX_PROXY_FROM 32
+/* Seconds a trusted balancer has to send its header: it sends it with
+ * the connection, so this only bounds a broken or hostile one. */
+#define PROXY_HEADER_TIMEOUT 5
+#define PROXY_V1_MAX 107
+#define PROXY_V2_MAX 2048
 #define DEFAULT_PASSWD_FILE "/etc/pop3d/passwd"
 #define DEFAULT_MAILBOX_TEMPLATE "/var/mail/%u"
 /* Debian's spool /var/mail is root:mail 2775: lock files need "mail". */
@@ -236,8 +248,14 @@
 /* The boot time is computed from two clocks read one after the other
  * (CLOCK_REALTIME - CLOCK_BOOTTIME), whole seconds: this much slack. */
 #define DOTLOCK_BOOT_SLACK 2
-/* A lock file this large or larger is not a dot-lock: never removed. */
-#define DOTLOCK_MAX_SIZE 64
+/* A dot-lock's pid has at most this many digits (INT_MAX has 10). */
+#define DOTLOCK_PID_DIGITS 10
+/* The longest host name a dot-lock holds: Linux's HOST_NAME_MAX, the
+ * most gethostname(2) returns (lock.c checks that they agree). */
+#define DOTLOCK_HOST_MAX 64
+/* A lock file this large or larger is not a dot-lock: never removed.
+ * Ours, "PID HOSTNAME\n", is at most 10 + 1 + 64 + 1 = 76 bytes. */
+#define DOTLOCK_MAX_SIZE 128
 
 /* Greeting host name is truncated to keep the greeting under 512 bytes. */
 #define MAX_HOSTNAME 200

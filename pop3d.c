@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -79,6 +80,12 @@ static const char usage_text[] =
     "  -C, --privsep-dir DIR   its empty chroot directory\n"
     "                          (default " DEFAULT_PRIVSEP_DIR ")\n"
     "  -s, --stderr            log to standard error instead of syslog\n"
+    "      --proxy-from CIDR[,CIDR...]\n"
+    "                          load balancers (HAProxy) whose connections "
+    "start with\n"
+    "                          a PROXY protocol header naming the client "
+    "(default:\n"
+    "                          none, every header refused)\n"
     "      --check-config      check what a session with these options "
     "would use\n"
     "                          (password file, maildrops, TLS, privilege "
@@ -172,6 +179,78 @@ static void find_client(struct config *cfg)
 }
 
 /*
+ * The PROXY protocol header of a connection from a trusted balancer
+ * (--proxy-from): read before anything else, before a TLS handshake too,
+ * as HAProxy sends it; the address it carries becomes the client's for
+ * every log line and for the authentication back ends.  A peer outside
+ * the list is served as itself (a header it sends is a bad command:
+ * session.c).  Read as root in root mode: the bytes come from a balancer
+ * the administrator named, the reader is bounded (PROXY_V2_MAX, a
+ * deadline of PROXY_HEADER_TIMEOUT) and fuzzed, and the address must be
+ * known to the privileged parent, which logs and authenticates.
+ * Returns 0 (go on), -1 (end the connection, for the reason in *end_r:
+ * a refused header, logged, or a signal).
+ */
+static int proxy_header(struct config *cfg, enum session_end *end_r)
+{
+	static char remote[INET6_ADDRSTRLEN], local[INET6_ADDRSTRLEN];
+	struct sockaddr_storage peer = { 0 };
+	socklen_t len = sizeof(peer);
+	unsigned char buf[PROXY_V2_MAX];
+	struct proxy_info pi;
+	struct timespec dl;
+	const char *why;
+	size_t n;
+	int r;
+
+	/* A connection reset before we look (a balancer's bare TCP health
+	 * check connects and resets at once) has no peer any more: there
+	 * is no one to serve, and going on would take the header's bytes
+	 * for POP3 or TLS and log a failure fail2ban counts. */
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&peer, &len) < 0) {
+		if (errno != ENOTCONN)
+			return 0;	/* a pipe: no balancer */
+		*end_r = SEND_LOST;
+		return -1;
+	}
+	if (!cidr_match(cfg->proxy_from, cfg->n_proxy_from, &peer))
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += PROXY_HEADER_TIMEOUT;
+	*end_r = SEND_PROXY;
+	r = proxy_read(STDIN_FILENO, &dl, buf, sizeof(buf), &n, &why);
+	/* SIGTERM (the service stopped) ends the wait as it ends any other:
+	 * the balancer did nothing wrong, and "Interrupted system call" is
+	 * no header's fault. */
+	if (r != 1 && io_interrupted) {
+		*end_r = SEND_SIGNAL;
+		return -1;
+	}
+	if (r == 1 && proxy_parse(buf, n, &pi, &why) == 0) {
+		explicit_bzero(buf, sizeof(buf));
+		/* LOCAL (a health check) or UNKNOWN: the balancer itself. */
+		if (pi.local)
+			return 0;
+		address_text(&pi.src, remote, sizeof(remote));
+		address_text(&pi.dst, local, sizeof(local));
+		if (!remote[0] || !local[0]) {
+			why = "no address in it";
+		} else {
+			cfg->remote_ip = remote;
+			cfg->local_ip = local;
+			log_set_client(remote);
+			return 0;
+		}
+	}
+	/* Not "PROXY header refused:", the words fail2ban matches: the
+	 * address here is the balancer's, and banning it would lock out
+	 * every client behind it. */
+	log_msg(LOG_NOTICE, "bad PROXY header from the balancer: %s; closing "
+	    "the connection", why ? why : "unreadable");
+	return -1;
+}
+
+/*
  * On a TCP connection, makes a vanished peer show: keepalive probes while
  * the connection is idle, and TCP_USER_TIMEOUT for data that is never
  * acknowledged (params.h has the values and why).  Anything but TCP (a
@@ -259,6 +338,7 @@ int main(int argc, char **argv)
 	};
 	char host[MAX_HOSTNAME + 1], ts[MAX_TIMESTAMP];
 	struct auth_local al = { NULL, 0 };
+	enum session_end proxy_end;
 	const struct login_checker lc = { auth_local_check, NULL, &al, NULL };
 	/* The reply program a checkpassword program runs, as the user it
 	 * chose: nothing of the server's set-up, no other option. */
@@ -292,6 +372,12 @@ int main(int argc, char **argv)
 	catch_signals();
 	/* Output is on the same connection when it is a socket. */
 	tune_tcp(STDIN_FILENO, o.cfg.timeout);
+	if (o.cfg.n_proxy_from && proxy_header(&o.cfg, &proxy_end) < 0) {
+		const struct session_stats st = { .end = proxy_end };
+
+		logout_log(&st);
+		return 0;
+	}
 
 	/* Loaded now, as root in root mode: the key is root's alone. */
 	if (o.cfg.tls_cert && tls_setup(o.cfg.tls_cert, o.cfg.tls_key) < 0) {

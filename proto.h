@@ -37,6 +37,7 @@
 #include <sys/types.h>
 #include <stdio.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include "params.h"
 
@@ -894,6 +895,7 @@ void idxcache_save(const char *file, const struct stat *mst,
 
 struct mbox_lock {
 	const struct spool *sp;	/* the directory of the mbox */
+	char host[DOTLOCK_HOST_MAX + 1];	/* ours, as our lock names it */
 	char dotlock[MAX_PATH_LEN];	/* PATH.lock, for the logs */
 	char name[MAX_PATH_LEN];	/* its name in sp->dfd */
 	int have_dotlock;
@@ -932,13 +934,54 @@ enum dotlock_verdict {
 /*
  * Whether a dot-lock that someone else holds is stale, from its lstat(2)
  * st, its content (len bytes, not NUL-terminated), the time now, the
- * boot time (0: unknown) and whether it lies on a local file system (pids
- * and the boot time mean nothing over NFS).  Anything but a small regular
- * file is honoured.  Only the dead-pid rule makes a system call (kill(2)
- * with signal 0).  Returns an enum dotlock_verdict.
+ * boot time (0: unknown), whether it lies on a local file system (pids
+ * and the boot time mean nothing over NFS) and our host name as
+ * dotlock_hostname() gives it ("" if none).  A lock naming another host,
+ * or one whose content cannot be read (dotlock_holder()), goes stale by
+ * age alone, on any file system.  Anything but a small regular file is
+ * honoured.  Only the dead-pid rule makes a system call (kill(2) with
+ * signal 0).  Returns an enum dotlock_verdict.
  */
 int dotlock_stale(const struct stat *st, const char *content, size_t len,
-    time_t now, time_t boot_time, int local_fs);
+    time_t now, time_t boot_time, int local_fs, const char *our_host);
+
+/* What a dot-lock's content says about its holder. */
+enum dotlock_holder {
+	DOTLOCK_UNREADABLE,	/* not a form below: malformed, overlong */
+	DOTLOCK_ANONYMOUS,	/* a pid alone (other MDAs, older pop3d), or
+				 * "0", liblockfile's "no pid" */
+	DOTLOCK_NAMED		/* a pid and the host name of its machine */
+};
+
+/*
+ * Reads a dot-lock's content, untrusted (any user who could write the
+ * spool may have made it): len bytes, not NUL-terminated, of the forms
+ * "PID" and "PID HOST" (ours, pop3d's) or "PID:HOST" (Dovecot's), with
+ * spaces, tabs, CR and LF allowed before and after.  PID is 1 to
+ * DOTLOCK_PID_DIGITS decimal digits, at most INT_MAX; HOST is 1 to
+ * DOTLOCK_HOST_MAX letters, digits, '.', '-' or '_'.  Sets *pid_r (0
+ * unless a pid is named) and host_r, DOTLOCK_HOST_MAX + 1 bytes ("" unless
+ * a host is named).  Returns an enum dotlock_holder.
+ */
+int dotlock_holder(const char *content, size_t len, pid_t *pid_r,
+    char *host_r);
+
+/*
+ * Our host name as our dot-locks name it, in host_r (DOTLOCK_HOST_MAX + 1
+ * bytes): gethostname(2)'s, through dotlock_clean_host(); "" if there is
+ * none, and then our locks hold the pid alone.
+ */
+void dotlock_hostname(char *host_r);
+
+/* Replaces each byte of the NUL-terminated host that dotlock_holder()
+ * does not accept in a host name by '_', so that the name can be
+ * written in a lock and read back. */
+void dotlock_clean_host(char *host);
+
+/* The content of our dot-lock, NUL-terminated, in buf (size bytes):
+ * "PID HOST\n", or "PID\n" if host is "".  Returns its length, or -1 if
+ * it does not fit. */
+int dotlock_format(char *buf, size_t size, pid_t pid, const char *host);
 
 /* ------------------------------------------------------------ journal.c */
 
@@ -995,9 +1038,60 @@ struct config {
 	int implicit_tls;		/* --tls: handshake before greeting */
 	enum plaintext_policy plaintext;
 	int timeout;
+	const struct cidr *proxy_from;	/* --proxy-from: the balancers */
+	size_t n_proxy_from;		/* 0: no PROXY header trusted */
 	int relative_paths;		/* a relative maildrop path may be
 					 * served (a pipe, not a super-server) */
 };
+
+/* --------------------------------------------------------------- proxy.c */
+
+/* What a PROXY protocol header said.  local: use the connection's own
+ * addresses (v2 LOCAL, a health check; v2 UNSPEC; v1 UNKNOWN); else src
+ * is the client and dst the address it connected to. */
+struct proxy_info {
+	int version;			/* 1 or 2 */
+	int local;
+	struct sockaddr_storage src, dst;
+};
+
+/*
+ * How many more bytes the header that starts buf (have bytes so far)
+ * needs: > 0, 0 when it is complete (exactly have bytes), or -1 when it
+ * cannot be a valid header (*why_r says why).  Never asks for a byte
+ * beyond a valid header's end.
+ */
+long proxy_need(const unsigned char *buf, size_t have, const char **why_r);
+
+/* Parses a complete header (len bytes, as proxy_need measured) into pi.
+ * Returns 0, or -1 with *why_r. */
+int proxy_parse(const unsigned char *buf, size_t len, struct proxy_info *pi,
+    const char **why_r);
+
+/*
+ * Reads one header from fd into buf (size >= PROXY_V2_MAX) by the
+ * deadline, exactly its bytes.  Returns 1 (*len_r bytes), 0 (deadline),
+ * -1 (invalid, closed, error: *why_r).
+ */
+int proxy_read(int fd, const struct timespec *deadline, unsigned char *buf,
+    size_t size, size_t *len_r, const char **why_r);
+
+/* A network of --proxy-from. */
+struct cidr {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned bits;
+};
+
+/* Parses "CIDR[,CIDR...]" (an address alone is a /32 or /128; host bits
+ * must be zero) into at most max entries.  Returns 0, or -1. */
+int cidr_parse_list(const char *s, struct cidr *list, size_t max,
+    size_t *n_r);
+
+/* 1 if the address is in one of the networks (an IPv4-mapped IPv6
+ * address as the IPv4 address it is), else 0. */
+int cidr_match(const struct cidr *list, size_t n,
+    const struct sockaddr_storage *ss);
 
 /* ---------------------------------------- options.c and config.c */
 
@@ -1124,6 +1218,7 @@ enum session_end {
 	SEND_FLOOD,	/* "flood": too much input before login */
 	SEND_CHANGED,	/* "changed": maildrop rewritten by another program */
 	SEND_LOST,	/* "lost": the connection failed */
+	SEND_PROXY,	/* "proxy": a trusted balancer's header was bad */
 	SEND_COUNT
 };
 

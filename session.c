@@ -84,6 +84,9 @@ struct session {
 	struct maildrop md;
 	struct session_stats st;	/* the counts for the logout line */
 	int end;		/* an enum session_end, -1 not yet known */
+	int proxy_logged;	/* a PROXY header from this peer was logged */
+	int v2_sig_lines;	/* how many of the session's first lines are
+				 * a PROXY v2 signature's; -1: they are not */
 };
 
 static enum outcome start_transaction(struct session *s);
@@ -987,6 +990,17 @@ static const struct command *find_command(const struct command *table,
 
 #define MAX_ARGS 4
 
+/* A PROXY protocol header from a peer not in --proxy-from: logged once
+ * per session, as fail2ban's filter expects, with the peer's own
+ * address. */
+static void proxy_refused(struct session *s)
+{
+	if (!s->proxy_logged)
+		log_msg(LOG_NOTICE, "PROXY header refused: this peer is not "
+		    "in --proxy-from");
+	s->proxy_logged = 1;
+}
+
 /* Splits, checks and dispatches one command line. */
 static enum outcome dispatch(struct session *s, char *line, size_t len)
 {
@@ -997,6 +1011,25 @@ static enum outcome dispatch(struct session *s, char *line, size_t len)
 	int argc = 0;
 	char *p = line;
 
+	/* A version 2 header's signature, "\r\n\r\n\0\r\nQUIT\n", reads as
+	 * two empty lines, a NUL and QUIT: bad commands, then the QUIT that
+	 * ends the session, as the specification meant it to.  The first
+	 * three as the session's first lines are no POP3 client's, so they
+	 * are the mark of a v2 header and logged as one (below): without
+	 * that, a balancer missing from --proxy-from that sends v2 would
+	 * leave no hint why its clients are not served, and a forger no
+	 * line for fail2ban, where a v1 header leaves both. */
+	if (s->state == ST_AUTH && s->v2_sig_lines >= 0) {
+		if (s->v2_sig_lines < 2 ? len == 0 :
+		    len == 1 && line[0] == '\0')
+			s->v2_sig_lines++;
+		else
+			s->v2_sig_lines = -1;
+		if (s->v2_sig_lines == 3) {
+			proxy_refused(s);
+			s->v2_sig_lines = -1;
+		}
+	}
 	/* A NUL inside the line would make the parsers see less than the
 	 * client sent. */
 	if (strlen(line) != len) {
@@ -1004,6 +1037,14 @@ static enum outcome dispatch(struct session *s, char *line, size_t len)
 		return BAD;
 	}
 	argv[argc++] = strsep(&p, " ");
+	/* A PROXY protocol header where none is trusted: an attempt to be
+	 * taken for another address (or a balancer not in --proxy-from).
+	 * A bad command like any other. */
+	if (s->state == ST_AUTH && !strcmp(argv[0], "PROXY")) {
+		proxy_refused(s);
+		reply(s, R_UNKNOWN);
+		return BAD;
+	}
 	cmd = find_command(table, argv[0]);
 	if (!cmd) {
 		const struct command *other = s->state == ST_AUTH ?
@@ -1139,6 +1180,9 @@ static int session_loop(struct session *s, enum outcome first)
 				o = dispatch(s, line, len);
 				break;
 			case IO_TOOLONG:
+				/* A line, if not one dispatch() sees: what
+				 * follows is not the session's first lines. */
+				s->v2_sig_lines = -1;
 				reply(s, R_TOO_LONG);
 				o = BAD;
 				break;

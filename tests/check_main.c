@@ -195,6 +195,7 @@ int main(void)
 	srunner_add_suite(sr, passdb_suite());
 	srunner_add_suite(sr, pam_suite());
 	srunner_add_suite(sr, checkpassword_suite());
+	srunner_add_suite(sr, proxy_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

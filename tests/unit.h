@@ -21,6 +21,7 @@ Suite *spool_suite(void);
 Suite *passdb_suite(void);
 Suite *pam_suite(void);
 Suite *checkpassword_suite(void);
+Suite *proxy_suite(void);
 Suite *config_suite(void);
 Suite *maildir_suite(void);
 

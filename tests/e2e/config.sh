@@ -203,6 +203,8 @@ OPTS=(
 	"privsep-user|nobody|nobody|pop3d|pop3d"
 	"privsep-dir|$T/empty|$T/empty|$T/empty2|$T/empty2"
 	"stderr|yes|yes|-|yes"
+	# Shown as networks: an address alone is its /32 or /128.
+	"proxy-from|10.0.0.0/8,192.0.2.1,2001:db8::/32|10.0.0.0/8,192.0.2.1/32,2001:db8::/32|127.0.0.1|127.0.0.1/32"
 )
 perl -ne 'print "$1\n" if /^\t\{ "([a-z-]+)", .*\bANYWHERE\b/' "$TOP/options.c" | sort >"$T/settable"
 printf '%s\n' "${OPTS[@]}" | cut -d'|' -f1 | sort >"$T/tested"
@@ -434,6 +436,33 @@ bad_value hostname-empty hostname ''
 for n in passwd mailbox index-cache apop tls-cert tls-key privsep-user; do
 	bad_value "$n-empty" "$n" ''
 done
+bad_value proxy-from-host-bits proxy-from 10.0.0.1/8
+bad_value proxy-from-host-bits-ipv6 proxy-from 2001:db8::1/32
+bad_value proxy-from-33-bits proxy-from 10.0.0.0/33
+bad_value proxy-from-129-bits proxy-from 2001:db8::/129
+bad_value proxy-from-no-bits proxy-from 10.0.0.0/
+bad_value proxy-from-leading-zero-bits proxy-from 10.0.0.0/08
+bad_value proxy-from-signed-bits proxy-from 10.0.0.0/+8
+bad_value proxy-from-host-name proxy-from localhost
+bad_value proxy-from-short-ipv4 proxy-from 10.1
+bad_value proxy-from-space proxy-from '10.0.0.0/8, 192.0.2.1'
+bad_value proxy-from-empty-item proxy-from '10.0.0.0/8,,192.0.2.1'
+bad_value proxy-from-trailing-comma proxy-from '10.0.0.0/8,'
+bad_value proxy-from-empty proxy-from ''
+# MAX_PROXY_FROM networks are taken, one more is refused.
+MAXPF=$(param MAX_PROXY_FROM)
+check max-proxy-from-found test -n "$MAXPF"
+PF_MAX=$(for k in $(seq "$MAXPF"); do printf '10.0.%d.0/24,' "$k"; done | sed 's/,$//')
+conf_file "$T/etc/pf-max.conf" "proxy-from = $PF_MAX"
+cc pf-max --config "$T/etc/pf-max.conf"
+ran pf-max
+shows proxy-from-max-networks pf-max proxy-from "$PF_MAX" "$T/etc/pf-max.conf:4"
+bad_value proxy-from-too-many proxy-from "$PF_MAX,10.1.0.0/16"
+# "none", the default, said in the file.
+conf_file "$T/etc/pf-none.conf" 'proxy-from = none'
+cc pf-none --config "$T/etc/pf-none.conf"
+ran pf-none
+shows proxy-from-none-from-file pf-none proxy-from 'none (no PROXY header trusted)' "$T/etc/pf-none.conf:4"
 # The switches take a value only in the file.
 for n in tls stderr; do
 	for v in maybe 2 'yes please'; do

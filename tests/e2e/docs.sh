@@ -7,7 +7,9 @@
 # service file are in the man page and the README; the limits the README states
 # (buffer sizes, the failed-login delay and limit, input bounds) are the
 # values in params.h, and so are the configuration file's line and size
-# bounds in both; the pop3d(8) section etc/pop3d.conf refers to exists.
+# bounds in both, and the PROXY protocol's; the pop3d(8) section
+# etc/pop3d.conf refers to exists, and so do the README sections its
+# option list names.
 . "$(dirname "$0")/../lib.sh"
 
 # ------------------------------------------------------------ options
@@ -35,8 +37,10 @@ sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
 # Long-only options (no short letter): "name" lines in each source.
 sed -n 's/^- //p' "$T/parser.table" | sort -u >"$T/parser.longonly"
 perl -ne 'print "$1\n" if /^\s+--([a-z-]+)/' "$T/help.txt" | sort -u >"$T/help.longonly"
+# An entry's tag is the line after .TP: a ".B \-\-name" line in an
+# entry's text (--proxy-from's mentions --tls so) is a reference, no entry.
 sed -n '/^\.SH OPTIONS/,/^\.SH /p' "$TOP/pop3d.8" |
-	perl -ne 'print "$1\n" if /^\.BR? \\-\\-([a-z\\-]+)/' | sed 's/\\//g' | sort -u >"$T/man.longonly"
+	perl -ne 'print "$1\n" if $tp && /^\.BR? \\-\\-([a-z\\-]+)/; $tp = /^\.TP/' | sed 's/\\//g' | sort -u >"$T/man.longonly"
 sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$TOP/pop3d.8" |
 	perl -ne 'print "$1\n" while /\\-\\-([a-z\\-]+)/g' | sed 's/\\//g' | sort -u >"$T/synopsis.longonly"
 # In the README's option list: a --name at the start of its line.
@@ -107,3 +111,27 @@ check man-config-size grep -qF "a file larger than $cfg_kib KiB" "$TOP/pop3d.8"
 sec=$(perl -ne 'print "$1\n" if /pop3d\(8\), section ([A-Z][A-Z ]*[A-Z])/' "$TOP/etc/pop3d.conf")
 if [ -n "$sec" ] && grep -qxF ".SH $sec" "$TOP/pop3d.8"; then pass shipped-conf-man-section-exists
 else fail shipped-conf-man-section-exists "etc/pop3d.conf names section '$sec', not in pop3d.8"; fi
+# The README's option list sends the reader to sections by name, ("Set-up"):
+# each is a heading of the README.
+sed -n '/^## Running it/,/^An unknown option/p' "$TOP/README.md" |
+	perl -ne 'print "$1\n" while /\("([A-Z][^"]*)"\)/g' | sort -u >"$T/readme.refs"
+check readme-option-list-has-section-names test -s "$T/readme.refs"
+missing=
+while read -r r; do
+	grep -qE "^#{2,3} $(printf '%s' "$r" | sed 's/[][\.*^$]/\\&/g')" "$TOP/README.md" || missing="$missing '$r'"
+done <"$T/readme.refs"
+equal readme-option-list-sections-exist "" "$missing"
+# The PROXY protocol's bounds (params.h) where the README and pop3d.8
+# state them.
+pf=$(param MAX_PROXY_FROM) pt=$(param PROXY_HEADER_TIMEOUT)
+p1=$(param PROXY_V1_MAX) p2=$(param PROXY_V2_MAX)
+has readme-proxy-from-max "(\`--proxy-from\` networks, at most $pf)"
+has readme-proxy-deadline "must begin with a header within $pt seconds"
+has readme-proxy-lengths "(version 1: $p1 bytes, version 2: $p2)"
+man_has() {
+	if tr '\n' ' ' <"$TOP/pop3d.8" | tr -s ' ' | grep -qF -- "$2"; then pass "$1"
+	else fail "$1" "pop3d.8 does not say '$2'"; fi
+}
+man_has man-proxy-from-max "or single addresses, at most $pf, host bits zero"
+man_has man-proxy-deadline "must begin with a header, within $pt seconds"
+man_has man-proxy-lengths "(version 1: $p1 bytes, version 2: $p2)"

@@ -16,7 +16,14 @@
 #  (e) durability, seen with strace: the pid is fsynced before the link
 #      that puts the lock in place (O_TMPFILE path, and the named-file path
 #      forced by failing the O_TMPFILE file's linkat), and after an UPDATE the lock's removal is
-#      followed by a directory fsync, after a read-only session not.
+#      followed by a directory fsync, after a read-only session not;
+#  (f) several front ends on one spool, each session in a UTS namespace
+#      of its own with its own host name (unshare --uts): a lock naming
+#      another host with a pid that does not exist here is honoured even
+#      on this local file system (then -ERR [IN-USE], the lock untouched);
+#      the same lock naming the session's own host is broken as dead; and
+#      the lock a session holds reads "PID HOSTNAME" (seen while an fcntl
+#      lock of another process keeps the session waiting under it).
 # The cases that wait run in the background while the others run.
 . "$(dirname "$0")/../lib.sh"
 
@@ -79,7 +86,8 @@ gone() { if [ -e "$2" ] || [ -L "$2" ]; then fail "$1" "$2 still there"; else pa
 # --------------------------------------------------------------- setup
 
 H=$(mkhash secret)
-USERS="dead live boot empty nul fresh foreign symlink sticky trace named ro"
+USERS="dead live boot empty nul fresh foreign symlink sticky trace named ro
+	otherhost samehost writer"
 for u in $USERS; do printf '%s:%s\n' "$u" "$H"; done >"$T/passwd"
 mkdir "$T/mail"
 own "$T/passwd" "$T/mail"
@@ -104,6 +112,38 @@ LIVE_JOB=$!
 : >"$T/mail/fresh.lock"; own "$T/mail/fresh.lock"
 session fresh-empty-lock fresh &
 FRESH_JOB=$!
+
+# ------------------------ (f, long) another front end's lock is honoured
+
+# Two front ends are two UTS namespaces with their own host names; the
+# spool is this one local directory, where pids would count.
+HOST_A=pop3d-front-a HOST_B=pop3d-front-b
+# as_host NAME: a session() prefix that runs the session in a UTS
+# namespace of its own whose host name is NAME.
+# shellcheck disable=SC2016 # the inner sh expands $1 and $@
+as_host() { AS_HOST=(unshare --uts -- sh -c 'hostname "$1" && shift && exec "$@"' sh "$1"); }
+if [ "$(id -u)" != 0 ]; then
+	UTS_SKIP="needs root for unshare --uts"
+elif [ "$(unshare --uts -- sh -c "hostname $HOST_A && hostname" 2>/dev/null)" != "$HOST_A" ]; then
+	UTS_SKIP="unshare --uts or hostname is not allowed here"
+elif [ "$(hostname)" = "$HOST_A" ] || [ "$(hostname)" = "$HOST_B" ]; then
+	UTS_SKIP="this machine is called $(hostname) itself"
+else
+	UTS_SKIP=
+fi
+# A pid no process has here: a child that has been reaped.
+sleep 0 & GONE=$!; wait "$GONE"
+if [ -n "$UTS_SKIP" ]; then
+	skip other-host-lock "$UTS_SKIP"
+elif kill -0 "$GONE" 2>/dev/null; then
+	skip other-host-lock "pid $GONE was reused at once"
+else
+	printf '%s %s\n' "$GONE" "$HOST_B" >"$T/mail/otherhost.lock"; own "$T/mail/otherhost.lock"
+	OTHER_FP=$(stat -c '%i %s %.9Y' "$T/mail/otherhost.lock")
+	as_host "$HOST_A"
+	session other-host-lock otherhost "${AS_HOST[@]}" &
+	OTHER_JOB=$!
+fi
 
 # ------------------------------------------- (b) a dead holder is broken
 
@@ -197,6 +237,56 @@ else
 	logs sticky-spool-world-writable-warned sticky-spool "spool directory .*/sticky is world-writable"
 	if grep -q "world-writable" "$T/dead-pid-lock.err"; then fail spool-not-world-writable-quiet "warned about $T/mail (mode $(stat -c %a "$T/mail"))"
 	else pass spool-not-world-writable-quiet; fi
+fi
+
+# ------------------------------------------ (f) several front ends
+
+if [ -n "$UTS_SKIP" ]; then
+	skip same-host-dead-lock "$UTS_SKIP"
+	skip lock-names-host-content "$UTS_SKIP"
+else
+	# The same lock as host B's, but naming the session's own host: its
+	# pid is judged, and it is dead.
+	sleep 0 & dead=$!; wait "$dead"
+	printf '%s %s\n' "$dead" "$HOST_A" >"$T/mail/samehost.lock"; own "$T/mail/samehost.lock"
+	as_host "$HOST_A"
+	session same-host-dead-lock samehost "${AS_HOST[@]}"
+	logged_in same-host-dead-lock
+	gone same-host-dead-lock-removed "$T/mail/samehost.lock"
+	logs same-host-dead-lock-logged same-host-dead-lock "removed stale lock .*samehost\.lock \(its holder is dead; pid $dead, host $HOST_A\)"
+
+	# What pop3d itself writes.  Another process holds an fcntl lock on
+	# the mbox (struct flock as on amd64 and arm64: two shorts, padding,
+	# two 64-bit offsets, the pid), so the session waits for it with its
+	# dot-lock in place, and the file at the lock name can be read.
+	perl -MFcntl -e '
+		open(my $fh, "+<", $ARGV[0]) or die "open $ARGV[0]: $!\n";
+		fcntl($fh, F_SETLK, pack("s s x4 q q i x4", F_WRLCK, SEEK_SET, 0, 0, 0))
+			or die "fcntl: $!\n";
+		open(my $r, ">", $ARGV[1]) or die; close $r;
+		for (1 .. 150) { last if -e $ARGV[2]; select(undef, undef, undef, 0.1) }' \
+		"$T/mail/writer" "$T/writer.held" "$T/writer.release" 2>"$T/writer-holder.err" &
+	HOLDER_JOB=$!
+	for _ in $(seq 50); do [ -e "$T/writer.held" ] && break; sleep 0.1; done
+	as_host "$HOST_B"
+	session lock-names-host writer "${AS_HOST[@]}" &
+	WRITER_JOB=$!
+	for _ in $(seq 100); do [ -s "$T/mail/writer.lock" ] && break; sleep 0.1; done
+	content=$(od -An -c "$T/mail/writer.lock" 2>&1 | tr -s ' \n' ' ')
+	holder=$(sed -n 's/^\([0-9]*\) .*/\1/p' "$T/mail/writer.lock" 2>/dev/null)
+	comm=$(cat "/proc/${holder:-0}/comm" 2>/dev/null)
+	touch "$T/writer.release"
+	wait "$HOLDER_JOB"; wait "$WRITER_JOB"
+	if [ ! -e "$T/writer.held" ]; then
+		fail lock-names-host-content "the fcntl holder did not start: $(cat "$T/writer-holder.err")"
+	elif [ -n "$holder" ] &&
+	     [ "$content" = "$(printf '%s %s\n' "$holder" "$HOST_B" | od -An -c | tr -s ' \n' ' ')" ] &&
+	     [ "$comm" = pop3d ]; then
+		pass "lock-names-host-content ($content)"
+	else
+		fail lock-names-host-content "lock content '$content', pid '$holder' is '$comm', expected 'PID $HOST_B\\n' of pop3d"
+	fi
+	logged_in lock-names-host 20000
 fi
 
 # ------------------------------------------------- (e) durability
@@ -298,6 +388,18 @@ case $l in
 *) fail live-lock-waited "third line '$l' after $ms ms" ;;
 esac
 equal live-lock-untouched "$LIVE_FP" "$(stat -c '%i %s %.9Y' "$T/mail/live.lock" 2>&1)"
+
+if [ -n "${OTHER_JOB:-}" ]; then
+	wait "$OTHER_JOB"
+	l=$(line other-host-lock 3); ms=$(cat "$T/other-host-lock.ms")
+	case $l in
+	'-ERR [IN-USE]'*)
+		if [ "$ms" -ge 15000 ]; then pass "other-host-lock-honoured (${ms} ms: $l)"
+		else fail other-host-lock-honoured "answered after only $ms ms: $l"; fi ;;
+	*) fail other-host-lock-honoured "third line '$l' after $ms ms; log: $(tail -n 2 "$T/other-host-lock.err" | tr '\n' ' ')" ;;
+	esac
+	equal other-host-lock-untouched "$OTHER_FP" "$(stat -c '%i %s %.9Y' "$T/mail/otherhost.lock" 2>&1)"
+fi
 for n in $(ls "$T" | sed -n 's/\.rc$//p'); do
 	survived "$n" 0
 done
