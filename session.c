@@ -1098,6 +1098,7 @@ static struct session *session_new(const struct config *cfg, int in_fd,
 	}
 	s->cfg = cfg;
 	s->mb.fd = -1;
+	s->mb.session_fd = -1;
 	s->mb.sp.dfd = -1;
 	s->lc = NULL;	/* a resumed session logs in no more */
 	s->state = ST_AUTH;
