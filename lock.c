@@ -54,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <syslog.h>
@@ -261,10 +262,12 @@ static time_t boot_time(void)
 
 /*
  * Whether pids and boot times in locks on this file system are this
- * host's: not on network and cluster file systems, nor on FUSE, which
- * may be either (sshfs).
+ * host's, and whether flock(2) there is this kernel's own lock rather
+ * than something the file system emulates with its byte-range locks:
+ * not on network and cluster file systems, nor on FUSE, which may be
+ * either (sshfs).
  */
-static int fs_is_local(int fd)
+int fs_is_local(int fd)
 {
 	static const uint32_t shared[] = {
 		NFS_SUPER_MAGIC, SMB_SUPER_MAGIC, CIFS_SUPER_MAGIC,
@@ -618,6 +621,130 @@ int lock_mbox(struct mbox_lock *lk, const struct spool *sp, int fd,
 		lk->fd = fd;
 	}
 	return MBOX_OK;
+}
+
+/* ------------------------------------------------------- session lock */
+
+/*
+ * On a local file system: flock(2) on the mbox.  MDAs on Linux lock with
+ * fcntl(2), which is separate from flock there, so the session never
+ * blocks a delivery, and the lock dies with the process.
+ */
+static int session_flock(const struct spool *sp, int mfd)
+{
+	if (flock(mfd, LOCK_EX | LOCK_NB) == 0)
+		return MBOX_OK;
+	if (errno == EWOULDBLOCK) {
+		log_msg(LOG_NOTICE, "maildrop %s is in use by another POP3 "
+		    "session", sp->path);
+		return MBOX_IN_USE;
+	}
+	log_msg(LOG_ERR, "maildrop %s: flock: %s", sp->path, strerror(errno));
+	return MBOX_ERROR;
+}
+
+/*
+ * Elsewhere (NFS, CIFS, FUSE, cluster file systems) flock(2) is not the
+ * kernel's own: over NFS Linux turns it into a whole-file fcntl lock of
+ * the open file, which would hold off every delivery's fcntl lock on the
+ * mbox for the whole session, and our own at login (flock(2), "NFS
+ * details"; fs/nfs/file.c).  So the session locks a file of its own
+ * instead, PATH.pop3d-session, with fcntl(2): NFSv4 and NLM carry that
+ * lock to the other front ends, and no MDA ever locks that file.
+ *
+ * The file is created by the first session and then kept: removing a
+ * lock file races (a session that opened it just before the unlink locks
+ * a name nobody else will find).  It is never followed if it is a
+ * symbolic link, and is used only if it is a regular file of the user's
+ * with no other name: anything else was planted by someone who can write
+ * the spool, and is refused, not removed, so the administrator sees it.
+ */
+static int session_file(const struct spool *sp, uid_t owner, int *fd_r)
+{
+	char name[MAX_PATH_LEN], path[MAX_PATH_LEN];
+	struct flock fl;
+	struct stat st;
+	int fd, saved;
+
+	if (spool_name(sp, SESSION_LOCK_SUFFIX, name, sizeof(name), path,
+	    sizeof(path)) < 0) {
+		log_msg(LOG_ERR, "maildrop %s: name too long for its session "
+		    "lock", sp->path);
+		return MBOX_ERROR;
+	}
+	/* Created the way the dot-lock is: with the mail group where the
+	 * spool needs it (spool.c), as the user.  O_RDWR, not O_WRONLY: an
+	 * fcntl write lock needs write access, and a FIFO planted there
+	 * must open at once (O_NONBLOCK) to be refused below. */
+	(void)spool_privileged(sp, 1);
+	fd = openat(sp->dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK, 0600);
+	saved = errno;
+	(void)spool_privileged(sp, 0);
+	if (fd < 0) {
+		if (saved == ELOOP) {
+			log_msg(LOG_ERR, "maildrop %s: %s is a symbolic link, "
+			    "not followed; login refused until it is removed",
+			    sp->path, path);
+			return MBOX_BAD_FILE;
+		}
+		/*
+		 * Not falling back to flock(2): over NFS that is the lock
+		 * that holds off deliveries and makes our own login wait
+		 * and fail.  A spool where the user cannot create this file
+		 * is one where QUIT could not make its journal either.
+		 */
+		log_msg(LOG_ERR, "maildrop %s: cannot open or create its "
+		    "session lock %s: %s; login refused (on this file system "
+		    "one POP3 session per maildrop is kept by an fcntl lock on "
+		    "that file: let the user create it there, or start pop3d "
+		    "as root with the directory's group)", sp->path, path,
+		    strerror(saved));
+		return saved == EACCES || saved == EPERM || saved == EROFS ||
+		    saved == ENXIO || saved == EISDIR ? MBOX_BAD_FILE :
+		    MBOX_ERROR;
+	}
+	if (fstat(fd, &st) < 0) {
+		log_msg(LOG_ERR, "%s: %s", path, strerror(errno));
+		close(fd);
+		return MBOX_ERROR;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != owner || st.st_nlink != 1) {
+		log_msg(LOG_ERR, "maildrop %s: %s is not a regular file of uid "
+		    "%lu with one name (mode %06o, owner uid %lu, %lu links): "
+		    "not used as the session lock, login refused until it is "
+		    "removed; the spool directory must not be writable by "
+		    "other users", sp->path, path, (unsigned long)owner,
+		    (unsigned int)st.st_mode,
+		    (unsigned long)st.st_uid, (unsigned long)st.st_nlink);
+		close(fd);
+		return MBOX_BAD_FILE;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		saved = errno;
+		close(fd);
+		if (saved == EACCES || saved == EAGAIN) {
+			log_msg(LOG_NOTICE, "maildrop %s is in use by another "
+			    "POP3 session (fcntl lock on %s)", sp->path, path);
+			return MBOX_IN_USE;
+		}
+		log_msg(LOG_ERR, "maildrop %s: fcntl lock on %s: %s%s",
+		    sp->path, path, strerror(saved), saved == ENOLCK ?
+		    " (NFSv3 needs lockd and statd on both sides)" : "");
+		return MBOX_ERROR;
+	}
+	*fd_r = fd;
+	return MBOX_OK;
+}
+
+int lock_session(const struct spool *sp, int mfd, uid_t owner, int *fd_r)
+{
+	*fd_r = -1;
+	return fs_is_local(mfd) ? session_flock(sp, mfd) :
+	    session_file(sp, owner, fd_r);
 }
 
 int lock_fcntl(int fd, int type)

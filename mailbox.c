@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -686,6 +685,7 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 
 	memset(mb, 0, sizeof(*mb));
 	mb->fd = -1;
+	mb->session_fd = -1;
 	mb->sp.dfd = -1;
 	if (strlen(path) >= sizeof(mb->path))
 		return MBOX_BAD_FILE;
@@ -734,17 +734,11 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 	flags = fcntl(mb->fd, F_GETFL);
 	if (flags < 0 || fcntl(mb->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
 		goto io_error;
-	/*
-	 * One POP3 session per maildrop.  flock(2) is separate from the
-	 * fcntl(2) locks that Postfix, procmail, mutt and Dovecot take on
-	 * Linux, so holding it for the whole session never blocks delivery,
-	 * and it vanishes with the process: no stale session lock.
-	 */
-	if (flock(mb->fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? MBOX_IN_USE : MBOX_ERROR;
-		if (r == MBOX_IN_USE)
-			log_msg(LOG_NOTICE, "maildrop %s is in use by another "
-			    "POP3 session", path);
+	/* One POP3 session per maildrop, before anything is read: flock
+	 * on the mbox, or on NFS and the like an fcntl lock on a file of
+	 * its own (lock.c, lock_session()). */
+	r = lock_session(&mb->sp, mb->fd, owner, &mb->session_fd);
+	if (r != MBOX_OK) {
 		mbox_close(mb);
 		return r;
 	}
@@ -1197,6 +1191,11 @@ void mbox_close(struct mailbox *mb)
 	if (mb->fd >= 0)
 		close(mb->fd);
 	mb->fd = -1;
+	/* Ends the session lock on NFS; on a local file system it was the
+	 * flock on mb->fd. */
+	if (mb->session_fd >= 0)
+		close(mb->session_fd);
+	mb->session_fd = -1;
 	spool_close(&mb->sp);
 	mbox_index_free(&mb->idx);
 	free(mb->buf);

@@ -810,6 +810,7 @@ struct mailbox {
 	char path[MAX_PATH_LEN];
 	struct spool sp;	/* its directory, open for the session */
 	int fd;			/* -1 for a missing (empty) maildrop */
+	int session_fd;		/* its session lock file, or -1 (lock.c) */
 	struct mbox_index idx;
 	dev_t dev;
 	ino_t ino;
@@ -916,6 +917,28 @@ int lock_mbox(struct mbox_lock *lk, const struct spool *sp, int fd,
  * MBOX_LOCKED or MBOX_ERROR.  unlock_fcntl() releases it. */
 int lock_fcntl(int fd, int type);
 void unlock_fcntl(int fd);
+
+/*
+ * Whether fd's file system is this kernel's own (not NFS, CIFS, FUSE, a
+ * cluster file system; unknown counts as not): pids and boot times in
+ * locks there are this host's, and flock(2) is a lock of its own.
+ */
+int fs_is_local(int fd);
+
+/* The session lock's file beside the mbox where flock(2) is not a lock
+ * of its own (lock_session()).  No MDA or mail reader uses this name. */
+#define SESSION_LOCK_SUFFIX ".pop3d-session"
+
+/*
+ * One POP3 session per maildrop, held until the process ends or *fd_r is
+ * closed: flock(2) on the mbox mfd on a local file system (*fd_r = -1);
+ * elsewhere an fcntl write lock on PATH.pop3d-session, created if need be
+ * (with the mail group where the spool needs it), its descriptor in
+ * *fd_r.  Never waits.  Returns MBOX_OK, MBOX_IN_USE, MBOX_BAD_FILE (a
+ * session lock file that is not the user's, or cannot be created) or
+ * MBOX_ERROR; each failure is logged.
+ */
+int lock_session(const struct spool *sp, int mfd, uid_t owner, int *fd_r);
 
 /* Releases both locks and lets blocked signals through again.  With
  * lk->sync_removal set (by a caller that wrote the mbox), the dot-lock's
