@@ -797,7 +797,7 @@ static int missing_maildir(const char *path)
 }
 
 /* One POP3 session per Maildir: an flock on SESSION_LOCK. */
-static int lock_session(struct maildir *md)
+static int maildir_lock_session(struct maildir *md)
 {
 	struct stat st;
 
@@ -859,7 +859,7 @@ static int open_maildir(struct maildir *md, const char *path)
 			return MD_NOT_MBOX;
 		}
 	}
-	r = lock_session(md);
+	r = maildir_lock_session(md);
 	if (r != MD_OK)
 		return r;
 	md->buf = malloc(MBOX_BLOCK_SIZE);
