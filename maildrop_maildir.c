@@ -154,19 +154,23 @@ void maildir_uid(const char *name, size_t base_len, char *buf)
 		return;
 	}
 	/*
-	 * Longer than RFC 1939's 70 characters: the first 37 of the mapped
-	 * name, '-', and the MD5 of the whole base name in hex, 70 in all.
-	 * (More than 37 were mapped before the loop stopped.)  Another
-	 * name's id equals it only by an MD5 collision.
+	 * Longer than RFC 1939's 70 characters: the first 36 of the mapped
+	 * name, "+-", and the MD5 of the whole base name in hex, 70 in all.
+	 * (More than 36 were mapped before the loop stopped.)  A mapped
+	 * name never holds "+-" (its '+' always starts "+XX"), so no file's
+	 * literal name can give a hashed id -- "-" and a hex MD5 could, and
+	 * fuzz/fuzz_maildir.c found a file named so beside ":2,S" -- and
+	 * two hashed ids are equal only by an MD5 collision.
 	 */
 	MD5Init(&ctx);
 	MD5Update(&ctx, (const unsigned char *)name, base_len);
 	MD5Final(d, &ctx);
 	/* An empty base name (a file named ":2,S") also lands here, with
-	 * nothing mapped: its id is '-' and the MD5 alone, never bytes of
+	 * nothing mapped: its id is "+-" and the MD5 alone, never bytes of
 	 * buf that were not written (fuzz/fuzz_maildir.c found that). */
-	if (o > MAX_UID_LEN - 33)
-		o = MAX_UID_LEN - 33;
+	if (o > MAX_UID_LEN - 34)
+		o = MAX_UID_LEN - 34;
+	buf[o++] = '+';
 	buf[o++] = '-';
 	for (i = 0; i < 16; i++) {
 		buf[o++] = hex[d[i] >> 4];

@@ -645,7 +645,8 @@ int maildir_name_time(const char *name, long long *time_r);
  * into buf (MAX_UID_LEN + 1 bytes): the base name, each byte outside
  * 0x21-0x7E and each ' " + as "+XX" (Courier's rule); if that is longer
  * than MAX_UID_LEN,
- * its first 37 characters, '-' and the base name's MD5 in 32 hex digits.
+ * its first 36 characters, "+-" and the base name's MD5 in 32 hex digits
+ * (a mapped name never holds "+-": no literal name gives a hashed id).
  */
 void maildir_uid(const char *name, size_t base_len, char *buf);
 /* Checks a journal's len bytes at p (see maildrop_maildir.c) and calls

@@ -91,14 +91,14 @@ static void check_name(const char *name, char uid[MAX_UID_LEN + 1])
 	for (i = 0; i < ul; i++)
 		if ((unsigned char)uid[i] < 0x21 || (unsigned char)uid[i] > 0x7E)
 			abort();
-	/* The hashed form: 37 characters, '-', 32 hex digits.  Else the
+	/* The hashed form: 36 characters, "+-", 32 hex digits.  Else the
 	 * escapes undone give the base name back. */
 	if (base == 0) {
-		if (ul != 33 || uid[0] != '-')
-			abort();	/* '-' and the MD5 (maildir_uid) */
+		if (ul != 34 || uid[0] != '+' || uid[1] != '-')
+			abort();	/* "+-" and the MD5 (maildir_uid) */
 		return;
 	}
-	if (ul == MAX_UID_LEN && uid[37] == '-') {
+	if (ul == MAX_UID_LEN && uid[36] == '+' && uid[37] == '-') {
 		size_t plain = 0;
 
 		for (i = 0; i < base; i++)

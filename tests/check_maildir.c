@@ -75,8 +75,9 @@ START_TEST(uid_of_empty_base_name_is_defined)
 	/* Garbage in the buffer must not show through. */
 	memset(u, 'X', sizeof(u));
 	uid_of(":2,S", u);
-	ck_assert_uint_eq(strlen(u), 33);
-	ck_assert_int_eq(u[0], '-');
+	ck_assert_uint_eq(strlen(u), 34);
+	ck_assert_int_eq(u[0], '+');
+	ck_assert_int_eq(u[1], '-');
 }
 END_TEST
 
@@ -104,8 +105,9 @@ START_TEST(uid_longer_than_70_hashed_and_distinct)
 	ck_assert_uint_eq(strlen(u1), 70);
 	ck_assert_uint_eq(strlen(u2), 70);
 	ck_assert_str_ne(u1, u2);
+	ck_assert_int_eq(u1[36], '+');
 	ck_assert_int_eq(u1[37], '-');
-	ck_assert_int_eq(strncmp(u1, n1, 37), 0);
+	ck_assert_int_eq(strncmp(u1, n1, 36), 0);
 	for (const char *p = u1; *p; p++)
 		ck_assert(*p > 0x20 && *p < 0x7f);
 }
@@ -120,7 +122,24 @@ START_TEST(escapes_that_overflow_are_hashed)
 	n[30] = '\0';
 	uid_of(n, u);
 	ck_assert_uint_eq(strlen(u), 70);
+	ck_assert_int_eq(u[36], '+');
 	ck_assert_int_eq(u[37], '-');
+}
+END_TEST
+
+/* What the fuzzer found: a file whose literal name is what the hashed
+ * form of another (here the empty base name) used to be. */
+START_TEST(hashed_id_is_no_literal_name)
+{
+	char u1[MAX_UID_LEN + 1], u2[MAX_UID_LEN + 1], lit[MAX_UID_LEN + 8];
+
+	uid_of(":2,S", u1);
+	snprintf(lit, sizeof(lit), "%s:2,", u1 + 1);	/* "-" + MD5 */
+	uid_of(lit, u2);
+	ck_assert_str_ne(u1, u2);
+	snprintf(lit, sizeof(lit), "%s:2,", u1);	/* "+-" + MD5 */
+	uid_of(lit, u2);
+	ck_assert_str_ne(u1, u2);
 }
 END_TEST
 
@@ -427,6 +446,7 @@ Suite *maildir_suite(void)
 	tcase_add_test(tc, uid_of_70_characters_kept);
 	tcase_add_test(tc, uid_longer_than_70_hashed_and_distinct);
 	tcase_add_test(tc, escapes_that_overflow_are_hashed);
+	tcase_add_test(tc, hashed_id_is_no_literal_name);
 	tcase_add_test(tc, name_size_w_field);
 	tcase_add_test(tc, name_size_s_alone_is_not_used);
 	tcase_add_test(tc, name_size_w_after_colon_ignored);
