@@ -20,6 +20,7 @@
  *                              all but the last with more=1
  *   fsync ino=I                fsync or fdatasync of a file
  *   dirsync                    fsync of the directory itself
+ *   dirsync dir=D              (tree mode) fsync of its subdirectory D
  *   rename from=N to=N         rename, renameat, renameat2 (flags 0)
  *   link ino=I to=N            link, linkat (also of an O_TMPFILE file
  *                              through /proc/self/fd/N)
@@ -31,6 +32,13 @@
  * after they return.  $POWERCUT_DIR names the directory; operations on
  * other files are not recorded.  The recorder's own I/O goes through the
  * real functions.
+ *
+ * Tree mode (POWERCUT_TREE=1, for a Maildir): the files of the direct
+ * subdirectories of $POWERCUT_DIR are recorded too, named "SUB/NAME", and
+ * a rename between two of these directories is one record, as it is one
+ * call (tests/powercut-maildir.py models its halves).  renameat2 with
+ * RENAME_NOREPLACE alone is recorded as a rename: when it succeeds, it did
+ * what rename(2) does.
  *
  * pop3d under AddressSanitizer: ASan wants its runtime first in the
  * library list and aborts otherwise; ASAN_OPTIONS=verify_asan_link_order=0
@@ -56,6 +64,7 @@
 #include <unistd.h>
 
 static char spool[PATH_MAX];
+static int tree;		/* POWERCUT_TREE: subdirectories too */
 static int log_fd = -2;		/* -2: not set up yet; -1: not recording */
 
 static void *real(const char *name)
@@ -83,6 +92,7 @@ static void setup(void)
 	d = getenv("POWERCUT_DIR");
 	if (!l || !*l || !d || !realpath(d, spool))
 		return;
+	tree = getenv("POWERCUT_TREE") && strcmp(getenv("POWERCUT_TREE"), "1") == 0;
 	if (!o)
 		o = (__typeof__(&open))real("open");
 	log_fd = o(l, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
@@ -110,12 +120,30 @@ static void emit(const char *fmt, ...)
 	(void)w(log_fd, head, (size_t)n);
 }
 
-/* Is dir (a path) the spool directory? */
-static int is_spool(const char *dir)
+/* Is dir (a path) the spool directory?  In tree mode also one of its
+ * direct subdirectories: then *sub (if given) is its name, else "". */
+static int is_spool_sub(const char *dir, char *sub, size_t size)
 {
 	char rp[PATH_MAX];
+	size_t n = strlen(spool);
 
-	return realpath(dir, rp) && strcmp(rp, spool) == 0;
+	if (sub)
+		sub[0] = '\0';
+	if (!realpath(dir, rp))
+		return 0;
+	if (strcmp(rp, spool) == 0)
+		return 1;
+	if (!tree || strncmp(rp, spool, n) != 0 || rp[n] != '/' ||
+	    !rp[n + 1] || strchr(rp + n + 1, '/'))
+		return 0;
+	if (sub)
+		snprintf(sub, size, "%s", rp + n + 1);
+	return 1;
+}
+
+static int is_spool(const char *dir)
+{
+	return is_spool_sub(dir, NULL, 0);
 }
 
 /*
@@ -154,12 +182,23 @@ static int in_spool(int dirfd, const char *path, char *name, size_t size)
 	if (!slash || !slash[1])
 		return 0;
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - full), full);
-	snprintf(name, size, "%s", slash + 1);
-	return is_spool(dir[0] ? dir : "/");
+	{
+		char sub[PATH_MAX];
+
+		if (!is_spool_sub(dir[0] ? dir : "/", sub, sizeof(sub)))
+			return 0;
+		if (sub[0])
+			snprintf(name, size, "%s/%s", sub, slash + 1);
+		else
+			snprintf(name, size, "%s", slash + 1);
+	}
+	return 1;
 }
 
 /* What fd is: 0 not ours, 1 a file in the spool (ino set), 2 the spool
- * directory itself. */
+ * directory itself or (tree mode) a subdirectory, named in dirsub. */
+static char dirsub[PATH_MAX];
+
 static int fd_kind(int fd, unsigned long long *ino)
 {
 	char proc[64], path[PATH_MAX], *p;
@@ -175,7 +214,7 @@ static int fd_kind(int fd, unsigned long long *ino)
 		return 0;
 	path[n] = '\0';
 	if (S_ISDIR(st.st_mode))
-		return is_spool(path) ? 2 : 0;
+		return is_spool_sub(path, dirsub, sizeof(dirsub)) ? 2 : 0;
 	if (!S_ISREG(st.st_mode))
 		return 0;
 	/* An unlinked (or O_TMPFILE) file reads "DIR/#123 (deleted)". */
@@ -341,7 +380,9 @@ static void after_sync(int fd, int r)
 	int saved = errno, k;
 
 	if (r == 0 && (k = fd_kind(fd, &ino)) != 0) {
-		if (k == 2)
+		if (k == 2 && dirsub[0])
+			emit("dirsync dir=%s", dirsub);
+		else if (k == 2)
 			emit("dirsync");
 		else
 			emit("fsync ino=%llu", ino);
@@ -481,7 +522,8 @@ int renameat2(int fd1, const char *from, int fd2, const char *to,
 {
 	REAL(renameat2);
 	int r = real_renameat2(fd1, from, fd2, to, flags);
-	if (r == 0 && flags != 0 && in_spool(fd2, to, (char[PATH_MAX]){0}, PATH_MAX))
+	if (r == 0 && flags != 0 && flags != RENAME_NOREPLACE &&
+	    in_spool(fd2, to, (char[PATH_MAX]){0}, PATH_MAX))
 		emit("unsupported what=renameat2-flags-%u", flags);
 	return name_rename(fd1, from, fd2, to, r);
 }
