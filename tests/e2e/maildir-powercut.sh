@@ -18,9 +18,15 @@
 #      message lost), UIDL must list them, QUIT must answer +OK, and no
 #      pop3d-journal or pop3d-journal.tmp may be left.
 # Series: deletions from cur/ and of a message moved from new/ at login;
-# every message deleted.  One PASS/FAIL line per series; failing states
+# every message deleted; and recovery itself: an UPDATE killed after its
+# first unlink (tests/faultshim.c), then the recovering login recorded and
+# cut the same way, where only the after set will do.  One PASS/FAIL line per series; failing states
 # are kept in build/powercut-maildir/SERIES/.  POWERCUT_SEED=N repeats a
-# run's sample.
+# run's sample.  POWERCUT_RENAME_HALVES=1 models login's unsynced move
+# from new/ to cur/ as two independent directory changes (a file system
+# without a journal): it fails today, the move can lose the message or
+# leave it twice (see tests/powercut-maildir.py); the default models the
+# rename as atomic, as ext4, xfs and btrfs make it.
 # Run alone: bash tests/e2e/maildir-powercut.sh build/asan.
 if [ -z "${BIN:-}" ] && [ -n "${1:-}" ]; then BIN=$(cd "$1" && pwd); export BIN; fi
 . "$(dirname "$0")/../lib.sh"
@@ -30,7 +36,9 @@ PY="$TOP/tests/powercut-maildir.py"
 KEEP="$TOP/build/powercut-maildir"
 mkdir -p "$KEEP"
 REC="$KEEP/powercut-rec.so"
-if cc -shared -fPIC -O1 -Wall -o "$REC" "$TOP/tests/powercut-rec.c" -ldl 2>"$T/rec-cc.err"; then
+FAULT=$T/faultshim.so
+if cc -shared -fPIC -O1 -Wall -o "$REC" "$TOP/tests/powercut-rec.c" -ldl 2>"$T/rec-cc.err" &&
+	cc -shared -fPIC -O1 -o "$FAULT" "$TOP/tests/faultshim.c" -ldl 2>>"$T/rec-cc.err"; then
 	pass recorder-builds
 else
 	fail recorder-builds "$(head -n 3 "$T/rec-cc.err" | tr '\n' ' ')"
@@ -66,11 +74,19 @@ fresh() {
 }
 
 # series NAME DELE...: record the session, check it deleted what it was
-# asked to, enumerate the power cuts.
+# asked to, enumerate the power cuts.  RECOVER=N: the Maildir is first
+# left by an UPDATE of those DELEs killed after its first unlink, and the
+# session recorded is the next login (USER, PASS, QUIT: the recovery); N
+# messages are deleted in the end.
 series() {
-	local name=$1 want=3 d
+	local name=$1 want=3 d expect=either
 	shift
 	fresh
+	if [ -n "${RECOVER:-}" ]; then
+		crashed "$name" "$@" || return
+		expect=after
+		set --
+	fi
 	LOG=$T/$name.log
 	: >"$LOG"; own "$LOG"
 	python3 "$PY" snap "$MD" "$T/$name.snap"
@@ -94,19 +110,47 @@ series() {
 	# below compares against a wrong "after").
 	local n
 	n=$(find "$MD/cur" "$MD/new" -type f | wc -l)
-	equal "$name-recorded-deleted" $((6 - $#)) "$n"
+	equal "$name-recorded-deleted" $((6 - ${RECOVER:-$#})) "$n"
 	# An unsupported record means the model would be guessing.
 	if grep -q unsupported "$LOG"; then
 		fail "$name-recorded-supported" "$(grep -m1 unsupported "$LOG")"
 	fi
 	python3 "$PY" run --log "$LOG" --snap "$T/$name.snap" --maildir "$MD" \
-		--after-snap "$T/$name.after" --series "$name" --keep "$KEEP" -- \
+		--after-snap "$T/$name.after" --series "$name" --keep "$KEEP" \
+		--expect "$expect" -- \
 		"${RUNAS[@]}" "$POP3D" "${POP[@]}" >"$T/$name.py.out" 2>"$T/$name.py.err"
 	cat "$T/$name.py.out"
 	grep -qE "^(PASS|FAIL) $name-" "$T/$name.py.out" ||
 		fail "$name-enumerate" "powercut-maildir.py stopped: $(tail -n 3 "$T/$name.py.err" | tr '\n' ' ')"
 }
 
+# crashed NAME DELE...: the UPDATE of those DELEs killed (SIGKILL: the
+# page cache survives, so what it left is taken as durable) right after
+# its first unlink of a message, found by a counting run.
+crashed() {
+	local name=$1 at
+	shift
+	local in=("USER alice" "PASS secret") d
+	for d in "$@"; do in+=("DELE $d"); done
+	in+=(QUIT)
+	crlf "${in[@]}" | "${RUNAS[@]}" env ASAN_OPTIONS="$PRELOAD_ASAN" \
+		LD_PRELOAD="$FAULT" FAULT_AT=0 FAULT_TRACE_FILE="$T/$name.trace" \
+		"$POP3D" "${POP[@]}" >/dev/null 2>&1
+	at=$(awk '$2 == "unlinkat" && $3 ~ /^[0-9]/ { print $1; exit }' "$T/$name.trace")
+	fresh
+	if [ -z "$at" ]; then
+		fail "$name-crash" "no unlink of a message in the trace"
+		return 1
+	fi
+	crlf "${in[@]}" | "${RUNAS[@]}" env ASAN_OPTIONS="$PRELOAD_ASAN" \
+		LD_PRELOAD="$FAULT" FAULT_AT="$at" FAULT_WHEN=after \
+		"$POP3D" "${POP[@]}" >/dev/null 2>&1
+	sync
+	check "$name-crashed-with-journal" test -e "$MD/pop3d-journal"
+}
+
 # Message 5 was in new/: moved to cur/ at login (no fsync), then deleted.
 series dele-cur-and-moved 2 5
 series dele-all 1 2 3 4 5 6
+# Recovery: the crash left message 1 deleted, 2, 5 and 6 still to go.
+RECOVER=4 series recovery-dele-some 1 2 5 6
