@@ -2,7 +2,9 @@
  * maildrop_maildir.c - the Maildir back end of the maildrop interface:
  * scanning new/ and cur/, moving new mail to cur/ at login, UIDLs from
  * the file names, streaming a message, and a crash-safe UPDATE through a
- * journal of the names to delete.
+ * journal of the names to delete.  A courierpop3dsizelist Courier's
+ * pop3d left in the Maildir is read (never written) so that the
+ * messages it lists keep the ids Courier gave them.
  *
  * Runs with the user's privileges, and only with them: a Maildir needs
  * no mail group, so it is given up before the first name is looked at.
@@ -36,12 +38,16 @@
 #define JOURNAL		"pop3d-journal"
 #define JOURNAL_TMP	"pop3d-journal.tmp"
 #define JOURNAL_MAGIC	"pop3d maildir journal 1\n"
+/* Courier's record of its POP3 ids, which pop3d only reads. */
+#define COURIER_SIZELIST "courierpop3dsizelist"
 
 enum { DIR_CUR, DIR_NEW };
 static const char *const dir_names[] = { "cur", "new" };
 
 #define SIZE_FROM_NAME	0x01	/* size taken from ",W=": verify at RETR */
 #define GONE		0x02	/* removed by another program */
+#define SIZELISTED	0x04	/* a line of the sizelist names it */
+#define COURIER_ID	0x08	/* shown as Courier's "UID<n>-<uidv>" */
 
 struct md_msg {
 	char *name;		/* its name now, in dirs[dir] */
@@ -52,6 +58,7 @@ struct md_msg {
 	uint64_t size;		/* octets RETR sends */
 	uint64_t st_size;	/* the file's size at the scan */
 	ino_t ino;
+	uint64_t cnum, cuidv;	/* Courier's id, if COURIER_ID */
 };
 
 struct maildir {
@@ -632,12 +639,12 @@ int maildir_journal_parse(const unsigned char *p, size_t len,
 	return i == len - 1 ? 0 : -1;
 }
 
-/* Marks the message with that base name GONE (it is to be deleted).
- * md->msgs is in base name order here (drop_duplicates), one message a
- * base name: a binary search, so a journal of many names stays cheap. */
-static int mark_journalled(void *ctx, const char *base, size_t base_len)
+/* The message with that base name, or NULL.  md->msgs must be in base
+ * name order (drop_duplicates), one message a base name: a binary
+ * search, so a journal or a sizelist of many names stays cheap. */
+static struct md_msg *find_base(struct maildir *md, const char *base,
+    size_t base_len)
 {
-	struct maildir *md = ctx;
 	size_t lo = 0, hi = md->count;
 
 	while (lo < hi) {
@@ -648,15 +655,23 @@ static int mark_journalled(void *ctx, const char *base, size_t base_len)
 
 		if (c == 0 && m->base_len != base_len)
 			c = m->base_len < base_len ? -1 : 1;
-		if (c == 0) {
-			m->flags |= GONE;
-			break;
-		}
+		if (c == 0)
+			return m;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return NULL;
+}
+
+/* Marks the message with that base name GONE (it is to be deleted). */
+static int mark_journalled(void *ctx, const char *base, size_t base_len)
+{
+	struct md_msg *m = find_base(ctx, base, base_len);
+
+	if (m)
+		m->flags |= GONE;
 	return 0;
 }
 
@@ -758,6 +773,304 @@ static int size_messages(struct maildir *md)
 			m->flags |= GONE;
 	}
 	compact(md);
+	return 0;
+}
+
+/* ------------------------------------------------ Courier's sizelist */
+
+/*
+ * A site moving from Courier's pop3d: Courier gives a message it sees
+ * for the first time the id "UID<n>-<uidvalidity>" and records it in
+ * courierpop3dsizelist, so without that file every such message would
+ * look new to the clients and be downloaded again.  The format, as
+ * Courier writes it (and as tests/e2e/maildir-courier.sh sees it do):
+ *
+ *	/3 NEXTUID UIDVALIDITY
+ *	NAME SIZE N:UIDV:UTF8		(one line a message; "/2": N:UIDV)
+ *
+ * NAME is the file name in cur/ (flags included), split off at the last
+ * two spaces, since a name may hold spaces.  N 0 means Courier shows the
+ * "version 0" id, the base name, which maildir_uid already gives.  pop3d
+ * never writes the file: Courier stays free to go on using it, and
+ * messages it does not list get base-name ids.
+ *
+ * Courier skips lines it cannot read; pop3d takes the file whole or not
+ * at all (a damaged file half used would change some ids and not
+ * others, and a client would see them as new mail).
+ */
+
+/* A decimal number of 1 to 20 digits, no sign, space or overflow, that
+ * is all of [p, end): 0 with *v, or -1. */
+static int parse_u64(const unsigned char *p, const unsigned char *end,
+    uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (p >= end || end - p > 20)
+		return -1;
+	for (; p < end; p++) {
+		unsigned d = (unsigned)*p - '0';
+
+		if (d > 9 || x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return 0;
+}
+
+/* The header "/V NEXTUID UIDVALIDITY" in [p, end): its version (2 or
+ * 3, the two Courier reads), or -1. */
+static int sizelist_header(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *s1, *s2;
+	uint64_t v;
+
+	if (end - p < 2 || p[0] != '/' || (p[1] != '2' && p[1] != '3'))
+		return -1;
+	s1 = p + 2;
+	if (s1 >= end || *s1 != ' ')
+		return -1;
+	s2 = memchr(s1 + 1, ' ', (size_t)(end - s1 - 1));
+	if (!s2 || parse_u64(s1 + 1, s2, &v) < 0 ||
+	    parse_u64(s2 + 1, end, &v) < 0)
+		return -1;
+	return p[1] - '0';
+}
+
+int maildir_sizelist_parse(const unsigned char *p, size_t len,
+    int (*fn)(void *ctx, const char *name, size_t name_len, uint64_t n,
+    uint64_t uidv), void *ctx, size_t *line_r)
+{
+	const unsigned char *end = p + len, *nl;
+	int version;
+
+	*line_r = 1;
+	nl = len ? memchr(p, '\n', len) : NULL;
+	if (!nl || (version = sizelist_header(p, nl)) < 0)
+		return -1;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		const unsigned char *s1, *s2, *c1, *c2;
+		uint64_t size, n, uidv, utf8;
+
+		++*line_r;
+		/* Every line ends with LF: a file cut short is no list. */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return -1;
+		s1 = memrchr(p, ' ', (size_t)(nl - p));
+		s2 = s1 ? memrchr(p, ' ', (size_t)(s1 - p)) : NULL;
+		/* A file name: 1..NAME_MAX bytes, no '/' or NUL. */
+		if (!s2 || s2 == p || s2 - p > NAME_MAX ||
+		    memchr(p, '/', (size_t)(s2 - p)) ||
+		    memchr(p, '\0', (size_t)(s2 - p)) ||
+		    parse_u64(s2 + 1, s1, &size) < 0)
+			return -1;
+		c1 = memchr(s1 + 1, ':', (size_t)(nl - s1 - 1));
+		if (!c1 || parse_u64(s1 + 1, c1, &n) < 0)
+			return -1;
+		c2 = memchr(c1 + 1, ':', (size_t)(nl - c1 - 1));
+		if (version == 2) {
+			if (c2 || parse_u64(c1 + 1, nl, &uidv) < 0)
+				return -1;
+		} else if (!c2 || parse_u64(c1 + 1, c2, &uidv) < 0 ||
+		    parse_u64(c2 + 1, nl, &utf8) < 0 || utf8 > 1) {
+			return -1;
+		}
+		if (fn && fn(ctx, (const char *)p, (size_t)(s2 - p), n,
+		    uidv) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void maildir_courier_uid(uint64_t n, uint64_t uidv, char *buf)
+{
+	/* As Courier prints it; 3 + 20 + 1 + 20 characters at most. */
+	if (uidv)
+		snprintf(buf, MAX_UID_LEN + 1, "UID%llu-%llu",
+		    (unsigned long long)n, (unsigned long long)uidv);
+	else
+		snprintf(buf, MAX_UID_LEN + 1, "UID%llu",
+		    (unsigned long long)n);
+}
+
+/*
+ * Gives the message a sizelist line names its id.  Courier matches a
+ * line to a file when both names are the same up to a ':' both have
+ * there (the flags after it may differ), or the same whole when neither
+ * has one: the same base name, and a ':' on both sides or on neither.
+ * A line for no message here (deleted since) is left alone; two lines
+ * for one message make the file ambiguous: -1.
+ */
+static int match_sizelist(void *ctx, const char *name, size_t name_len,
+    uint64_t n, uint64_t uidv)
+{
+	const char *colon = memchr(name, ':', name_len);
+	size_t base_len = colon ? (size_t)(colon - name) : name_len;
+	struct md_msg *m = find_base(ctx, name, base_len);
+
+	if (!m || (m->name[m->base_len] == ':') != (colon != NULL))
+		return 0;
+	if (m->flags & SIZELISTED)
+		return -1;
+	m->flags |= SIZELISTED;
+	if (n) {
+		m->flags |= COURIER_ID;
+		m->cnum = n;
+		m->cuidv = uidv;
+	}
+	return 0;
+}
+
+/*
+ * Reads the Maildir's courierpop3dsizelist, if any, into the messages'
+ * ids; md->msgs in base name order.  A file that is refused (not a
+ * regular file of the user's, writable by others, too large, malformed)
+ * is ignored, logged, and every message keeps its base-name id: a lasting
+ * state, the same at every login.  A failure that may pass (out of
+ * memory, an I/O error) fails the login instead (-1), so that no session
+ * shows other ids than the next.
+ */
+static int read_sizelist(struct maildir *md)
+{
+	struct stat st;
+	unsigned char *p = NULL;
+	size_t line, i;
+	int fd, r = -1;
+
+	fd = openat(md->dfd, COURIER_SIZELIST, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != ELOOP && errno != EACCES)
+			return -1;
+		log_msg(LOG_WARNING, "Maildir %s: cannot open %s: %s; "
+		    "ignored, messages get base-name UIDLs", md->path,
+		    COURIER_SIZELIST, strerror(errno));
+		return 0;
+	}
+	if (fstat(fd, &st) < 0)
+		goto out;
+	r = 0;
+	/* Someone else's file could choose the ids, and its size what we
+	 * allocate. */
+	if (!S_ISREG(st.st_mode) || !trusted(md, &st)) {
+		log_msg(LOG_WARNING, "Maildir %s: %s is not a regular file of "
+		    "uid %lu, or others may write it; ignored, messages get "
+		    "base-name UIDLs", md->path, COURIER_SIZELIST,
+		    (unsigned long)md->owner);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > COURIER_SIZELIST_MAX) {
+		log_msg(LOG_WARNING, "Maildir %s: %s is larger than %lu "
+		    "bytes; ignored, messages get base-name UIDLs", md->path,
+		    COURIER_SIZELIST, (unsigned long)COURIER_SIZELIST_MAX);
+		goto out;
+	}
+	r = -1;
+	p = malloc((size_t)st.st_size + 1);
+	/* Courier replaces the file by a rename, never rewrites it: the
+	 * open file keeps its size (EIO if it does not). */
+	if (!p || read_full(fd, p, (size_t)st.st_size) < 0)
+		goto out;
+	r = 0;
+	if (maildir_sizelist_parse(p, (size_t)st.st_size, match_sizelist, md,
+	    &line) < 0) {
+		log_msg(LOG_WARNING, "Maildir %s: %s line %lu is malformed or "
+		    "a second line for one message; the file is ignored, "
+		    "messages get base-name UIDLs", md->path,
+		    COURIER_SIZELIST, (unsigned long)line);
+		for (i = 0; i < md->count; i++)
+			md->msgs[i].flags &= ~(SIZELISTED | COURIER_ID);
+	}
+out:
+	free(p);
+	close(fd);
+	return r;
+}
+
+struct id_slot {
+	char id[MAX_UID_LEN + 1];
+	size_t i;		/* the message's index */
+	int courier;		/* COURIER_ID: the id is from the sizelist */
+};
+
+static void message_uid(const struct md_msg *m, char *buf)
+{
+	if (m->flags & COURIER_ID)
+		maildir_courier_uid(m->cnum, m->cuidv, buf);
+	else
+		maildir_uid(m->name, m->base_len, buf);
+}
+
+/* Equal ids together; among them a base-name id first (base-name ids are
+ * unique among themselves), then by index. */
+static int by_id(const void *a, const void *b)
+{
+	const struct id_slot *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	if (c)
+		return c;
+	if (x->courier != y->courier)
+		return x->courier ? 1 : -1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * A UIDL must be unique (RFC 1939), and an id from the sizelist can be
+ * another message's: its base-name id (a file named "UID5-100"), or a
+ * second line's.  The message whose id is its base name keeps it, and of
+ * two with ids from the sizelist the one with the smaller base name; the
+ * other falls back to its base-name id, logged.  That may meet another
+ * id from the sizelist, so again until none meets: every round takes one
+ * id from the sizelist or more, so there are at most that many rounds.
+ */
+static int unique_ids(struct maildir *md)
+{
+	struct id_slot *s;
+	size_t i, n = 0;
+	int changed = 1;
+
+	for (i = 0; i < md->count; i++)
+		if (md->msgs[i].flags & COURIER_ID)
+			n++;
+	if (n == 0)
+		return 0;	/* base-name ids alone are unique */
+	if (md->count > SIZE_MAX / sizeof(*s)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	s = malloc(md->count * sizeof(*s));
+	if (!s)
+		return -1;
+	while (changed) {
+		changed = 0;
+		for (i = 0; i < md->count; i++) {
+			message_uid(&md->msgs[i], s[i].id);
+			s[i].i = i;
+			s[i].courier = md->msgs[i].flags & COURIER_ID;
+		}
+		qsort(s, md->count, sizeof(*s), by_id);
+		for (i = 1; i < md->count; i++) {
+			struct md_msg *m = &md->msgs[s[i].i];
+			char shown[64];
+
+			if (!s[i].courier || strcmp(s[i].id, s[i - 1].id))
+				continue;
+			log_escape(shown, sizeof(shown), m->name,
+			    strlen(m->name));
+			log_msg(LOG_WARNING, "Maildir %s: %s gives %s the UIDL "
+			    "%s, another message's; its base name is shown "
+			    "instead", md->path, COURIER_SIZELIST, shown,
+			    s[i].id);
+			m->flags &= ~COURIER_ID;
+			changed = 1;
+		}
+	}
+	free(s);
 	return 0;
 }
 
@@ -874,7 +1187,10 @@ static int open_maildir(struct maildir *md, const char *path)
 	r = recover(md);
 	if (r != MD_OK)
 		return r;
-	if (move_new(md) < 0 || size_messages(md) < 0)
+	/* The sizelist names files in cur/: after the move, and while
+	 * md->msgs is still in base name order. */
+	if (move_new(md) < 0 || size_messages(md) < 0 ||
+	    read_sizelist(md) < 0 || unique_ids(md) < 0)
 		goto io_error;
 	if (md->count)
 		qsort(md->msgs, md->count, sizeof(md->msgs[0]), by_delivery);
@@ -926,7 +1242,7 @@ static void maildir_be_uid(void *be, size_t n, char *buf)
 {
 	const struct maildir *md = be;
 
-	maildir_uid(md->msgs[n].name, md->msgs[n].base_len, buf);
+	message_uid(&md->msgs[n], buf);
 }
 
 static void close_open(struct maildir *md)

@@ -170,6 +170,14 @@
  */
 #define MAILDIR_JOURNAL_MAX (64UL * 1024 * 1024)
 /*
+ * The largest courierpop3dsizelist (Courier's record of its POP3 ids,
+ * read to show them) read into memory: a line is a file name of at most
+ * NAME_MAX (255) bytes and under 70 more, typically under 130 in all, so
+ * 8 MiB holds tens of thousands of messages.  A larger file is ignored
+ * (logged): its messages get base-name ids, and nothing is allocated.
+ */
+#define COURIER_SIZELIST_MAX (8UL * 1024 * 1024)
+/*
  * TOP reads its first block of a message this large, then doubles the
  * block: TOP n 0 of a 10 kB message needs its header, not all of it, and
  * copying whole messages out of the page cache made TOP of every message

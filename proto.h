@@ -654,6 +654,21 @@ void maildir_uid(const char *name, size_t base_len, char *buf);
  * damaged (or fn returned -1). */
 int maildir_journal_parse(const unsigned char *p, size_t len,
     int (*fn)(void *ctx, const char *base, size_t base_len), void *ctx);
+/*
+ * Checks the len bytes at p as a courierpop3dsizelist (Courier's
+ * "/2 NEXT UIDV" or "/3 NEXT UIDV", then "NAME SIZE N:UIDV" or
+ * "NAME SIZE N:UIDV:UTF8" lines, see maildrop_maildir.c) and calls fn
+ * (if not NULL) for every line's file name, N and UIDV.  Returns 0, or
+ * -1 if a line is malformed (or fn returned -1), with the line's number
+ * (from 1) in *line_r.
+ */
+int maildir_sizelist_parse(const unsigned char *p, size_t len,
+    int (*fn)(void *ctx, const char *name, size_t name_len, uint64_t n,
+    uint64_t uidv), void *ctx, size_t *line_r);
+/* The UIDL Courier shows for a message its sizelist gives N and UIDV
+ * (N not 0), "UID<N>-<UIDV>", or "UID<N>" for a UIDV of 0, into buf
+ * (MAX_UID_LEN + 1 bytes: 44 at most). */
+void maildir_courier_uid(uint64_t n, uint64_t uidv, char *buf);
 
 /* ---------------------------------------------------------- msgstream.c */
 

@@ -20,9 +20,14 @@
  *   - a journal made of the input's base names (as write_journal makes
  *     it) parses back to exactly those names; the raw input as a journal
  *     parses or not without reading past its end, and what it yields
- *     follows the journal's rules (1..NAME_MAX bytes, no '/' or ':').
+ *     follows the journal's rules (1..NAME_MAX bytes, no '/' or ':');
+ *   - a courierpop3dsizelist made of the input's usable names (as
+ *     Courier writes it) parses back to exactly those names and ids; the
+ *     raw input as a sizelist parses or not without reading past its
+ *     end, and every name it yields is 1..NAME_MAX bytes, no '/' or NUL.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +159,65 @@ static int collect_fn(void *ctx, const char *b, size_t n)
 	return 0;
 }
 
+static int sizelist_fn(void *ctx, const char *name, size_t len, uint64_t n,
+    uint64_t uidv)
+{
+	struct collect *c = ctx;
+
+	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) ||
+	    memchr(name, '\0', len))
+		abort();
+	if (c->seen < c->n && (c->lens[c->seen] != len ||
+	    memcmp(c->names[c->seen], name, len) != 0 || n != c->seen + 1 ||
+	    uidv != 7))
+		c->bad = 1;
+	c->seen++;
+	return 0;
+}
+
+/* The sizelist Courier would write for the input's usable names (no
+ * '/', at most NAME_MAX bytes; a line holds no LF by construction), each
+ * given "UID<i+1>-7", and the raw input as a sizelist. */
+static void check_sizelist(const uint8_t *data, size_t size,
+    const char *const *names, size_t n)
+{
+	struct collect c;
+	unsigned char *buf;
+	size_t i, o, cap = 32, line;
+
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+
+		if (len > NAME_MAX || memchr(names[i], '/', len))
+			continue;
+		c.names[c.n] = names[i];
+		c.lens[c.n++] = len;
+		cap += len + 48;
+	}
+	buf = malloc(cap);
+	if (buf) {
+		o = (size_t)snprintf((char *)buf, cap, "/3 %zu 7\n", c.n + 1);
+		for (i = 0; i < c.n; i++) {
+			memcpy(buf + o, c.names[i], c.lens[i]);
+			o += c.lens[i];
+			o += (size_t)snprintf((char *)buf + o, cap - o,
+			    " 0 %zu:7:0\n", i + 1);
+		}
+		if (o >= cap || maildir_sizelist_parse(buf, o, sizelist_fn, &c,
+		    &line) != 0 || c.bad || c.seen != c.n)
+			abort();
+		free(buf);
+	}
+	buf = malloc(size ? size : 1);
+	if (buf) {
+		memcpy(buf, data, size);
+		memset(&c, 0, sizeof(c));
+		(void)maildir_sizelist_parse(buf, size, sizelist_fn, &c, &line);
+		free(buf);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char uids[MAX_NAMES][MAX_UID_LEN + 1];
@@ -224,6 +288,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)maildir_journal_parse(journal, size, collect_fn, &c);
 		free(journal);
 	}
+	check_sizelist(data, size, names, n);
 	free(copy);
 	return 0;
 }

@@ -237,6 +237,122 @@ START_TEST(journal_parse_refuses_damage)
 }
 END_TEST
 
+/* ------------------------------------------ Courier's sizelist format */
+
+static size_t sl_count;
+static char sl_seen[512];
+
+static int sl_record(void *ctx, const char *name, size_t name_len,
+    uint64_t n, uint64_t uidv)
+{
+	size_t o = strlen(sl_seen);
+
+	(void)ctx;
+	snprintf(sl_seen + o, sizeof(sl_seen) - o, "[%.*s|%llu|%llu]",
+	    (int)name_len, name, (unsigned long long)n,
+	    (unsigned long long)uidv);
+	sl_count++;
+	return 0;
+}
+
+static int sl_parse(const char *text, size_t *line)
+{
+	sl_count = 0;
+	sl_seen[0] = '\0';
+	return maildir_sizelist_parse((const unsigned char *)text,
+	    strlen(text), sl_record, NULL, line);
+}
+
+START_TEST(sizelist_parse_accepts_courier_files)
+{
+	size_t line = 0;
+
+	/* As Debian 12's Courier writes it (version 3), with a name that
+	 * holds spaces and colons, and an empty list. */
+	ck_assert_int_eq(sl_parse("/3 3 1700000000\n"
+	    "1.A.h:2,S 42 1:1700000000:0\n"
+	    "2.sp ace x:2, 7 2:1700000000:1\n"
+	    "3.C.h:2, 9 0:0:0\n", &line), 0);
+	ck_assert_uint_eq(sl_count, 3);
+	ck_assert_str_eq(sl_seen, "[1.A.h:2,S|1|1700000000]"
+	    "[2.sp ace x:2,|2|1700000000][3.C.h:2,|0|0]");
+	ck_assert_uint_eq(line, 4);
+	ck_assert_int_eq(sl_parse("/2 1 5\n"
+	    "1.A.h:2, 3 18446744073709551615:5\n", &line), 0);
+	ck_assert_str_eq(sl_seen, "[1.A.h:2,|18446744073709551615|5]");
+	ck_assert_int_eq(sl_parse("/3 1 5\n", &line), 0);
+	ck_assert_uint_eq(sl_count, 0);
+}
+END_TEST
+
+START_TEST(sizelist_parse_refuses_damage)
+{
+	static const struct {
+		const char *text;
+		size_t line;
+	} bad[] = {
+		{ "", 1 },
+		{ "/3 1 5", 1 },			/* no LF */
+		{ "/1 1 5\n", 1 },			/* version */
+		{ "/4 1 5\n", 1 },
+		{ "/33 1 5\n", 1 },
+		{ "/3 1\n", 1 },			/* no UIDVALIDITY */
+		{ "/3 1 5 6\n", 1 },
+		{ "/3 +1 5\n", 1 },
+		{ "1.A.h 3 1:5\n", 1 },			/* no header */
+		{ "/3 1 5\na 3 1:5:0", 2 },		/* cut short */
+		{ "/3 1 5\n\n", 2 },			/* empty line */
+		{ "/3 1 5\na 3 1:5\n", 2 },		/* v2 line in v3 */
+		{ "/2 1 5\na 3 1:5:0\n", 2 },		/* v3 line in v2 */
+		{ "/3 1 5\na 3 1:5:2\n", 2 },		/* UTF8 not 0/1 */
+		{ "/3 1 5\n 3 1:5:0\n", 2 },		/* no name */
+		{ "/3 1 5\ncur/a 3 1:5:0\n", 2 },	/* a path */
+		{ "/3 1 5\na 3 1:5:0 \n", 2 },
+		{ "/3 1 5\na  1:5:0\n", 2 },		/* no size */
+		{ "/3 1 5\na -3 1:5:0\n", 2 },
+		{ "/3 1 5\na 3 :5:0\n", 2 },
+		{ "/3 1 5\na 3 1::0\n", 2 },
+		{ "/3 1 5\na 3 1:5:0:0\n", 2 },
+		{ "/3 1 5\na 3 18446744073709551616:5:0\n", 2 },
+		{ "/3 1 5\na 3 1:5:0\nb 3 2:5:0\nc 3 x:5:0\n", 4 },
+	};
+	static const char nul[] = "/3 1 5\na\0b 3 1:5:0\n";
+	char longname[400];
+	size_t i, line;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		line = 0;
+		ck_assert_msg(sl_parse(bad[i].text, &line) == -1,
+		    "accepted: %s", bad[i].text);
+		ck_assert_uint_eq(line, bad[i].line);
+	}
+	ck_assert_int_eq(maildir_sizelist_parse((const unsigned char *)nul,
+	    sizeof(nul) - 1, NULL, NULL, &line), -1);
+	/* A file name is at most NAME_MAX bytes: 255 is one, 256 not. */
+	memcpy(longname, "/3 1 5\n", 7);
+	memset(longname + 7, 'x', 255);
+	strcpy(longname + 7 + 255, " 3 1:5:0\n");
+	ck_assert_int_eq(sl_parse(longname, &line), 0);
+	memcpy(longname, "/3 1 5\nx", 8);
+	memset(longname + 8, 'x', 255);
+	strcpy(longname + 8 + 255, " 3 1:5:0\n");
+	ck_assert_int_eq(sl_parse(longname, &line), -1);
+}
+END_TEST
+
+START_TEST(courier_uid_format)
+{
+	char u[MAX_UID_LEN + 1];
+
+	maildir_courier_uid(3, 1700000000, u);
+	ck_assert_str_eq(u, "UID3-1700000000");
+	maildir_courier_uid(3, 0, u);
+	ck_assert_str_eq(u, "UID3");
+	maildir_courier_uid(UINT64_MAX, UINT64_MAX, u);
+	ck_assert_str_eq(u, "UID18446744073709551615-18446744073709551615");
+}
+END_TEST
+
 /* ------------------------------------------------- on a real Maildir */
 
 static char dir[64];
@@ -418,6 +534,148 @@ START_TEST(not_a_maildir_without_cur)
 }
 END_TEST
 
+/* ----------------------------------- Courier's sizelist on a Maildir */
+
+/* The UIDLs of the Maildir at dir, in order, space-separated. */
+static void uidls(char *out, size_t size)
+{
+	struct maildrop md;
+	char u[MAX_UID_LEN + 1];
+	size_t i, o = 0;
+
+	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
+	    geteuid(), NULL), MD_OK);
+	out[0] = '\0';
+	for (i = 0; i < md.count; i++) {
+		maildrop_uid(&md, i, u);
+		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? " " : "",
+		    u);
+		ck_assert_uint_lt(o, size);
+	}
+	maildrop_close(&md);
+}
+
+static void sizelist_path(char *p, size_t size)
+{
+	snprintf(p, size, "%s/courierpop3dsizelist", dir);
+}
+
+START_TEST(sizelist_ids_shown_by_base_name)
+{
+	char got[512], p[256];
+	struct stat st, st2;
+
+	make_maildir();
+	put("cur", "1.A.h:2,RS", "a\n");	/* flags changed since */
+	put("cur", "2.B.h:2,", "b\n");		/* not listed */
+	put("new", "3.C.h", "c\n");		/* Courier saw it in cur/ */
+	put("cur", "4.D.h:2,", "d\n");		/* version 0 id */
+	put("cur", "5.E.h", "e\n");		/* no ':' here, one there */
+	put(".", "courierpop3dsizelist", "/3 9 1700000000\n"
+	    "1.A.h:2,S 3 1:1700000000:0\n"
+	    "3.C.h:2, 3 7:1700000000:0\n"
+	    "4.D.h:2, 3 0:0:0\n"
+	    "5.E.h:2, 3 8:1700000000:0\n"
+	    "9.gone.h:2, 3 6:1700000000:0\n");
+	sizelist_path(p, sizeof(p));
+	ck_assert_int_eq(stat(p, &st), 0);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "UID1-1700000000 2.B.h UID7-1700000000 4.D.h "
+	    "5.E.h");
+	/* Read, never written: the same file, as it was, and the same ids
+	 * again. */
+	ck_assert_int_eq(stat(p, &st2), 0);
+	ck_assert_uint_eq(st.st_ino, st2.st_ino);
+	ck_assert_int_eq(st.st_size, st2.st_size);
+	ck_assert_int_eq(st.st_mtim.tv_sec, st2.st_mtim.tv_sec);
+	ck_assert_int_eq(st.st_mtim.tv_nsec, st2.st_mtim.tv_nsec);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "UID1-1700000000 2.B.h UID7-1700000000 4.D.h "
+	    "5.E.h");
+	remove_maildir();
+}
+END_TEST
+
+START_TEST(sizelist_refused_whole)
+{
+	static const char good[] = "/3 3 5\n1.A.h:2, 3 1:5:0\n"
+	    "2.B.h:2, 3 2:5:0\n";
+	char got[512], p[256], q[256];
+	int fd;
+
+	make_maildir();
+	put("cur", "1.A.h:2,", "a\n");
+	put("cur", "2.B.h:2,", "b\n");
+	put(".", "courierpop3dsizelist", good);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "UID1-5 UID2-5");
+	/* A bad last line: no id from the file, not even the first's. */
+	put(".", "courierpop3dsizelist", "/3 3 5\n1.A.h:2, 3 1:5:0\n"
+	    "2.B.h:2, 3 2:5\n");
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "1.A.h 2.B.h");
+	/* Two lines for one message. */
+	put(".", "courierpop3dsizelist", "/3 3 5\n1.A.h:2, 3 1:5:0\n"
+	    "1.A.h:2,S 3 2:5:0\n");
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "1.A.h 2.B.h");
+	/* Others may write it. */
+	put(".", "courierpop3dsizelist", good);
+	sizelist_path(p, sizeof(p));
+	ck_assert_int_eq(chmod(p, 0666), 0);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "1.A.h 2.B.h");
+	ck_assert_int_eq(chmod(p, 0644), 0);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "UID1-5 UID2-5");
+	/* Larger than COURIER_SIZELIST_MAX. */
+	fd = open(p, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)COURIER_SIZELIST_MAX + 1), 0);
+	ck_assert_int_eq(close(fd), 0);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "1.A.h 2.B.h");
+	/* A symbolic link to a good one. */
+	snprintf(q, sizeof(q), "%s/tmp/list", dir);
+	ck_assert_int_eq(rename(p, q), 0);
+	put("tmp", "list", good);
+	ck_assert_int_eq(symlink("tmp/list", p), 0);
+	uidls(got, sizeof(got));
+	ck_assert_str_eq(got, "1.A.h 2.B.h");
+	remove_maildir();
+}
+END_TEST
+
+START_TEST(sizelist_ids_kept_unique)
+{
+	char got[512], spaced[520];
+
+	make_maildir();
+	/* 2's id from the file is 1's base name: 2 falls back, and its
+	 * base name is 3's id from the file: 3 falls back too.  4 and 5
+	 * are given one id: 4 (the smaller base name) keeps it. */
+	put("cur", "UID1-5:2,", "a\n");
+	put("cur", "UID2-5:2,", "b\n");
+	put("cur", "UID3-5:2,", "c\n");
+	put("cur", "UID4-5:2,", "d\n");
+	put("cur", "UID5-5:2,", "e\n");
+	put(".", "courierpop3dsizelist", "/3 9 5\n"
+	    "UID2-5:2, 3 1:5:0\n"
+	    "UID3-5:2, 3 2:5:0\n"
+	    "UID4-5:2, 3 9:5:0\n"
+	    "UID5-5:2, 3 9:5:0\n");
+	uidls(got, sizeof(got));
+	/* No delivery time in these names: the order is by mtime, then
+	 * base name; compared as a set of five. */
+	snprintf(spaced, sizeof(spaced), " %s ", got);
+	ck_assert_msg(strstr(spaced, " UID1-5 ") && strstr(spaced, " UID2-5 ") &&
+	    strstr(spaced, " UID3-5 ") && strstr(spaced, " UID9-5 ") &&
+	    strstr(spaced, " UID5-5 ") && strlen(got) == 5 * 6 + 4, "%s",
+	    got);
+	remove_maildir();
+}
+END_TEST
+
 START_TEST(select_by_prefix)
 {
 	const char *p;
@@ -461,6 +719,12 @@ Suite *maildir_suite(void)
 	tcase_add_test(tc, update_removes_marked_only);
 	tcase_add_test(tc, not_a_maildir_without_cur);
 	tcase_add_test(tc, select_by_prefix);
+	tcase_add_test(tc, sizelist_parse_accepts_courier_files);
+	tcase_add_test(tc, sizelist_parse_refuses_damage);
+	tcase_add_test(tc, courier_uid_format);
+	tcase_add_test(tc, sizelist_ids_shown_by_base_name);
+	tcase_add_test(tc, sizelist_refused_whole);
+	tcase_add_test(tc, sizelist_ids_kept_unique);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,8 +16,9 @@
 # +XX; that is the UIDL clients of older Courier versions have seen, and
 # the one a site migrating from them needs.  A message Courier sees for
 # the first time (no sizelist, or not in it) gets a new "UID<n>-<uidv>"
-# instead, which no other server can reproduce without reading that file:
-# checked below, so the note printed stays true.
+# instead, recorded in the sizelist: pop3d reads that file (never writes
+# it) and shows the same ids, checked below with a sizelist Courier wrote
+# itself.
 . "$(dirname "$0")/../lib.sh"
 
 COURIER=/usr/lib/courier/courier/courierpop3d
@@ -93,9 +94,55 @@ fresh
 courier UIDL QUIT | uidl_list >"$T/fresh.courier"
 if [ "$(wc -l <"$T/fresh.courier")" = "${#NAMES[@]}" ] && ! grep -qv '^[0-9]* UID[0-9]*-[0-9]*$' "$T/fresh.courier"; then
 	pass courier-new-messages-get-uid-n-uidv
-	echo "NOTE: Debian's courierpop3d gives a message it sees for the first time a UIDL of the form UID<n>-<uidvalidity> (kept in Maildir/courierpop3dsizelist), not its base name; pop3d does not read that file, so such UIDLs (mail that arrived under a Courier that wrote them) are NOT carried over.  Equality holds for the base-name (\"version 0\") UIDLs Courier keeps for messages its sizelist records with uid 0."
 else
 	fail courier-new-messages-get-uid-n-uidv "Courier's UIDLs on a fresh Maildir: $(tr '\n' ' ' <"$T/fresh.courier" | cut -c1-300)"
+fi
+SL=$MD/courierpop3dsizelist
+check courier-wrote-sizelist test -s "$SL"
+cp "$SL" "$T/sizelist.courier"
+
+# pop3d on the Maildir Courier left: the same list, numbers, order and
+# ids (every name starts with its own delivery time, so both servers
+# order alike), and the sizelist untouched.
+crlf "${LOGIN[@]}" UIDL QUIT | pop seen "${POP[@]}"
+exited seen
+tr -d '\r' <"$T/seen.out" | uidl_list >"$T/seen.pop3d"
+equal seen-pop3d-lists-all "${#NAMES[@]}" "$(wc -l <"$T/seen.pop3d")"
+same uidl-equals-courier-sizelist-ids "$T/fresh.courier" "$T/seen.pop3d"
+same pop3d-leaves-sizelist-unchanged "$T/sizelist.courier" "$SL"
+# Flags changed since Courier listed the files (a mail reader read
+# them): still matched, by base name, by both servers.
+for b in "${NAMES[@]:0:3}"; do
+	mv "$MD/cur/$b:2," "$MD/cur/$b:2,S"
+done
+crlf "${LOGIN[@]}" UIDL QUIT | pop seen2 "${POP[@]}"
+tr -d '\r' <"$T/seen2.out" | uidl_list >"$T/seen2.pop3d"
+same uidl-sizelist-ids-after-flag-renames "$T/fresh.courier" "$T/seen2.pop3d"
+courier UIDL QUIT | uidl_list >"$T/seen2.courier"
+same courier-agrees-after-pop3d "$T/fresh.courier" "$T/seen2.courier"
+
+# A sizelist pop3d cannot take whole is not used at all: a line
+# appended that Courier never writes, then one of another owner's.
+# Either way pop3d shows the base-name ids, those it shows with no
+# sizelist (which are not Courier's here: the check can fail).
+cp "$T/sizelist.courier" "$SL"
+own "$SL"
+printf 'garbage\n' >>"$SL"
+crlf "${LOGIN[@]}" UIDL QUIT | pop damaged "${POP[@]}"
+exited damaged
+tr -d '\r' <"$T/damaged.out" | uidl_list >"$T/damaged.pop3d"
+check damaged-sizelist-logged grep -q 'courierpop3dsizelist line 13 is malformed' "$T/damaged.err"
+mv "$SL" "$T/sizelist.damaged"
+crlf "${LOGIN[@]}" UIDL QUIT | pop nolist "${POP[@]}"
+tr -d '\r' <"$T/nolist.out" | uidl_list >"$T/nolist.pop3d"
+check no-sizelist-base-names sh -c "! grep -q ' UID' '$T/nolist.pop3d' && test \$(wc -l <'$T/nolist.pop3d') = ${#NAMES[@]}"
+same damaged-sizelist-ignored-whole "$T/nolist.pop3d" "$T/damaged.pop3d"
+if [ "$(id -u)" = 0 ]; then
+	cp "$T/sizelist.courier" "$SL"	# root's, not the user's
+	crlf "${LOGIN[@]}" UIDL QUIT | pop foreign "${POP[@]}"
+	tr -d '\r' <"$T/foreign.out" | uidl_list >"$T/foreign.pop3d"
+	same foreign-sizelist-ignored "$T/nolist.pop3d" "$T/foreign.pop3d"
+	check foreign-sizelist-logged grep -q 'courierpop3dsizelist is not a regular file of uid' "$T/foreign.err"
 fi
 
 # --------------------------------------------- version 0 UIDLs
