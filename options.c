@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,18 @@ struct option_def {
 	int short_opt;		/* 0: long only */
 	enum arg_kind arg;
 	enum where where;
-	setter_fn *set;
+	/* A file name or template (set NULL): whether "none" sets it to
+	 * NULL (settings off by default, which a file line may say so
+	 * explicitly), where it goes in struct config (a const char *), and
+	 * what an empty one is called in the refusal. */
+	int none_is_off;
+	setter_fn *set;		/* NULL: a file name or template */
+	size_t field;
+	const char *what;
 };
+#define PATH(member, name, none) .none_is_off = (none), .set = NULL, \
+	.field = offsetof(struct config, member), .what = (name)
+#define FN(setter) .set = (setter)
 
 /* Values that are file names or templates: present, or the setting is
  * meaningless (an empty -p would open the current directory). */
@@ -51,30 +62,16 @@ static int need_value(const char *v, const char *what, char *why,
 	return -1;
 }
 
-static int set_passwd(struct options *o, const char *v, char *why, size_t size)
+/* A file name or template: present, or the setting is meaningless (an
+ * empty -p would open the current directory). */
+static int set_path(struct options *o, const struct option_def *d,
+    const char *v, char *why, size_t size)
 {
-	if (need_value(v, "password file name", why, size) < 0)
-		return -1;
-	o->cfg.passwd_file = v;
-	return 0;
-}
+	const char **dst = (const char **)(void *)((char *)&o->cfg + d->field);
 
-static int set_mailbox(struct options *o, const char *v, char *why,
-    size_t size)
-{
-	if (need_value(v, "mailbox template", why, size) < 0)
+	if (need_value(v, d->what, why, size) < 0)
 		return -1;
-	o->cfg.mailbox_template = v;
-	return 0;
-}
-
-/* "none" in the file: the default is no index cache, and a file line is
- * the natural place to say so explicitly. */
-static int set_index(struct options *o, const char *v, char *why, size_t size)
-{
-	if (need_value(v, "index cache template", why, size) < 0)
-		return -1;
-	o->cfg.index_template = strcmp(v, "none") ? v : NULL;
+	*dst = d->none_is_off && !strcmp(v, "none") ? NULL : v;
 	return 0;
 }
 
@@ -93,14 +90,6 @@ static int set_timeout(struct options *o, const char *v, char *why,
 		return -1;
 	}
 	o->cfg.timeout = (int)n;
-	return 0;
-}
-
-static int set_apop(struct options *o, const char *v, char *why, size_t size)
-{
-	if (need_value(v, "APOP file name", why, size) < 0)
-		return -1;
-	o->cfg.apop_file = strcmp(v, "none") ? v : NULL;
 	return 0;
 }
 
@@ -128,24 +117,6 @@ static int set_mail_group(struct options *o, const char *v, char *why,
 	}
 	/* "" or "none": never use a privileged group. */
 	o->cfg.mail_group = strcmp(v, "none") ? v : "";
-	return 0;
-}
-
-static int set_tls_cert(struct options *o, const char *v, char *why,
-    size_t size)
-{
-	if (need_value(v, "TLS certificate file name", why, size) < 0)
-		return -1;
-	o->cfg.tls_cert = v;
-	return 0;
-}
-
-static int set_tls_key(struct options *o, const char *v, char *why,
-    size_t size)
-{
-	if (need_value(v, "TLS key file name", why, size) < 0)
-		return -1;
-	o->cfg.tls_key = v;
 	return 0;
 }
 
@@ -189,15 +160,6 @@ static int set_plaintext(struct options *o, const char *v, char *why,
 		    "always, not '%s'", v);
 		return -1;
 	}
-	return 0;
-}
-
-static int set_privsep_user(struct options *o, const char *v, char *why,
-    size_t size)
-{
-	if (need_value(v, "privilege separation account", why, size) < 0)
-		return -1;
-	o->cfg.privsep_user = v;
 	return 0;
 }
 
@@ -295,27 +257,40 @@ static int set_check_config(struct options *o, const char *v, char *why,
 /* Order: as --help and --check-config list them.  "help" and "version"
  * are handled before anything is read. */
 static const struct option_def defs[] = {
-	{ "config", 0, ARG_VALUE, CMDLINE_ONLY, set_config },
-	{ "auth", 0, ARG_VALUE, ANYWHERE, set_auth },
-	{ "first-uid", 0, ARG_VALUE, ANYWHERE, set_first_uid },
-	{ "passwd", 'p', ARG_VALUE, ANYWHERE, set_passwd },
-	{ "mailbox", 'm', ARG_VALUE, ANYWHERE, set_mailbox },
-	{ "index-cache", 'I', ARG_VALUE, ANYWHERE, set_index },
-	{ "timeout", 't', ARG_VALUE, ANYWHERE, set_timeout },
-	{ "apop", 'a', ARG_VALUE, ANYWHERE, set_apop },
-	{ "hostname", 'n', ARG_VALUE, ANYWHERE, set_hostname },
-	{ "mail-group", 'g', ARG_VALUE, ANYWHERE, set_mail_group },
-	{ "tls-cert", 'c', ARG_VALUE, ANYWHERE, set_tls_cert },
-	{ "tls-key", 'k', ARG_VALUE, ANYWHERE, set_tls_key },
-	{ "tls", 'S', ARG_NONE, ANYWHERE, set_tls },
-	{ "plaintext-login", 'L', ARG_VALUE, ANYWHERE, set_plaintext },
-	{ "privsep-user", 'U', ARG_VALUE, ANYWHERE, set_privsep_user },
-	{ "privsep-dir", 'C', ARG_VALUE, ANYWHERE, set_privsep_dir },
-	{ "stderr", 's', ARG_NONE, ANYWHERE, set_stderr },
-	{ "proxy-from", 0, ARG_VALUE, ANYWHERE, set_proxy_from },
-	{ "check-config", 0, ARG_NONE, CMDLINE_ONLY, set_check_config },
+	{ "config", 0, ARG_VALUE, CMDLINE_ONLY, FN(set_config) },
+	{ "auth", 0, ARG_VALUE, ANYWHERE, FN(set_auth) },
+	{ "first-uid", 0, ARG_VALUE, ANYWHERE, FN(set_first_uid) },
+	{ "passwd", 'p', ARG_VALUE, ANYWHERE,
+	    PATH(passwd_file, "password file name", 0) },
+	{ "mailbox", 'm', ARG_VALUE, ANYWHERE,
+	    PATH(mailbox_template, "mailbox template", 0) },
+	{ "index-cache", 'I', ARG_VALUE, ANYWHERE,
+	    PATH(index_template, "index cache template", 1) },
+	{ "timeout", 't', ARG_VALUE, ANYWHERE, FN(set_timeout) },
+	{ "apop", 'a', ARG_VALUE, ANYWHERE,
+	    PATH(apop_file, "APOP file name", 1) },
+	{ "hostname", 'n', ARG_VALUE, ANYWHERE, FN(set_hostname) },
+	{ "mail-group", 'g', ARG_VALUE, ANYWHERE, FN(set_mail_group) },
+	{ "tls-cert", 'c', ARG_VALUE, ANYWHERE,
+	    PATH(tls_cert, "TLS certificate file name", 0) },
+	{ "tls-key", 'k', ARG_VALUE, ANYWHERE,
+	    PATH(tls_key, "TLS key file name", 0) },
+	{ "tls", 'S', ARG_NONE, ANYWHERE, FN(set_tls) },
+	{ "plaintext-login", 'L', ARG_VALUE, ANYWHERE, FN(set_plaintext) },
+	{ "privsep-user", 'U', ARG_VALUE, ANYWHERE,
+	    PATH(privsep_user, "privilege separation account", 0) },
+	{ "privsep-dir", 'C', ARG_VALUE, ANYWHERE, FN(set_privsep_dir) },
+	{ "stderr", 's', ARG_NONE, ANYWHERE, FN(set_stderr) },
+	{ "proxy-from", 0, ARG_VALUE, ANYWHERE, FN(set_proxy_from) },
+	{ "check-config", 0, ARG_NONE, CMDLINE_ONLY, FN(set_check_config) },
 };
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))
+
+static int apply(struct options *o, const struct option_def *d,
+    const char *v, char *why, size_t size)
+{
+	return d->set ? d->set(o, v, why, size) : set_path(o, d, v, why, size);
+}
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_LONG_BASE = 256 };
 
 /* Where each setting came from: 0 default, 1 the command line, else the
@@ -406,7 +381,7 @@ static int file_setting(void *ctx, const char *name, const char *value,
 		    source_line[i] - 1);
 		return -1;
 	}
-	if (d->set(fc->o, value, why, size) < 0)
+	if (apply(fc->o, d, value, why, size) < 0)
 		return -1;
 	source_line[i] = *fc->line + 1;
 	return 0;
@@ -621,7 +596,7 @@ int options_load(struct options *o, int argc, char **argv,
 	for (size_t k = 0; k < n; k++) {
 		const struct option_def *d = &defs[which[k]];
 
-		if (d->set(o, vals[k] ? vals[k] : "yes", why, sizeof(why)) < 0)
+		if (apply(o, d, vals[k] ? vals[k] : "yes", why, sizeof(why)) < 0)
 			option_error(cmdline_hint, "%s", why);
 		source_line[which[k]] = 1;
 	}
