@@ -70,6 +70,11 @@ struct maildir {
 	struct md_msg *msgs;
 	size_t count, alloc;
 	unsigned char *buf;		/* MBOX_BLOCK_SIZE bytes */
+	/* Names in new/ whose message also has a name in cur/ (a move at
+	 * this login, or one a crash cut short): unlinked from new/ once
+	 * cur/ is durable (move_new). */
+	char **new_names;
+	size_t new_count, new_alloc;
 	int open_fd;			/* message open_n, checked, or -1 */
 	size_t open_n;
 };
@@ -407,78 +412,169 @@ static void compact(struct maildir *md)
 	md->count = o;
 }
 
-/* Two files with one base name (a copy in new/ and in cur/): the first
- * is served, the other left alone, so that every UIDL stays unique. */
-static void drop_duplicates(struct maildir *md)
+static int keep_new_name(struct maildir *md, char *name)
 {
-	size_t i;
+	if (md->new_count == md->new_alloc) {
+		size_t n = md->new_alloc ? md->new_alloc * 2 : 16;
+		char **p;
+
+		if (n > SIZE_MAX / sizeof(*p) / 2) {
+			errno = ENOMEM;
+			return -1;
+		}
+		p = realloc(md->new_names, n * sizeof(*p));
+		if (!p)
+			return -1;
+		md->new_names = p;
+		md->new_alloc = n;
+	}
+	md->new_names[md->new_count++] = name;
+	return 0;
+}
+
+/*
+ * Two files with one base name (a copy in new/ and in cur/): the first
+ * is served, the other left alone, so that every UIDL stays unique.  A
+ * new/ name of the very file the cur/ name is (one inode: a move from
+ * new/ to cur/ a crash cut between its link and its unlink) is the same
+ * message, not a copy: its new/ name is removed with this login's moves,
+ * or a later DELE would leave it to be served again.
+ */
+static int drop_duplicates(struct maildir *md)
+{
+	struct stat cur, new;
+	int same_fs;
+	size_t i, kept = 0;
 
 	if (md->count == 0)
-		return;
+		return 0;
+	if (fstat(md->dirs[DIR_CUR], &cur) < 0 ||
+	    fstat(md->dirs[DIR_NEW], &new) < 0)
+		return -1;
+	same_fs = cur.st_dev == new.st_dev;
 	qsort(md->msgs, md->count, sizeof(md->msgs[0]), by_base);
 	for (i = 1; i < md->count; i++) {
-		struct md_msg *m = &md->msgs[i];
+		/* p: the one served of the names with m's base name. */
+		struct md_msg *p = &md->msgs[kept], *m = &md->msgs[i];
+		char shown[64];
 
-		if (md->msgs[i - 1].base_len == m->base_len &&
-		    !memcmp(md->msgs[i - 1].name, m->name, m->base_len)) {
-			char shown[64];
-
-			log_escape(shown, sizeof(shown), m->name,
-			    strlen(m->name));
-			log_msg(LOG_WARNING, "Maildir %s: %s/%s has the base "
-			    "name of another message; not served", md->path,
-			    dir_names[m->dir], shown);
-			m->flags |= GONE;
+		if (p->base_len != m->base_len ||
+		    memcmp(p->name, m->name, m->base_len)) {
+			kept = i;
+			continue;
 		}
+		m->flags |= GONE;
+		if (same_fs && p->dir == DIR_CUR && m->dir == DIR_NEW &&
+		    p->ino == m->ino) {
+			if (keep_new_name(md, m->name) < 0)
+				return -1;
+			m->name = NULL;
+			continue;
+		}
+		log_escape(shown, sizeof(shown), m->name, strlen(m->name));
+		log_msg(LOG_WARNING, "Maildir %s: %s/%s has the base name of "
+		    "another message; not served", md->path,
+		    dir_names[m->dir], shown);
 	}
 	compact(md);
+	return 0;
 }
 
 /*
  * At login, new mail moves to cur/ as qmail-pop3d and Dovecot move it:
  * the same name with ":2," (no flags) added, so that a mail reader sees
- * it as seen by a client.  RENAME_NOREPLACE: never over another file.
+ * it as seen by a client.  Not by rename(2): a file system that does not
+ * journal its directories can keep, after a power cut, the rename's
+ * removal from new/ without its entry in cur/ (the message lost).  So the
+ * file is linked into cur/ (never over another file), cur/ is fsynced,
+ * and only then is the new/ name removed: a cut leaves the message in
+ * new/, or in both under one inode, which the next login completes
+ * (drop_duplicates).  Where the file system has no hard links the move
+ * is a rename(2), RENAME_NOREPLACE, as safe as that file system makes it.
  * A message another program moved first is left out of this session; one
- * that cannot be moved is served from new/.  No fsync: after a crash it
- * is in one directory or the other, and either is right.
+ * that cannot be moved is served from new/.
  */
+static int hard_links_unsupported(int e)
+{
+	return e == EPERM || e == EOPNOTSUPP || e == EMLINK || e == ENOSYS;
+}
+
+/* Whether cur/to is already the file new/name is: a move this login
+ * began and a crash cut short between the link and the unlink. */
+static int linked_before(struct maildir *md, const char *name,
+    const char *to)
+{
+	struct stat a, b;
+
+	return fstatat(md->dirs[DIR_NEW], name, &a, AT_SYMLINK_NOFOLLOW) ==
+	    0 && fstatat(md->dirs[DIR_CUR], to, &b, AT_SYMLINK_NOFOLLOW) ==
+	    0 && S_ISREG(a.st_mode) && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
+static int move_one(struct maildir *md, struct md_msg *m)
+{
+	size_t len = strlen(m->name);
+	char shown[64];
+	char *to = malloc(len + 4);
+	int e;
+
+	if (!to)
+		return -1;
+	memcpy(to, m->name, len + 1);
+	if (!strchr(to, ':'))
+		memcpy(to + len, ":2,", 4);
+	e = linkat(md->dirs[DIR_NEW], m->name, md->dirs[DIR_CUR], to, 0) ==
+	    0 ? 0 : errno;
+	if (e == 0 || (e == EEXIST && linked_before(md, m->name, to))) {
+		if (keep_new_name(md, m->name) < 0) {
+			free(to);
+			return -1;
+		}
+	} else if (hard_links_unsupported(e) &&
+	    renameat2(md->dirs[DIR_NEW], m->name, md->dirs[DIR_CUR], to,
+	    RENAME_NOREPLACE) == 0) {
+		free(m->name);
+	} else {
+		if (hard_links_unsupported(e))
+			e = errno;	/* the rename's */
+		free(to);
+		if (e == ENOENT) {
+			m->flags |= GONE;	/* another program's now */
+			return 0;
+		}
+		log_escape(shown, sizeof(shown), m->name, len);
+		log_msg(LOG_WARNING, "Maildir %s: cannot move new/%s to cur/: "
+		    "%s; served from new/", md->path, shown, strerror(e));
+		return 0;
+	}
+	m->name = to;
+	m->dir = DIR_CUR;
+	return 0;
+}
+
 static int move_new(struct maildir *md)
 {
 	size_t i;
 
-	for (i = 0; i < md->count; i++) {
-		struct md_msg *m = &md->msgs[i];
-		size_t len = strlen(m->name);
-		char *to;
-
-		if (m->dir != DIR_NEW)
-			continue;
-		to = malloc(len + 4);
-		if (!to)
+	for (i = 0; i < md->count; i++)
+		if (md->msgs[i].dir == DIR_NEW && move_one(md, &md->msgs[i]) <
+		    0)
 			return -1;
-		memcpy(to, m->name, len + 1);
-		if (!strchr(to, ':'))
-			memcpy(to + len, ":2,", 4);
-		if (renameat2(md->dirs[DIR_NEW], m->name, md->dirs[DIR_CUR],
-		    to, RENAME_NOREPLACE) == 0) {
-			free(m->name);
-			m->name = to;
-			m->dir = DIR_CUR;
-			continue;
-		}
-		free(to);
-		if (errno == ENOENT) {
-			m->flags |= GONE;
-		} else {
-			char shown[64];
-
-			log_escape(shown, sizeof(shown), m->name, len);
-			log_msg(LOG_WARNING, "Maildir %s: cannot move new/%s "
-			    "to cur/: %s; served from new/", md->path, shown,
-			    strerror(errno));
-		}
-	}
 	compact(md);
+	if (md->new_count == 0)
+		return 0;
+	/* Both names stand until cur/'s is on disk; a failure here leaves
+	 * them for the next login, which finishes the move. */
+	if (fsync(md->dirs[DIR_CUR]) < 0)
+		return -1;
+	for (i = 0; i < md->new_count; i++) {
+		if (unlinkat(md->dirs[DIR_NEW], md->new_names[i], 0) < 0 &&
+		    errno != ENOENT)
+			return -1;
+	}
+	/* new/ needs no fsync: a name it keeps after a cut is found with
+	 * its cur/ twin and removed at the next login. */
 	return 0;
 }
 
@@ -1093,6 +1189,9 @@ static void maildir_free(struct maildir *md)
 		close(md->dfd);
 	for (i = 0; i < md->count; i++)
 		free(md->msgs[i].name);
+	for (i = 0; i < md->new_count; i++)
+		free(md->new_names[i]);
+	free(md->new_names);
 	free(md->msgs);
 	free(md->buf);
 	free(md);
@@ -1182,7 +1281,8 @@ static int open_maildir(struct maildir *md, const char *path)
 	md->buf = malloc(MBOX_BLOCK_SIZE);
 	if (!md->buf || scan_dir(md, DIR_CUR) < 0 || scan_dir(md, DIR_NEW) < 0)
 		goto io_error;
-	drop_duplicates(md);
+	if (drop_duplicates(md) < 0)
+		goto io_error;
 	/* An UPDATE a crash cut short is finished first. */
 	r = recover(md);
 	if (r != MD_OK)

@@ -244,9 +244,39 @@ class Replay:
                 for o in pending[:choice[at[dn]] if dn in at else 0]:
                     apply_op(m, o)
                 for b, i in m.items():
-                    out[(dn + '/' if dn else '') + b] = content[i]
+                    out[(dn + '/' if dn else '') + b] = Data(content[i], i)
             return out
         return dims, build, valid
+
+
+class Data(bytes):
+    """A file's contents in a state, with the object (inode) it is: two
+    names of one object are materialised as hard links, as a move by
+    link + unlink leaves them."""
+    def __new__(cls, data, oid):
+        o = super().__new__(cls, data)
+        o.oid = oid
+        return o
+
+
+def linked(state):
+    """{name: first name of the same object}, for the state's key."""
+    first = {}
+    out = {}
+    for n, d in sorted(state.items()):
+        out[n] = first.setdefault(getattr(d, 'oid', n), n)
+    return out
+
+
+def write_tree(top, state, create):
+    """Writes state's files under top, names of one object hard links;
+    create(path, data) makes a first name."""
+    for n, first in sorted(linked(state).items()):
+        p = os.path.join(top, n)
+        if first != n:
+            os.link(os.path.join(top, first), p)
+        else:
+            create(p, state[n])
 
 
 def choices(dims, rng):
@@ -310,12 +340,12 @@ class Runner:
             p = os.path.join(self.top, dn)
             os.mkdir(p, 0o700)
             os.chown(p, self.uid, self.gid)
-        for n, data in state.items():
-            p = os.path.join(self.top, n)
+        def create(p, data):
             fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.write(fd, data)
             os.close(fd)
             os.chown(p, self.uid, self.gid)
+        write_tree(self.top, state, create)
 
     def login(self):
         p = subprocess.run(self.a.cmd, input=self.session,
@@ -375,9 +405,10 @@ def keep_state(keepdir, series, idx, state, info):
     d = os.path.join(keepdir, series, 'state-%04d' % idx)
     for dn in SUBDIRS:
         os.makedirs(os.path.join(d, 'Maildir', dn), exist_ok=True)
-    for n, data in state.items():
-        with open(os.path.join(d, 'Maildir', n), 'wb') as f:
+    def create(p, data):
+        with open(p, 'wb') as f:
             f.write(data)
+    write_tree(os.path.join(d, 'Maildir'), state, create)
     with open(os.path.join(d, 'info.txt'), 'w') as f:
         f.write(info + '\n')
     return d
@@ -431,8 +462,9 @@ def cmd_run(a):
         for ch in chs:
             state = build(ch)
             n_states += 1
+            links = linked(state)
             key = hashlib.sha256(repr(sorted(
-                (n, hashlib.sha256(d).hexdigest())
+                (n, hashlib.sha256(d).hexdigest(), links[n])
                 for n, d in state.items())).encode()).hexdigest()
             if key not in cache:
                 cache[key] = check_state(run, state, exp)

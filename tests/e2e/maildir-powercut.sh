@@ -22,11 +22,12 @@
 # first unlink (tests/faultshim.c), then the recovering login recorded and
 # cut the same way, where only the after set will do.  One PASS/FAIL line per series; failing states
 # are kept in build/powercut-maildir/SERIES/.  POWERCUT_SEED=N repeats a
-# run's sample.  POWERCUT_RENAME_HALVES=1 models login's unsynced move
-# from new/ to cur/ as two independent directory changes (a file system
-# without a journal): it fails today, the move can lose the message or
-# leave it twice (see tests/powercut-maildir.py); the default models the
-# rename as atomic, as ext4, xfs and btrfs make it.
+# run's sample.  The halves-* series (and POWERCUT_RENAME_HALVES=1 for
+# all) model a rename between directories as two independent directory
+# changes (a file system without a journal), where a rename from new/ to
+# cur/ could lose the message; the others model it as atomic, as ext4,
+# xfs and btrfs make it.  Login's move is a link, an fsync of cur/ and an
+# unlink, safe under both.
 # Run alone: bash tests/e2e/maildir-powercut.sh build/asan.
 if [ -z "${BIN:-}" ] && [ -n "${1:-}" ]; then BIN=$(cd "$1" && pwd); export BIN; fi
 . "$(dirname "$0")/../lib.sh"
@@ -136,7 +137,9 @@ crashed() {
 	crlf "${in[@]}" | "${RUNAS[@]}" env ASAN_OPTIONS="$PRELOAD_ASAN" \
 		LD_PRELOAD="$FAULT" FAULT_AT=0 FAULT_TRACE_FILE="$T/$name.trace" \
 		"$POP3D" "${POP[@]}" >/dev/null 2>&1
-	at=$(awk '$2 == "unlinkat" && $3 ~ /^[0-9]/ { print $1; exit }' "$T/$name.trace")
+	# A message's cur/ name has a ':'; the login's unlinks of new/ names
+	# (the second half of its moves) have none.
+	at=$(awk '$2 == "unlinkat" && $3 ~ /^[0-9][^:]*:/ { print $1; exit }' "$T/$name.trace")
 	fresh
 	if [ -z "$at" ]; then
 		fail "$name-crash" "no unlink of a message in the trace"
@@ -149,8 +152,13 @@ crashed() {
 	check "$name-crashed-with-journal" test -e "$MD/pop3d-journal"
 }
 
-# Message 5 was in new/: moved to cur/ at login (no fsync), then deleted.
+# Message 5 was in new/: moved to cur/ at login (linked into cur/, cur/
+# fsynced, unlinked from new/), then deleted.
 series dele-cur-and-moved 2 5
 series dele-all 1 2 3 4 5 6
+# The same with the move's two directory changes surviving a cut each on
+# its own (a file system that does not journal directories): a rename
+# could lose the message there, the link + fsync + unlink cannot.
+POWERCUT_RENAME_HALVES=1 series halves-dele-cur-and-moved 2 5
 # Recovery: the crash left message 1 deleted, 2, 5 and 6 still to go.
 RECOVER=4 series recovery-dele-some 1 2 5 6

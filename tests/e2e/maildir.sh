@@ -163,6 +163,51 @@ check dele-no-journal-left sh -c "[ ! -e '$MD/pop3d-journal' ] && [ ! -e '$MD/po
 crlf "${LOGIN[@]}" "DELE 1" RSET QUIT | pop rset "${POP[@]}"
 check rset-deletes-nothing sh -c "[ -e '$MD/cur/$N1:2,S' ]"
 
+# ------------------------------- a move from new/ a crash cut short
+# Login moves new/ mail by link into cur/, fsync of cur/, unlink from
+# new/: a cut between leaves one file under both names.  The next login
+# serves it once and removes the new/ name, so a DELE of it is final (a
+# new/ name left behind would bring a deleted message back).  A different
+# file that merely has the same base name is never removed.
+
+fresh
+crlf "${LOGIN[@]}" STAT QUIT | pop twin-ref "${POP[@]}"
+fresh
+ln "$MD/new/$N6" "$MD/cur/$N6:2,"
+crlf "${LOGIN[@]}" STAT "UIDL 6" "DELE 6" QUIT | pop twin "${POP[@]}"
+exited twin
+equal twin-served-once "$(line twin-ref 4)" "$(line twin 4)"
+equal twin-uidl "+OK 6 $N6" "$(line twin 5)"
+check twin-new-name-removed test ! -e "$MD/new/$N6"
+check twin-dele-final sh -c "[ ! -e '$MD/cur/$N6:2,' ] && [ -z \"\$(ls '$MD/new')\" ]"
+crlf "${LOGIN[@]}" STAT QUIT | pop twin-after "${POP[@]}"
+equal twin-not-back "+OK 5" "$(line twin-after 4 | cut -d' ' -f1,2)"
+
+fresh
+cp "$MD/new/$N6" "$MD/cur/$N6:2,"
+own "$MD/cur/$N6:2,"
+crlf "${LOGIN[@]}" STAT QUIT | pop copy "${POP[@]}"
+exited copy
+check copy-new-name-kept test -e "$MD/new/$N6"
+check copy-cur-name-kept test -e "$MD/cur/$N6:2,"
+log_has copy-logged copy "new/$N6 has the base name of another message; not served"
+
+# A move whose link succeeded is not undone by a failing fsync of cur/:
+# the login fails and both names stay for the next one, which finishes.
+fresh
+FAULT=$T/faultshim.so
+cc -shared -fPIC -O1 -o "$FAULT" "$TOP/tests/faultshim.c" -ldl
+crlf "${LOGIN[@]}" QUIT | "${RUNAS[@]}" env ASAN_OPTIONS="${ASAN_OPTIONS}:verify_asan_link_order=0" \
+	LD_PRELOAD="$FAULT" FAULT_AT=0 FAULT_TRACE_FILE="$T/move.trace" "$POP3D" "${POP[@]}" >/dev/null 2>&1
+at=$(awk '$2 == "fsync" { print $1; exit }' "$T/move.trace")
+fresh
+crlf "${LOGIN[@]}" QUIT | "${RUNAS[@]}" env ASAN_OPTIONS="${ASAN_OPTIONS}:verify_asan_link_order=0" \
+	LD_PRELOAD="$FAULT" FAULT_AT="${at:-1}" FAULT_WHEN=before "$POP3D" "${POP[@]}" >/dev/null 2>&1
+check move-killed-before-fsync-keeps-new sh -c "[ -e '$MD/new/$N6' ]"
+crlf "${LOGIN[@]}" STAT QUIT | pop move-resumed "${POP[@]}"
+equal move-resumed-six "+OK 6" "$(line move-resumed 4 | cut -d' ' -f1,2)"
+check move-resumed-finished sh -c "[ ! -e '$MD/new/$N6' ] && [ -e '$MD/cur/$N6:2,' ]"
+
 # --------------------------- a kill at every step of UPDATE
 
 FAULT_ASAN="${ASAN_OPTIONS}:verify_asan_link_order=0"
