@@ -78,7 +78,9 @@ struct maildir {
 	size_t open_n;
 	/* The cache (-I), if any: its path, what was read of it (raw and
 	 * parsed), and the stamps of cur/ and new/ before the scan. */
-	const char *cache_path;		/* NULL: no cache */
+	const char *cache_path;		/* cache_file, or NULL: no cache */
+	char cache_file[MAX_PATH_LEN];
+	int cache_dirty;		/* a hinted size was wrong */
 	struct mdcache cache;
 	unsigned char *cache_raw;
 	size_t cache_len;
@@ -1234,16 +1236,29 @@ static int cache_start(struct maildir *md)
 	return 0;
 }
 
+static int entry_by_base(const void *a, const void *b)
+{
+	const struct mdcache_entry *x = a, *y = b;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->name, y->name, n);
+
+	if (c)
+		return c;
+	return x->base_len < y->base_len ? -1 : x->base_len > y->base_len;
+}
+
 /*
- * After the scan, recovery, the move of new/ and the sizes: the cache for
- * the list as it is now (md->msgs in base name order), with the stamps
- * taken before the scan, written unless the file already holds exactly
- * that.  A login that moved mail or removed files changed the
- * directories after those stamps, so its cache cannot pass
- * fast_path_holds(); the next login scans (reusing every size) and
- * writes one that can, once the directories settled.
+ * The cache for the login's list (without the messages UPDATE removed),
+ * with the stamps taken before the scan, written unless the file already
+ * holds exactly that.  Called after the scan, recovery, the move of new/
+ * and the sizes, and again at the end of a session in which a hinted
+ * size proved wrong (so the next login shows the counted one).  A login
+ * that moved mail or removed files changed the directories after those
+ * stamps, so its cache cannot pass fast_path_holds(); the next login
+ * scans (reusing every size) and writes one that can, once the
+ * directories settled.
  */
-static void cache_finish(struct maildir *md)
+static void cache_write(struct maildir *md)
 {
 	struct mdcache c;
 	unsigned char *buf = NULL;
@@ -1269,13 +1284,16 @@ static void cache_finish(struct maildir *md)
 		if (st->st_ctim.tv_sec > md->scan_start - CACHE_SETTLE_SECONDS)
 			c.settled = 0;
 	}
-	c.count = md->count;
 	c.e = calloc(md->count ? md->count : 1, sizeof(*c.e));
 	if (!c.e)
 		return;
 	for (i = 0; i < md->count; i++) {
 		const struct md_msg *m = &md->msgs[i];
-		struct mdcache_entry *e = &c.e[i];
+		struct mdcache_entry *e = &c.e[c.count];
+
+		if (m->flags & GONE)
+			continue;
+		c.count++;
 
 		e->name = m->name;
 		e->name_len = strlen(m->name);
@@ -1287,6 +1305,9 @@ static void cache_finish(struct maildir *md)
 		e->size = m->size;
 		e->time = m->time;
 	}
+	/* At login md->msgs is in that order already; at the end, in
+	 * delivery order. */
+	qsort(c.e, c.count, sizeof(*c.e), entry_by_base);
 	if (mdcache_build(&c, &buf, &len) < 0)
 		log_msg(LOG_DEBUG, "Maildir %s: no index cache: %s", md->path,
 		    strerror(errno));
@@ -1427,7 +1448,7 @@ static int open_maildir(struct maildir *md, const char *path)
 	if (move_new(md) < 0 || size_messages(md) < 0)
 		goto io_error;
 	if (md->cache_path)
-		cache_finish(md);
+		cache_write(md);
 	if (read_sizelist(md) < 0 || unique_ids(md) < 0)
 		goto io_error;
 	if (md->count)
@@ -1453,19 +1474,21 @@ static int maildir_be_open(void **be_r, const char *path, uid_t owner,
 	md->dfd = md->lock_fd = md->open_fd = -1;
 	md->dirs[0] = md->dirs[1] = -1;
 	md->owner = owner;
-	md->cache_path = cache;	/* the caller's, kept through the open */
+	if (cache && strlen(cache) < sizeof(md->cache_file)) {
+		strcpy(md->cache_file, cache); /* NOLINT(*.strcpy) */
+		md->cache_path = md->cache_file;
+	}
 	if (strlen(path) >= sizeof(md->path)) {
 		free(md);
 		return MD_BAD_FILE;
 	}
 	strcpy(md->path, path); /* NOLINT(*.strcpy) */
 	r = open_maildir(md, path);
-	/* Nothing of the cache is needed after the open. */
+	/* What was read of the cache is not needed after the open. */
 	mdcache_free(&md->cache);
 	free(md->cache_raw);
 	md->cache_raw = NULL;
 	md->cache_len = 0;
-	md->cache_path = NULL;
 	if (r != MD_OK) {
 		maildir_free(md);
 		return r;
@@ -1544,13 +1567,15 @@ static int maildir_be_check(void *be, size_t n)
 			close(fd);
 			return r == MD_CHANGED ? MD_GONE : MD_ERROR;
 		}
-		if (size != m->size)
+		if (size != m->size) {
+			md->cache_dirty = 1;
 			log_msg(LOG_NOTICE, "Maildir %s: message %s is %llu "
 			    "octets, not the %llu %s", md->path, shown,
 			    (unsigned long long)size,
 			    (unsigned long long)m->size,
 			    m->flags & SIZE_FROM_CACHE ? "the index cache "
 			    "says" : "its name says");
+		}
 		m->size = size;
 		m->flags &= ~(SIZE_UNVERIFIED | SIZE_FROM_CACHE);
 	}
@@ -1600,9 +1625,13 @@ static int maildir_be_update(void *be, const unsigned char *deleted)
 		    "deleted: %s", md->path, strerror(errno));
 		return MD_ERROR;
 	}
-	for (i = 0; i < md->count; i++)
-		if (deleted[i] && remove_message(md, &md->msgs[i]) < 0)
+	for (i = 0; i < md->count; i++) {
+		if (!deleted[i])
+			continue;
+		if (remove_message(md, &md->msgs[i]) < 0)
 			goto fail;
+		md->msgs[i].flags |= GONE;	/* for cache_write() */
+	}
 	if (sync_dirs(md) < 0 || finish_journal(md) < 0)
 		goto fail;
 	return MD_OK;
@@ -1616,6 +1645,11 @@ fail:
 
 static void maildir_be_close(void *be)
 {
+	struct maildir *md = be;
+
+	/* The sizes RETR counted, for the next login's hints. */
+	if (md && md->cache_path && md->cache_dirty)
+		cache_write(md);
 	maildir_free(be);
 }
 
