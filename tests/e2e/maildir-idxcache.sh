@@ -155,6 +155,13 @@ same inplace-retr-byte-exact "$T/inplace.exp" "$T/inplace.got"
 log_has inplace-wrong-size-logged inplace "is $true_size octets, not the $((true_size + 1)) the index cache says"
 equal inplace-list-after-corrected "+OK 4 $true_size" "$(tail -n 2 "$T/inplace.out" | head -n 1 | tr -d '\r')"
 
+# The session that found the cached size wrong wrote the cache again: the
+# next login shows the counted size, and logs nothing about it.
+crlf "${LOGIN[@]}" 'LIST 4' QUIT | pop inplace-next "${CPOP[@]}"
+equal inplace-next-login-counted-size "+OK 4 $true_size" "$(line inplace-next 4)"
+if grep -q 'the index cache says' "$T/inplace-next.err"; then fail inplace-next-nothing-logged "logged again"
+else pass inplace-next-nothing-logged; fi
+
 # ------------------------------------------------------------- new mail
 
 printf 'Subject: late\n\nlate mail\n' >"$MD/new/$(name_of 40)"
