@@ -22,6 +22,9 @@ CPOP=("${POP[@]}" -I "$T/home/%u.mdidx")
 LOGIN=('USER alice' 'PASS secret')
 FAST='message list read from the index cache'
 
+command -v strace >/dev/null 2>&1 ||
+	sh "$TOP/tests/apt-install.sh" strace >"$T/apt.log" 2>&1 ||
+	fail deps-strace "cannot install strace: $(tail -3 "$T/apt.log" | tr '\n' ' ')"
 if ! cc -O1 -o "$T/mdcreseal" "$TOP/tests/mdcreseal.c" -lxxhash 2>"$T/reseal.err"; then
 	fail mdcreseal-build "$(tr '\n' ' ' <"$T/reseal.err")"
 	exit 0
