@@ -254,26 +254,6 @@ int mdcache_build(const struct mdcache *c, unsigned char **buf_r,
 	return 0;
 }
 
-ssize_t mdcache_find(const struct mdcache *c, const char *base,
-    size_t base_len)
-{
-	size_t lo = 0, hi = c->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct mdcache_entry *e = &c->e[mid];
-		int r = base_cmp(e->name, e->base_len, base, base_len);
-
-		if (r == 0)
-			return (ssize_t)mid;
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 int mdcache_load(const char *file, uid_t owner, struct mdcache *c,
     unsigned char **raw_r, size_t *len_r)
 {

@@ -1119,27 +1119,43 @@ static int unique_ids(struct maildir *md)
  * of every file.
  */
 
-/* A message the scan found takes its size from the cache when the cache
+/*
+ * A message the scan found takes its size from the cache when the cache
  * recorded a file of its base name with the same inode, size and mtime
- * (to the nanosecond): a hint like ",W=", counted when first sent. */
+ * (to the nanosecond): a hint like ",W=", counted when first sent.  Both
+ * lists are in base name order (drop_duplicates, mdcache_parse), one
+ * message a base name: one walk along both.
+ */
 static void reuse_sizes(struct maildir *md)
 {
-	size_t i;
+	const struct mdcache *c = &md->cache;
+	size_t i = 0, k = 0;
 
-	for (i = 0; i < md->count; i++) {
+	while (i < md->count && k < c->count) {
 		struct md_msg *m = &md->msgs[i];
-		ssize_t k = mdcache_find(&md->cache, m->name, m->base_len);
-		const struct mdcache_entry *e;
+		const struct mdcache_entry *e = &c->e[k];
+		size_t n = m->base_len < e->base_len ? m->base_len :
+		    e->base_len;
+		int r = memcmp(m->name, e->name, n);
 
-		if (k < 0)
+		if (r == 0 && m->base_len != e->base_len)
+			r = m->base_len < e->base_len ? -1 : 1;
+		if (r < 0) {
+			i++;
 			continue;
-		e = &md->cache.e[k];
+		}
+		if (r > 0) {
+			k++;
+			continue;
+		}
 		/* The parser checked e->size against e->st_size. */
 		if (e->ino == (uint64_t)m->ino && e->st_size == m->st_size &&
 		    e->mtime_ns == m->mtime_ns) {
 			m->size = e->size;
 			m->flags |= SIZE_UNVERIFIED | SIZE_FROM_CACHE;
 		}
+		i++;
+		k++;
 	}
 }
 
@@ -1436,13 +1452,12 @@ static int open_maildir(struct maildir *md, const char *path)
 	} else {
 		if (scan_dir(md, DIR_CUR) < 0 || scan_dir(md, DIR_NEW) < 0)
 			goto io_error;
+		drop_duplicates(md);
 		if (md->cache_raw)
 			reuse_sizes(md);
 	}
-	/* The cache's list is in base name order without a base name twice
-	 * (mdcache_parse() checked): nothing to sort or drop. */
-	if (!fast)
-		drop_duplicates(md);
+	/* (The cache's list is in base name order without a base name
+	 * twice, mdcache_parse() checked: nothing to sort or drop.) */
 	/* An UPDATE a crash cut short is finished first. */
 	r = recover(md);
 	if (r != MD_OK)

@@ -944,9 +944,6 @@ int mdcache_parse(const unsigned char *p, size_t len, struct mdcache *c,
  * ascending) in a malloc'd *buf_r of *len_r bytes: 0, or -1 (errno). */
 int mdcache_build(const struct mdcache *c, unsigned char **buf_r,
     size_t *len_r);
-/* The index of the entry with that base name, or -1. */
-ssize_t mdcache_find(const struct mdcache *c, const char *base,
-    size_t base_len);
 void mdcache_free(struct mdcache *c);
 /*
  * Reads and parses the cache file, which must be a regular file of
