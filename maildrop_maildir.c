@@ -4,7 +4,9 @@
  * the file names, streaming a message, and a crash-safe UPDATE through a
  * journal of the names to delete.  A courierpop3dsizelist Courier's
  * pop3d left in the Maildir is read (never written) so that the
- * messages it lists keep the ids Courier gave them.
+ * messages it lists keep the ids Courier gave them.  With -I, the index
+ * cache (maildir_cache.c) saves counting sizes and, while the directories
+ * are unchanged, listing them ("the cache" below says what is trusted).
  *
  * Runs with the user's privileges, and only with them: a Maildir needs
  * no mail group, so it is given up before the first name is looked at.
@@ -1310,7 +1312,6 @@ static void cache_write(struct maildir *md)
 		if (m->flags & GONE)
 			continue;
 		c.count++;
-
 		e->name = m->name;
 		e->name_len = strlen(m->name);
 		e->base_len = m->base_len;
