@@ -285,9 +285,17 @@ rm -rf "$T/alice"
 mkdir -p "$MD/cur" "$MD/new" "$MD/tmp"
 for i in 1 2 3; do printf 'Subject: s%d\n\nsettle\n' "$i" >"$MD/cur/$(name_of "$i"):2,"; done
 chmod -R go-w "$T/alice"; own -R "$T/alice"
-rm -f "$IDX"
-look s1 "${CPOP[@]}"
-look s2 "${CPOP[@]}"
+# The check means something only if s1 began within 2 s of cur/'s last
+# change: on a machine too loaded for that, cur/ is changed again (a
+# dot file made and removed) and the pair run again.
+for try in 1 2 3; do
+	rm -f "$IDX"
+	touch "$MD/cur/.poke"; rm "$MD/cur/.poke"
+	t0=$(date +%s)
+	look s1 "${CPOP[@]}"
+	look s2 "${CPOP[@]}"
+	[ $((t0 - $(stat -c %Z "$MD/cur"))) -lt 2 ] && break
+done
 if fast s2; then fail unsettled-no-fast-path "fast path taken with cur/ changed under 2 s before the scan"
 else pass unsettled-no-fast-path; fi
 settle
