@@ -57,7 +57,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = options.c config.c proxy.c session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
+LIB_SRCS = options.c config.c proxy.c session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
 HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -124,7 +124,7 @@ lint:
 	    $(CSTD) $(DEPS_CFLAGS)
 
 # --- fuzzing: libFuzzer harnesses (clang) -------------------------------
-# fuzz/fuzz_{session,passwd,mbox,proxy,maildir}.c with seed corpora in fuzz/corpus/NAME
+# fuzz/fuzz_{session,passwd,mbox,proxy,maildir,maildir_cache}.c with seed corpora in fuzz/corpus/NAME
 # (reproducers of fixed findings included).  `make fuzz` fuzzes each for
 # FUZZ_SECONDS; new inputs go to build/fuzz/corpus-NAME, crashes to
 # build/fuzz/artifacts/.  `make fuzz-check` runs each over its committed
@@ -134,7 +134,7 @@ lint:
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR      = build/fuzz
-FUZZ_NAMES    = session passwd mbox proxy maildir
+FUZZ_NAMES    = session passwd mbox proxy maildir maildir_cache
 FUZZ_BINS     = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_CFLAGS   = $(CSTD) $(WARN) -g -O1 -fno-omit-frame-pointer -I. \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -144,7 +144,7 @@ FUZZ_WRAP     = -Wl,--wrap=nanosleep,--wrap=clock_nanosleep,--wrap=geteuid,--wra
 FUZZ_COMMON   = fuzz/fuzz_util.c fuzz/fuzz_util.h $(LIB_SRCS) $(HDRS)
 
 $(FUZZ_DIR)/fuzz_session $(FUZZ_DIR)/fuzz_passwd $(FUZZ_DIR)/fuzz_proxy \
-    $(FUZZ_DIR)/fuzz_maildir: $(FUZZ_DIR)/%: fuzz/%.c \
+    $(FUZZ_DIR)/fuzz_maildir $(FUZZ_DIR)/fuzz_maildir_cache: $(FUZZ_DIR)/%: fuzz/%.c \
     $(FUZZ_COMMON)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPS_CFLAGS) -o $@ fuzz/$*.c \

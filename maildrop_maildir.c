@@ -4,7 +4,9 @@
  * the file names, streaming a message, and a crash-safe UPDATE through a
  * journal of the names to delete.  A courierpop3dsizelist Courier's
  * pop3d left in the Maildir is read (never written) so that the
- * messages it lists keep the ids Courier gave them.
+ * messages it lists keep the ids Courier gave them.  With -I, the index
+ * cache (maildir_cache.c) saves counting sizes and, while the directories
+ * are unchanged, listing them ("the cache" below says what is trusted).
  *
  * Runs with the user's privileges, and only with them: a Maildir needs
  * no mail group, so it is given up before the first name is looked at.
@@ -25,6 +27,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <md5.h>
@@ -44,10 +47,12 @@
 enum { DIR_CUR, DIR_NEW };
 static const char *const dir_names[] = { "cur", "new" };
 
-#define SIZE_FROM_NAME	0x01	/* size taken from ",W=": verify at RETR */
+#define SIZE_UNVERIFIED	0x01	/* size a hint (",W=", the cache): verify
+				 * by counting when first sent */
 #define GONE		0x02	/* removed by another program */
 #define SIZELISTED	0x04	/* a line of the sizelist names it */
 #define COURIER_ID	0x08	/* shown as Courier's "UID<n>-<uidv>" */
+#define SIZE_FROM_CACHE	0x10	/* the hint is the cache's, not the name's */
 
 struct md_msg {
 	char *name;		/* its name now, in dirs[dir] */
@@ -57,6 +62,7 @@ struct md_msg {
 	long long time;		/* delivery time: the name's, or mtime */
 	uint64_t size;		/* octets RETR sends */
 	uint64_t st_size;	/* the file's size at the scan */
+	int64_t mtime_ns;	/* its mtime then, for the cache's key */
 	ino_t ino;
 	uint64_t cnum, cuidv;	/* Courier's id, if COURIER_ID */
 };
@@ -77,6 +83,16 @@ struct maildir {
 	size_t new_count, new_alloc;
 	int open_fd;			/* message open_n, checked, or -1 */
 	size_t open_n;
+	/* The cache (-I), if any: its path, what was read of it (raw and
+	 * parsed), and the stamps of cur/ and new/ before the scan. */
+	const char *cache_path;		/* cache_file, or NULL: no cache */
+	char cache_file[MAX_PATH_LEN];
+	int cache_dirty;		/* a hinted size was wrong */
+	struct mdcache cache;
+	unsigned char *cache_raw;
+	size_t cache_len;
+	struct stat stamps[2];
+	time_t scan_start;
 };
 
 /* ---------------------------------------------------------- names */
@@ -286,11 +302,17 @@ static int count_size(struct maildir *md, int fd, uint64_t len,
 
 /* ------------------------------------------------------------ scanning */
 
-static int add_message(struct maildir *md, int dir, const char *name,
-    const struct stat *st)
+static int64_t ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/* A new entry at the end of md->msgs for the len bytes of name, zeroed
+ * but for name, base_len and dir; NULL (errno) if out of memory. */
+static struct md_msg *push_message(struct maildir *md, int dir,
+    const char *name, size_t len)
 {
 	struct md_msg *m;
-	size_t len = strlen(name);
 
 	if (md->count == md->alloc) {
 		size_t n = md->alloc ? md->alloc * 2 : 64;
@@ -298,11 +320,11 @@ static int add_message(struct maildir *md, int dir, const char *name,
 
 		if (n > SIZE_MAX / sizeof(*p) / 2) {
 			errno = ENOMEM;
-			return -1;
+			return NULL;
 		}
 		p = realloc(md->msgs, n * sizeof(*p));
 		if (!p)
-			return -1;
+			return NULL;
 		md->msgs = p;
 		md->alloc = n;
 	}
@@ -310,15 +332,27 @@ static int add_message(struct maildir *md, int dir, const char *name,
 	memset(m, 0, sizeof(*m));
 	m->name = malloc(len + 1);
 	if (!m->name)
-		return -1;
-	memcpy(m->name, name, len + 1);
-	m->base_len = maildir_base_len(name);
+		return NULL;
+	memcpy(m->name, name, len);
+	m->name[len] = '\0';
+	m->base_len = maildir_base_len(m->name);
 	m->dir = dir;
-	m->st_size = (uint64_t)st->st_size;
-	m->ino = st->st_ino;
-	if (maildir_name_time(name, &m->time) < 0)
-		m->time = (long long)st->st_mtim.tv_sec;
 	md->count++;
+	return m;
+}
+
+static int add_message(struct maildir *md, int dir, const char *name,
+    const struct stat *st)
+{
+	struct md_msg *m = push_message(md, dir, name, strlen(name));
+
+	if (!m)
+		return -1;
+	m->st_size = (uint64_t)st->st_size;
+	m->mtime_ns = ns_of(&st->st_mtim);
+	m->ino = st->st_ino;
+	if (maildir_name_time(m->name, &m->time) < 0)
+		m->time = (long long)st->st_mtim.tv_sec;
 	return 0;
 }
 
@@ -833,8 +867,9 @@ out:
 
 /* ------------------------------------------------------------ sizes */
 
-/* Every message's size: from ",W=" when the name has a plausible one
- * (verified when it is sent), else counted from the file. */
+/* Every message's size: from the cache (reuse_sizes) or from ",W=" when
+ * the name has a plausible one (either verified when it is sent), else
+ * counted from the file. */
 static int size_messages(struct maildir *md)
 {
 	size_t i;
@@ -845,11 +880,13 @@ static int size_messages(struct maildir *md)
 		uint64_t w;
 		int fd, r;
 
+		if (m->flags & SIZE_UNVERIFIED)
+			continue;	/* the cache's (reuse_sizes) */
 		/* Each LF may become CRLF, and a last line gets one. */
 		if (maildir_name_size(m->name, m->base_len, &w) == 0 &&
 		    w >= m->st_size && w - m->st_size <= m->st_size + 2) {
 			m->size = w;
-			m->flags |= SIZE_FROM_NAME;
+			m->flags |= SIZE_UNVERIFIED;
 			continue;
 		}
 		fd = open_message(md, md->dirs[m->dir], m->name, &st);
@@ -862,6 +899,7 @@ static int size_messages(struct maildir *md)
 		r = st.st_ino == m->ino ? count_size(md, fd, (uint64_t)
 		    st.st_size, &m->size) : MD_CHANGED;
 		m->st_size = (uint64_t)st.st_size;
+		m->mtime_ns = ns_of(&st.st_mtim);
 		close(fd);
 		if (r == MD_ERROR)
 			return -1;
@@ -1170,6 +1208,228 @@ static int unique_ids(struct maildir *md)
 	return 0;
 }
 
+/* ------------------------------------------------------ the cache */
+
+/*
+ * The index cache (-I) for a Maildir (maildir_cache.c has the file).  It
+ * saves a login two things: reading the files whose names carry no ",W="
+ * size, and, when neither cur/ nor new/ changed, readdir and an fstatat
+ * of every file.
+ */
+
+/*
+ * A message the scan found takes its size from the cache when the cache
+ * recorded a file of its base name with the same inode, size and mtime
+ * (to the nanosecond): a hint like ",W=", counted when first sent.  Both
+ * lists are in base name order (drop_duplicates, mdcache_parse), one
+ * message a base name: one walk along both.
+ */
+static void reuse_sizes(struct maildir *md)
+{
+	const struct mdcache *c = &md->cache;
+	size_t i = 0, k = 0;
+
+	while (i < md->count && k < c->count) {
+		struct md_msg *m = &md->msgs[i];
+		const struct mdcache_entry *e = &c->e[k];
+		size_t n = m->base_len < e->base_len ? m->base_len :
+		    e->base_len;
+		int r = memcmp(m->name, e->name, n);
+
+		if (r == 0 && m->base_len != e->base_len)
+			r = m->base_len < e->base_len ? -1 : 1;
+		if (r < 0) {
+			i++;
+			continue;
+		}
+		if (r > 0) {
+			k++;
+			continue;
+		}
+		/* The parser checked e->size against e->st_size. */
+		if (e->ino == (uint64_t)m->ino && e->st_size == m->st_size &&
+		    e->mtime_ns == m->mtime_ns) {
+			m->size = e->size;
+			m->flags |= SIZE_UNVERIFIED | SIZE_FROM_CACHE;
+		}
+		i++;
+		k++;
+	}
+}
+
+static int same_stamp(const struct mdcache_dir *d, const struct stat *st)
+{
+	return d->dev == (uint64_t)st->st_dev &&
+	    d->ino == (uint64_t)st->st_ino &&
+	    d->mtime_ns == ns_of(&st->st_mtim) &&
+	    d->ctime_ns == ns_of(&st->st_ctim);
+}
+
+/*
+ * May the message list be taken from the cache, without readdir?
+ *
+ * The cache's stamps of cur/ and new/ (device, inode, mtime and ctime to
+ * the nanosecond) are those fstat gave just before the readdir that made
+ * its list, and are marked settled only if both ctimes were then at least
+ * CACHE_SETTLE_SECONDS old, on a local file system.  Every name added to,
+ * removed from or renamed in a directory changes the directory's mtime
+ * and ctime, and no unprivileged program can set a ctime back.  A change
+ * in the same clock tick as that fstat could leave the ctime as it was
+ * (file time stamps are coarser than a nanosecond), but a settled ctime
+ * is two seconds older than the fstat, so a change after it carries a
+ * later ctime.  So if both directories still show exactly those stamps,
+ * no name came, went or changed in them since that fstat, and the list
+ * the readdir after it gave is the list a readdir now would give.  (A
+ * change during that readdir, or our own new/ to cur/ move after it,
+ * moved the stamps too: such a cache never passes here.)  On NFS and the
+ * like the ctime is the server's clock's and the attribute cache may show
+ * an old one: never settled there.
+ *
+ * What this does not show is a file's content: a file rewritten in place
+ * keeps its name.  That is why a cached size is only a hint verified when
+ * the message is sent, why open_message() still checks, when a message is
+ * opened, that it is a regular file of the user's reached without a link,
+ * and why maildir_be_check() compares its inode and size with the
+ * record's: a file gone or replaced since answers -ERR, as one removed
+ * during a session does.  A forged cache (the user can write it) can only
+ * show the user a wrong list of their own cur/.
+ *
+ * Mail in new/ (per the cache) would be moved at login, changing cur/:
+ * no fast path then either.
+ */
+static int fast_path_holds(const struct maildir *md)
+{
+	const struct mdcache *c = &md->cache;
+	size_t i;
+
+	if (!md->cache_raw || !c->settled || fs_is_local(md->dfd) != 1 ||
+	    !same_stamp(&c->dirs[DIR_CUR], &md->stamps[DIR_CUR]) ||
+	    !same_stamp(&c->dirs[DIR_NEW], &md->stamps[DIR_NEW]))
+		return 0;
+	for (i = 0; i < c->count; i++)
+		if (c->e[i].dir != DIR_CUR)
+			return 0;
+	return 1;
+}
+
+/* The message list from the cache: every size a hint to verify. */
+static int list_from_cache(struct maildir *md)
+{
+	size_t i;
+
+	for (i = 0; i < md->cache.count; i++) {
+		const struct mdcache_entry *e = &md->cache.e[i];
+		struct md_msg *m = push_message(md, DIR_CUR, e->name,
+		    e->name_len);
+
+		if (!m)
+			return -1;
+		m->st_size = e->st_size;
+		m->mtime_ns = e->mtime_ns;
+		m->ino = (ino_t)e->ino;
+		m->size = e->size;
+		m->time = e->time;
+		m->flags = SIZE_UNVERIFIED | SIZE_FROM_CACHE;
+	}
+	return 0;
+}
+
+/* Reads the cache (if any) and the stamps of cur/ and new/: before the
+ * scan, and before anything of ours changes them. */
+static int cache_start(struct maildir *md)
+{
+	int i;
+
+	md->scan_start = time(NULL);
+	for (i = DIR_CUR; i <= DIR_NEW; i++)
+		if (fstat(md->dirs[i], &md->stamps[i]) < 0)
+			return -1;
+	/* None, or refused (logged): the scan as without a cache. */
+	(void)mdcache_load(md->cache_path, md->owner, &md->cache,
+	    &md->cache_raw, &md->cache_len);
+	return 0;
+}
+
+static int entry_by_base(const void *a, const void *b)
+{
+	const struct mdcache_entry *x = a, *y = b;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->name, y->name, n);
+
+	if (c)
+		return c;
+	return x->base_len < y->base_len ? -1 : x->base_len > y->base_len;
+}
+
+/*
+ * The cache for the login's list (without the messages UPDATE removed),
+ * with the stamps taken before the scan, written unless the file already
+ * holds exactly that.  Called after the scan, recovery, the move of new/
+ * and the sizes, and again at the end of a session in which a hinted
+ * size proved wrong (so the next login shows the counted one).  A login
+ * that moved mail or removed files changed the directories after those
+ * stamps, so its cache cannot pass fast_path_holds(); the next login
+ * scans (reusing every size) and writes one that can, once the
+ * directories settled.
+ */
+static void cache_write(struct maildir *md)
+{
+	struct mdcache c;
+	unsigned char *buf = NULL;
+	size_t i, len = 0;
+	int d;
+
+	memset(&c, 0, sizeof(c));
+	if (md->count > MAILDIR_CACHE_MAX_MESSAGES) {
+		log_msg(LOG_INFO, "Maildir %s has more than %lu messages: no "
+		    "index cache", md->path,
+		    (unsigned long)MAILDIR_CACHE_MAX_MESSAGES);
+		return;
+	}
+	c.settled = fs_is_local(md->dfd) == 1;
+	for (d = DIR_CUR; d <= DIR_NEW; d++) {
+		const struct stat *st = &md->stamps[d];
+
+		c.dirs[d].dev = (uint64_t)st->st_dev;
+		c.dirs[d].ino = (uint64_t)st->st_ino;
+		c.dirs[d].mtime_ns = ns_of(&st->st_mtim);
+		c.dirs[d].ctime_ns = ns_of(&st->st_ctim);
+		/* Too fresh: a change in the same tick could go unseen. */
+		if (st->st_ctim.tv_sec > md->scan_start - CACHE_SETTLE_SECONDS)
+			c.settled = 0;
+	}
+	c.e = calloc(md->count ? md->count : 1, sizeof(*c.e));
+	if (!c.e)
+		return;
+	for (i = 0; i < md->count; i++) {
+		const struct md_msg *m = &md->msgs[i];
+		struct mdcache_entry *e = &c.e[c.count];
+
+		if (m->flags & GONE)
+			continue;
+		c.count++;
+		e->name = m->name;
+		e->name_len = strlen(m->name);
+		e->base_len = m->base_len;
+		e->dir = m->dir;
+		e->ino = (uint64_t)m->ino;
+		e->st_size = m->st_size;
+		e->mtime_ns = m->mtime_ns;
+		e->size = m->size;
+		e->time = m->time;
+	}
+	/* At login md->msgs is in that order already; at the end, in
+	 * delivery order. */
+	qsort(c.e, c.count, sizeof(*c.e), entry_by_base);
+	if (mdcache_build(&c, &buf, &len) < 0)
+		log_msg(LOG_DEBUG, "Maildir %s: no index cache: %s", md->path,
+		    strerror(errno));
+	else if (len != md->cache_len || memcmp(buf, md->cache_raw, len))
+		mdcache_save(md->cache_path, buf, len);
+	free(buf);
+	free(c.e);
+}
+
 /* ---------------------------------------------------- the interface */
 
 static void maildir_free(struct maildir *md)
@@ -1194,6 +1454,8 @@ static void maildir_free(struct maildir *md)
 	free(md->new_names);
 	free(md->msgs);
 	free(md->buf);
+	mdcache_free(&md->cache);
+	free(md->cache_raw);
 	free(md);
 }
 
@@ -1243,7 +1505,7 @@ static int maildir_lock_session(struct maildir *md)
 static int open_maildir(struct maildir *md, const char *path)
 {
 	struct stat st;
-	int r;
+	int r, fast;
 
 	/* Nothing here needs the mail group. */
 	if (spool_drop_group() < 0)
@@ -1279,18 +1541,40 @@ static int open_maildir(struct maildir *md, const char *path)
 	if (r != MD_OK)
 		return r;
 	md->buf = malloc(MBOX_BLOCK_SIZE);
-	if (!md->buf || scan_dir(md, DIR_CUR) < 0 || scan_dir(md, DIR_NEW) < 0)
+	if (!md->buf || (md->cache_path && cache_start(md) < 0))
 		goto io_error;
-	if (drop_duplicates(md) < 0)
-		goto io_error;
+	fast = fast_path_holds(md);
+	if (fast) {
+		log_msg(LOG_DEBUG, "Maildir %s: message list read from the "
+		    "index cache %s", path, md->cache_path);
+		if (list_from_cache(md) < 0)
+			goto io_error;
+	} else {
+		if (scan_dir(md, DIR_CUR) < 0 || scan_dir(md, DIR_NEW) < 0)
+			goto io_error;
+		if (drop_duplicates(md) < 0)
+			goto io_error;
+		if (md->cache_raw)
+			reuse_sizes(md);
+	}
+	/* (The cache's list is in base name order without a base name
+	 * twice, mdcache_parse() checked: nothing to sort or drop.) */
 	/* An UPDATE a crash cut short is finished first. */
 	r = recover(md);
 	if (r != MD_OK)
 		return r;
 	/* The sizelist names files in cur/: after the move, and while
 	 * md->msgs is still in base name order. */
-	if (move_new(md) < 0 || size_messages(md) < 0 ||
-	    read_sizelist(md) < 0 || unique_ids(md) < 0)
+	if (move_new(md) < 0 || size_messages(md) < 0)
+		goto io_error;
+	/* After the fast path the file holds this list already, with the
+	 * stamps the directories still have (or, if recovery removed files,
+	 * stamps they no longer have: the next login scans).  Not writing
+	 * it again saves building and comparing it, which at 100,000
+	 * messages is a third of such a login. */
+	if (md->cache_path && !fast)
+		cache_write(md);
+	if (read_sizelist(md) < 0 || unique_ids(md) < 0)
 		goto io_error;
 	if (md->count)
 		qsort(md->msgs, md->count, sizeof(md->msgs[0]), by_delivery);
@@ -1307,7 +1591,6 @@ static int maildir_be_open(void **be_r, const char *path, uid_t owner,
 	struct maildir *md = calloc(1, sizeof(*md));
 	int r;
 
-	(void)cache;	/* the index cache knows mboxes only */
 	*be_r = NULL;
 	if (!md) {
 		log_msg(LOG_ERR, "out of memory");
@@ -1316,12 +1599,21 @@ static int maildir_be_open(void **be_r, const char *path, uid_t owner,
 	md->dfd = md->lock_fd = md->open_fd = -1;
 	md->dirs[0] = md->dirs[1] = -1;
 	md->owner = owner;
+	if (cache && strlen(cache) < sizeof(md->cache_file)) {
+		strcpy(md->cache_file, cache); /* NOLINT(*.strcpy) */
+		md->cache_path = md->cache_file;
+	}
 	if (strlen(path) >= sizeof(md->path)) {
 		free(md);
 		return MD_BAD_FILE;
 	}
 	strcpy(md->path, path); /* NOLINT(*.strcpy) */
 	r = open_maildir(md, path);
+	/* What was read of the cache is not needed after the open. */
+	mdcache_free(&md->cache);
+	free(md->cache_raw);
+	md->cache_raw = NULL;
+	md->cache_len = 0;
 	if (r != MD_OK) {
 		maildir_free(md);
 		return r;
@@ -1391,7 +1683,7 @@ static int maildir_be_check(void *be, size_t n)
 		close(fd);
 		return MD_GONE;
 	}
-	if (m->flags & SIZE_FROM_NAME) {
+	if (m->flags & SIZE_UNVERIFIED) {
 		uint64_t size;
 
 		/* Sent as often as the client asks, counted once. */
@@ -1400,13 +1692,17 @@ static int maildir_be_check(void *be, size_t n)
 			close(fd);
 			return r == MD_CHANGED ? MD_GONE : MD_ERROR;
 		}
-		if (size != m->size)
+		if (size != m->size) {
+			md->cache_dirty = 1;
 			log_msg(LOG_NOTICE, "Maildir %s: message %s is %llu "
-			    "octets, not the %llu its name says", md->path,
-			    shown, (unsigned long long)size,
-			    (unsigned long long)m->size);
+			    "octets, not the %llu %s", md->path, shown,
+			    (unsigned long long)size,
+			    (unsigned long long)m->size,
+			    m->flags & SIZE_FROM_CACHE ? "the index cache "
+			    "says" : "its name says");
+		}
 		m->size = size;
-		m->flags &= ~SIZE_FROM_NAME;
+		m->flags &= ~(SIZE_UNVERIFIED | SIZE_FROM_CACHE);
 	}
 	md->open_fd = fd;
 	md->open_n = n;
@@ -1454,9 +1750,13 @@ static int maildir_be_update(void *be, const unsigned char *deleted)
 		    "deleted: %s", md->path, strerror(errno));
 		return MD_ERROR;
 	}
-	for (i = 0; i < md->count; i++)
-		if (deleted[i] && remove_message(md, &md->msgs[i]) < 0)
+	for (i = 0; i < md->count; i++) {
+		if (!deleted[i])
+			continue;
+		if (remove_message(md, &md->msgs[i]) < 0)
 			goto fail;
+		md->msgs[i].flags |= GONE;	/* for cache_write() */
+	}
 	if (sync_dirs(md) < 0 || finish_journal(md) < 0)
 		goto fail;
 	return MD_OK;
@@ -1470,6 +1770,11 @@ fail:
 
 static void maildir_be_close(void *be)
 {
+	struct maildir *md = be;
+
+	/* The sizes RETR counted, for the next login's hints. */
+	if (md && md->cache_path && md->cache_dirty)
+		cache_write(md);
 	maildir_free(be);
 }
 

@@ -228,6 +228,17 @@
 #define CACHE_VERIFY_BYTES (4UL * 1024 * 1024)
 /* Records read or written at a time (56 bytes each). */
 #define CACHE_BLOCK_RECORDS 1024
+/*
+ * The Maildir cache (maildir_cache.c): at most this many messages (ten
+ * times a 100,000-message Maildir, and a tenth of MAX_MAILBOX_MESSAGES:
+ * a larger Maildir is scanned at every login), and a file no larger than
+ * that many records of 44 bytes with names of 84 bytes on average (the
+ * names Dovecot and Courier write are 40 to 80 bytes with their flags),
+ * 128 MiB: what is read into memory at login is bounded by this, not by
+ * what the user's file says.  A larger Maildir gets no cache (logged).
+ */
+#define MAILDIR_CACHE_MAX_MESSAGES 1000000
+#define MAILDIR_CACHE_MAX (128UL * 1024 * 1024)
 
 /* Password and secrets files: a line longer than this is malformed. */
 #define MAX_PASSWD_LINE 4096

@@ -15,12 +15,13 @@
  *   maildrop.c the maildrop interface: back end choice, DELE marks
  *   maildrop_mbox.c     back end: mbox (over the five files below)
  *   maildrop_maildir.c  back end: Maildir
+ *   maildir_cache.c     the Maildir's optional cache file (-I)
  *   mailbox.c  mbox scanning, checks, UPDATE
  *   msgstream.c  a stored message sent as RETR and TOP send it
  *   spool.c    the maildrop's directory and the mail group
  *   lock.c     dot-lock and fcntl locking of the mbox
  *   journal.c  crash-safe UPDATE: write-ahead journal and recovery
- *   idxcache.c optional on-disk cache of a maildrop's index
+ *   idxcache.c optional on-disk cache of an mbox's index
  *   fullio.c   exact-length reads and writes, little-endian fields
  *   trust.c    whether a configuration file may be believed
  *   checkconfig.c  --check-config: a session's checks without a client
@@ -907,6 +908,55 @@ int idxcache_load(const char *file, int mfd, const struct stat *mst,
     struct mbox_index *idx);
 void idxcache_save(const char *file, const struct stat *mst,
     time_t scan_start, const struct mbox_index *idx);
+
+/* ------------------------------------------------------ maildir_cache.c */
+
+/*
+ * The Maildir cache file (maildir_cache.c has the format): the stamps of
+ * cur/ and new/ as fstat gave them before the scan that built it, and one
+ * record a message, in strictly ascending base name order.
+ */
+struct mdcache_dir {
+	uint64_t dev, ino;
+	int64_t mtime_ns, ctime_ns;
+};
+struct mdcache_entry {
+	const char *name;	/* not NUL-terminated: name_len bytes */
+	size_t name_len, base_len;
+	int dir;		/* 0 cur/, 1 new/ */
+	uint64_t ino, st_size;	/* the file as fstatat saw it */
+	int64_t mtime_ns;
+	uint64_t size;		/* its CRLF size: a hint, verified at RETR */
+	long long time;		/* delivery time, for the order */
+};
+struct mdcache {
+	struct mdcache_dir dirs[2];	/* cur/, new/ */
+	int settled;	/* both ctimes CACHE_SETTLE_SECONDS old when taken,
+			 * on a local file system */
+	size_t count;
+	struct mdcache_entry *e;	/* count entries (malloc'd) */
+};
+/* Checks the len bytes at p as a cache file and fills c, whose names
+ * point into p: 0, or -1 with why in *why_r (c is then empty). */
+int mdcache_parse(const unsigned char *p, size_t len, struct mdcache *c,
+    const char **why_r);
+/* The file for c (names valid as the parser wants them, base names
+ * ascending) in a malloc'd *buf_r of *len_r bytes: 0, or -1 (errno). */
+int mdcache_build(const struct mdcache *c, unsigned char **buf_r,
+    size_t *len_r);
+void mdcache_free(struct mdcache *c);
+/*
+ * Reads and parses the cache file, which must be a regular file of
+ * owner's, not a link, of at most MAILDIR_CACHE_MAX bytes: 0 with c
+ * filled and the file's bytes (which c's names point into) in a malloc'd
+ * *raw_r of *len_r bytes; -1 (missing, or refused: logged) with nothing
+ * allocated.
+ */
+int mdcache_load(const char *file, uid_t owner, struct mdcache *c,
+    unsigned char **raw_r, size_t *len_r);
+/* Writes len bytes to file under a temporary name (O_EXCL, O_NOFOLLOW),
+ * renamed into place; failures are logged at debug and ignored. */
+void mdcache_save(const char *file, const unsigned char *buf, size_t len);
 
 /* --------------------------------------------------------------- lock.c */
 
