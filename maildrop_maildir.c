@@ -318,8 +318,12 @@ static struct md_msg *push_message(struct maildir *md, int dir,
 		size_t n = md->alloc ? md->alloc * 2 : 64;
 		struct md_msg *p;
 
-		if (n > SIZE_MAX / sizeof(*p) / 2) {
-			errno = ENOMEM;
+		/* The mbox's bound: a directory of millions of files
+		 * must not make the session grow without end. */
+		if (n > MAX_MAILBOX_MESSAGES)
+			n = MAX_MAILBOX_MESSAGES;
+		if (md->count >= n) {
+			errno = EFBIG;
 			return NULL;
 		}
 		p = realloc(md->msgs, n * sizeof(*p));
