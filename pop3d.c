@@ -389,6 +389,12 @@ int main(int argc, char **argv)
 		    o.cfg.apop_file);
 		return 1;
 	}
+	/* GNU SASL before the pre-login process's chroot: whatever it
+	 * would read, it reads now (sasl.c). */
+	if (sasl_init() < 0) {
+		log_startup_error(NULL, "GNU SASL cannot be initialised");
+		return 1;
+	}
 	/* As root, untrusted input is parsed only by an unprivileged,
 	 * chrooted process (privsep.c). */
 	if (geteuid() == 0)
