@@ -221,6 +221,8 @@ static void hmac_md5(const char *key, const char *msg, uint8_t out[16])
 		MD5Update(&ctx, (const uint8_t *)key, klen);
 		MD5Final(k, &ctx);
 	} else {
+		/* A key block, not a string: zero-padded, no NUL needed. */
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 		memcpy(k, key, klen);
 	}
 	for (i = 0; i < 64; i++)
