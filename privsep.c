@@ -5,8 +5,11 @@
  * The child, the pre-login process, chroots into an empty directory,
  * gives up root for an unprivileged account and speaks POP3 in the
  * AUTHORIZATION state; whatever a hostile client achieves there, it has
- * no root, no files and no password hashes.  It forwards USER/PASS and
- * APOP credentials over a socketpair in a small, length-checked format.
+ * no root, no files and no password hashes.  It forwards USER/PASS, APOP
+ * and SASL (AUTH PLAIN, LOGIN, CRAM-MD5: sasl.c) credentials over a
+ * socketpair in a small, length-checked format; for APOP and CRAM-MD5
+ * that is the client's digest of the parent's own timestamp, so this
+ * process never sees a secret.
  *
  * The parent keeps root and does only this: it runs the authentication
  * back end (the password file, PAM or a checkpassword program: reading

@@ -319,9 +319,10 @@ void auth_fail_deadline(const struct timespec *start, int failures,
 
 struct config;
 /*
- * The whole login decision for USER/PASS or AUTH PLAIN (kind CRED_PASS,
- * CRED_PLAIN: secret is the password) or APOP (CRED_APOP: secret is the
- * digest, timestamp the greeting's), whatever the back end (cfg->passdb):
+ * The whole login decision for USER/PASS, AUTH PLAIN or AUTH LOGIN (kind
+ * CRED_PASS, CRED_PLAIN, CRED_LOGIN: secret is the password) or APOP and
+ * AUTH CRAM-MD5 (CRED_APOP, CRED_CRAM: secret is the digest, timestamp
+ * the greeting's), whatever the back end (cfg->passdb):
  * invalid names cost the same as unknown ones; an account below
  * --first-uid (or uid 0) is refused like a wrong password; failures are
  * logged with the name escaped and the back end's name, counted in

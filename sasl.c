@@ -258,7 +258,7 @@ static enum sasl_status step_cram(struct sasl_exchange *x, const char *in,
     size_t len, const char **challenge_r)
 {
 	const char *sp;
-	size_t i;
+	size_t i, ulen;
 
 	if (x->step == 0) {
 		/* The mechanism begins with the server's challenge: an
@@ -269,6 +269,7 @@ static enum sasl_status step_cram(struct sasl_exchange *x, const char *in,
 		*challenge_r = x->challenge;
 		return SASL_MORE;
 	}
+	/* The last space: a user name may hold spaces, a digest not. */
 	sp = len ? strrchr(in, ' ') : NULL;
 	if (!sp || strlen(in) != len || sp == in || strlen(sp + 1) != 32 ||
 	    (size_t)(sp - in) > SASL_MAX_FIELD)
@@ -277,17 +278,10 @@ static enum sasl_status step_cram(struct sasl_exchange *x, const char *in,
 		if (!strchr("0123456789abcdef", sp[i]))
 			return SASL_MALFORMED;
 	memcpy(x->pass, sp + 1, 33);
-	x->pass[32] = '\0';
-	{
-		char name[MAX_USER_ARG + 1];
-		size_t ulen = (size_t)(sp - in);
-
-		if (ulen > MAX_USER_ARG)
-			ulen = MAX_USER_ARG;
-		memcpy(name, in, ulen);
-		name[ulen] = '\0';
-		sasl_set_user(x, name);
-	}
+	ulen = (size_t)(sp - in) > MAX_USER_ARG ? MAX_USER_ARG :
+	    (size_t)(sp - in);
+	memcpy(x->user, in, ulen);
+	x->user[ulen] = '\0';
 	x->result = x->check(x->check_ctx, CRED_CRAM, x->user, x->pass);
 	explicit_bzero(x->pass, sizeof(x->pass));
 	return SASL_CHECKED;
