@@ -602,11 +602,13 @@ EOF
 	fresh_mbox "$M"
 	config "$M"		# certificate, default policy (tls)
 
-	# Over clear: STLS offered, USER and SASL PLAIN neither offered nor
-	# accepted; bare AUTH lists no mechanism.
+	# Over clear: STLS offered, USER and SASL PLAIN and LOGIN neither
+	# offered nor accepted; bare AUTH lists no mechanism.
 	conv "$M-clear-default" "$P" "$GREET" "${CAPA_HEAD[@]}" "${CAPA_MID[@]}" STLS . \
-		"$NEED_TLS" '-ERR give USER first' "$NEED_TLS" "$NEED_TLS" '+OK mechanisms follow' . "$BYE" \
-		-- CAPA 'USER alice' 'PASS secret' "AUTH PLAIN $GOOD" 'AUTH PLAIN' AUTH QUIT
+		"$NEED_TLS" '-ERR give USER first' "$NEED_TLS" "$NEED_TLS" "$NEED_TLS" "$NEED_TLS" \
+		'+OK mechanisms follow' . "$BYE" \
+		-- CAPA 'USER alice' 'PASS secret' "AUTH PLAIN $GOOD" 'AUTH PLAIN' 'AUTH LOGIN' \
+		"AUTH LOGIN $(b64 alice)" AUTH QUIT
 	# After STLS: USER and SASL PLAIN, no STLS; STLS again refused; login;
 	# in TRANSACTION: STLS and AUTH refused.
 	conv "$M-stls-capa" "$P" "$GREET" "$STLS_GO" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' . \
@@ -664,6 +666,8 @@ EOF
 	config "$M"
 	conv "$M-auth-plain-ir" "$P" "$GREET" "$STLS_GO" "$LOGIN" "$BYE ($N messages left)" \
 		-- @STLS "AUTH PLAIN $GOOD" QUIT
+	conv "$M-auth-login" "$P" "$GREET" "$STLS_GO" '+ VXNlcm5hbWU6' '+ UGFzc3dvcmQ6' "$LOGIN" "$BYE ($N messages left)" \
+		-- @STLS 'AUTH LOGIN' "$(b64 alice)" "$(b64 secret)" QUIT
 	conv "$M-auth-plain-continuation" "$P" "$GREET" "$STLS_GO" '+ ' "$LOGIN" "$WRONG_STATE" "$BYE ($N messages left)" \
 		-- @STLS 'AUTH plain' "$GOODZ" "AUTH PLAIN $GOOD" QUIT
 	conv "$M-auth-plain-wrong-password" "$P" "$GREET" "$STLS_GO" '-ERR [AUTH] authentication failed' "$LOGIN" "$BYE ($N messages left)" \
