@@ -36,6 +36,7 @@ for dep in systemd-socket-activate:systemd curl:curl gsasl:gsasl strace:strace; 
 done
 
 H=$(mkhash secret)
+DELAY=$(sed -n 's/^#define AUTH_FAIL_DELAY_MS \([0-9]*\).*/\1/p' "$TOP/params.h")
 b64() { printf "$1" | base64 -w0; }
 MSG=$'From a@b Sat Jan  1 00:00:00 2000\nSubject: one\n\nbody\n'
 SIZE=22	# as LIST counts it: the message without its From line, CRLF
@@ -236,6 +237,20 @@ for MODE in pipe root; do
 	logged "$M-limit-logged" 'too many authentication failures'
 	converse "$M-cram-unknown" 'AUTH CRAM-MD5' '@CRAM carol apopsecret' QUIT
 	expect "$M-cram-unknown" "$GREET" '+ *' "$FAIL" "$BYE"
+	# The failure's answer waits for its deadline (AUTH_FAIL_DELAY_MS),
+	# as for PASS: for each mechanism, the session with one failure
+	# takes at least the delay.
+	for m in "PLAIN $(b64 '\0alice\0wrong')" "LOGIN $A $(b64 wrong)" 'CRAM-MD5 @CRAM alice wrong'; do
+		set -- $m
+		t0=$(date +%s%N)
+		if [ "$1" = PLAIN ]; then converse "$M-delay-$1" "AUTH PLAIN $2" QUIT
+		elif [ "$1" = LOGIN ]; then converse "$M-delay-$1" 'AUTH LOGIN' "$2" "$3" QUIT
+		else converse "$M-delay-$1" 'AUTH CRAM-MD5' "$2 $3 $4" QUIT; fi
+		el=$((($(date +%s%N) - t0) / 1000000))
+		if grep -qF -- '-ERR [AUTH] authentication failed' "$T/$M-delay-$1.out" && [ "$el" -ge "$DELAY" ]; then
+			pass "$M-$1-failure-delayed"
+		else fail "$M-$1-failure-delayed" "$el ms (delay $DELAY ms): $(tr '\n' '|' <"$T/$M-delay-$1.out")"; fi
+	done
 
 	# --------------------------------- other policies: what is offered
 	listen "$MODE" || continue
