@@ -43,8 +43,8 @@ CSTD    = -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 # OpenSSL's headers only: tls.c loads libssl.so.3 at run time, when TLS
 # is configured (see there why).
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypt libmd libxxhash libssl 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libmd libxxhash pam 2>/dev/null)
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcrypt libmd libxxhash libssl libgsasl 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcrypt libmd libxxhash pam libgsasl 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -57,7 +57,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = options.c config.c proxy.c session.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
+LIB_SRCS = options.c config.c proxy.c session.c sasl.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
 HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \

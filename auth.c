@@ -208,6 +208,74 @@ int apop_verify(const char *apop_file, const char *user,
 	return ok;
 }
 
+/* HMAC-MD5 (RFC 2104) of msg keyed with key, as RFC 2195 uses it. */
+static void hmac_md5(const char *key, const char *msg, uint8_t out[16])
+{
+	uint8_t k[64], pad[64], inner[16];
+	size_t klen = strlen(key), i;
+	MD5_CTX ctx;
+
+	memset(k, 0, sizeof(k));
+	if (klen > sizeof(k)) {
+		MD5Init(&ctx);
+		MD5Update(&ctx, (const uint8_t *)key, klen);
+		MD5Final(k, &ctx);
+	} else {
+		/* A key block, not a string: zero-padded, no NUL needed. */
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
+		memcpy(k, key, klen);
+	}
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	MD5Init(&ctx);
+	MD5Update(&ctx, pad, 64);
+	MD5Update(&ctx, (const uint8_t *)msg, strlen(msg));
+	MD5Final(inner, &ctx);
+	for (i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	MD5Init(&ctx);
+	MD5Update(&ctx, pad, 64);
+	MD5Update(&ctx, inner, 16);
+	MD5Final(out, &ctx);
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(inner, sizeof(inner));
+	explicit_bzero(&ctx, sizeof(ctx));
+}
+
+int cram_digest(const char *challenge, const char *secret, char hex_r[33])
+{
+	uint8_t mac[16];
+	size_t i;
+
+	hmac_md5(secret, challenge, mac);
+	for (i = 0; i < 16; i++)
+		snprintf(hex_r + 2 * i, 3, "%02x", mac[i]);
+	explicit_bzero(mac, sizeof(mac));
+	return 0;
+}
+
+int cram_verify(const char *apop_file, const char *user,
+    const char *challenge, const char *digest)
+{
+	char secret[MAX_PASSWD_LINE], want[33];
+	int r, ok;
+
+	if (strlen(digest) != 32)
+		return 0;
+	r = apop_secret(apop_file, user, secret, sizeof(secret));
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		strcpy(secret, "\001no such user\001");
+	/* The same work whether or not the user has a secret. */
+	ok = cram_digest(challenge, secret, want) == 0 &&
+	    equal_ct(want, digest, 32) && r == 1;
+	explicit_bzero(secret, sizeof(secret));
+	explicit_bzero(want, sizeof(want));
+	return ok;
+}
+
 int auth_apop(const char *apop_file, const char *passwd_file,
     const char *user, const char *timestamp, const char *digest,
     struct pw_entry *e_r, struct hash_costs *costs_r)
@@ -279,8 +347,18 @@ static void sleep_until(const struct timespec *deadline)
 /* What a failed login was, for the log line. */
 static const char *kind_name(int kind)
 {
-	return kind == CRED_PASS ? "PASS" : kind == CRED_PLAIN ?
-	    "AUTH PLAIN" : "APOP";
+	switch (kind) {
+	case CRED_PASS:
+		return "PASS";
+	case CRED_PLAIN:
+		return "AUTH PLAIN";
+	case CRED_LOGIN:
+		return "AUTH LOGIN";
+	case CRED_CRAM:
+		return "AUTH CRAM-MD5";
+	default:
+		return "APOP";
+	}
 }
 
 /*
@@ -318,7 +396,8 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 		/* An invalid name costs the same work and gets the same
 		 * answer as an unknown one: "" is in no back end. */
 		.user = auth_valid_username(user) ? user : "",
-		.password = kind == CRED_APOP ? NULL : secret,
+		.password = kind == CRED_APOP || kind == CRED_CRAM ? NULL :
+		    secret,
 		.remote_ip = cfg->remote_ip,
 		.local_ip = cfg->local_ip,
 	};
@@ -339,13 +418,15 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 		log_msg(LOG_ERR, "out of memory");
 		return -1;
 	}
-	if (kind == CRED_APOP) {
+	if (kind == CRED_APOP || kind == CRED_CRAM) {
 		/* Only the secrets file can check a digest; the back end
 		 * is asked for the account whatever the digest, for the
-		 * same work. */
+		 * same work.  CRAM-MD5's challenge is the APOP timestamp. */
 		apop_ok = cfg->apop_file && timestamp && timestamp[0] &&
-		    db->can_lookup ?
-		    apop_verify(cfg->apop_file, rq.user, timestamp, secret) : 0;
+		    db->can_lookup ? (kind == CRED_APOP ?
+		    apop_verify(cfg->apop_file, rq.user, timestamp, secret) :
+		    cram_verify(cfg->apop_file, rq.user, timestamp, secret)) :
+		    0;
 		if (apop_ok < 0) {
 			free(work);
 			return -1;
@@ -354,8 +435,10 @@ int auth_check_login(const struct config *cfg, int kind, const char *user,
 	r = db->verify(cfg, &rq, e_r, work, &why);
 	if (r == PASSDB_OK && !apop_ok) {
 		r = PASSDB_FAIL;
-		why = "wrong APOP digest";
-	} else if (r != PASSDB_OK && kind == CRED_APOP && apop_ok &&
+		why = kind == CRED_APOP ? "wrong APOP digest" :
+		    "wrong CRAM-MD5 digest";
+	} else if (r != PASSDB_OK && (kind == CRED_APOP ||
+	    kind == CRED_CRAM) && apop_ok &&
 	    r == PASSDB_FAIL) {
 		log_msg(LOG_WARNING, "APOP secret without a usable %s account "
 		    "for this user", db->name);

@@ -82,6 +82,10 @@ static const char *auth_name(const struct session_stats *st)
 		return "apop";
 	case CRED_PLAIN:
 		return "plain";
+	case CRED_LOGIN:
+		return "login";
+	case CRED_CRAM:
+		return "cram-md5";
 	default:
 		return "unknown";
 	}

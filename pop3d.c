@@ -71,9 +71,10 @@ static const char usage_text[] =
     "  -S, --tls               implicit TLS (port 995): handshake before "
     "the greeting\n"
     "  -L, --plaintext-login never|tls|always\n"
-    "                          where USER/PASS and AUTH PLAIN may be used "
-    "(default:\n"
-    "                          tls with a certificate, else always)\n"
+    "                          where USER/PASS, AUTH PLAIN and LOGIN may be "
+    "used\n"
+    "                          (default: tls with a certificate, else "
+    "always)\n"
     "  -U, --privsep-user NAME account of the pre-login process when "
     "started as root\n"
     "                          (default " DEFAULT_PRIVSEP_USER ")\n"
@@ -387,6 +388,12 @@ int main(int argc, char **argv)
 	if (o.cfg.apop_file && apop_check_file(o.cfg.apop_file) < 0) {
 		log_startup_error(NULL, "unusable APOP secrets file %s",
 		    o.cfg.apop_file);
+		return 1;
+	}
+	/* GNU SASL before the pre-login process's chroot: whatever it
+	 * would read, it reads now (sasl.c). */
+	if (sasl_init() < 0) {
+		log_startup_error(NULL, "GNU SASL cannot be initialised");
 		return 1;
 	}
 	/* As root, untrusted input is parsed only by an unprivileged,

@@ -5,8 +5,11 @@
  * The child, the pre-login process, chroots into an empty directory,
  * gives up root for an unprivileged account and speaks POP3 in the
  * AUTHORIZATION state; whatever a hostile client achieves there, it has
- * no root, no files and no password hashes.  It forwards USER/PASS and
- * APOP credentials over a socketpair in a small, length-checked format.
+ * no root, no files and no password hashes.  It forwards USER/PASS, APOP
+ * and SASL (AUTH PLAIN, LOGIN, CRAM-MD5: sasl.c) credentials over a
+ * socketpair in a small, length-checked format; for APOP and CRAM-MD5
+ * that is the client's digest of the parent's own timestamp, so this
+ * process never sees a secret.
  *
  * The parent keeps root and does only this: it runs the authentication
  * back end (the password file, PAM or a checkpassword program: reading
@@ -16,7 +19,7 @@
  * switches to the user's ids and serves the TRANSACTION state itself.
  *
  * Channel format (all lengths checked by the reader):
- *   request  kind(1: 'P', 'A' or 'S') ulen(1) user(ulen <= 128) slen(2, LE)
+ *   request  kind(1: 'P', 'A', 'S', 'L' or 'C') ulen(1) user(ulen <= 128) slen(2, LE)
  *            secret(slen <= 255); the parent decides if the name is valid
  *   verdict  'Y' accepted, 'N' refused, 'L' refused and the limit is
  *            reached, 'E' system error
@@ -538,7 +541,8 @@ static int read_request(int chan, int *kind_r, char *user, char *secret,
 	if (*kind_r == CHAN_END)
 		return read_end(chan, end_r, deadline);
 	if ((*kind_r != CRED_PASS && *kind_r != CRED_APOP &&
-	    *kind_r != CRED_PLAIN) ||
+	    *kind_r != CRED_PLAIN && *kind_r != CRED_LOGIN &&
+	    *kind_r != CRED_CRAM) ||
 	    chan_read(chan, b, 1, deadline) < 0)
 		return -1;
 	ulen = b[0];

@@ -191,8 +191,13 @@ int trust_open(const char *path, char *why, size_t size);
 /* ---------------------------------------- auth.c and passdb_file.c */
 
 /* The ways to log in with a secret (also the privsep channel's): USER/
- * PASS, APOP, and AUTH PLAIN (checked as PASS, logged as what it was). */
-enum { CRED_PASS = 'P', CRED_APOP = 'A', CRED_PLAIN = 'S' };
+ * PASS, APOP, AUTH PLAIN and AUTH LOGIN (checked as PASS, logged as what
+ * they were), and AUTH CRAM-MD5 (the secret is the client's digest of the
+ * session's challenge, checked against the APOP secrets file as APOP). */
+enum {
+	CRED_PASS = 'P', CRED_APOP = 'A', CRED_PLAIN = 'S', CRED_LOGIN = 'L',
+	CRED_CRAM = 'C'
+};
 
 /* One parsed password-file entry.  The strings point into line[]. */
 struct pw_entry {
@@ -315,9 +320,10 @@ void auth_fail_deadline(const struct timespec *start, int failures,
 
 struct config;
 /*
- * The whole login decision for USER/PASS or AUTH PLAIN (kind CRED_PASS,
- * CRED_PLAIN: secret is the password) or APOP (CRED_APOP: secret is the
- * digest, timestamp the greeting's), whatever the back end (cfg->passdb):
+ * The whole login decision for USER/PASS, AUTH PLAIN or AUTH LOGIN (kind
+ * CRED_PASS, CRED_PLAIN, CRED_LOGIN: secret is the password) or APOP and
+ * AUTH CRAM-MD5 (CRED_APOP, CRED_CRAM: secret is the digest, timestamp
+ * the greeting's), whatever the back end (cfg->passdb):
  * invalid names cost the same as unknown ones; an account below
  * --first-uid (or uid 0) is refused like a wrong password; failures are
  * logged with the name escaped and the back end's name, counted in
@@ -366,6 +372,17 @@ int auth_local_check(void *ctx, int kind, const char *user,
  */
 int apop_verify(const char *apop_file, const char *user,
     const char *timestamp, const char *digest);
+
+/*
+ * Verifies a CRAM-MD5 digest (RFC 2195) against the APOP secrets file:
+ * HMAC-MD5 keyed with the user's secret over the challenge, 32 lower-case
+ * hex digits.  Returns as apop_verify().
+ */
+int cram_verify(const char *apop_file, const char *user,
+    const char *challenge, const char *digest);
+
+/* Computes the CRAM-MD5 digest (lower-case hex) into hex_r[33]. */
+int cram_digest(const char *challenge, const char *secret, char hex_r[33]);
 
 /* Checks that the APOP secrets file exists, is a regular file and is not
  * readable by group or others.  Returns 0, or -1 with a message logged. */
@@ -1402,5 +1419,97 @@ int privsep_run(const struct config *cfg, int in_fd, int out_fd);
  * process needs (the check privsep_run() makes first).  Returns 0, or -1
  * (logged, with what to do). */
 int privsep_check(const struct config *cfg);
+
+
+/* ------------------------------------------------------------ sasl.c */
+
+/* What a mechanism needs before AUTH offers it. */
+enum {
+	SASL_NEEDS_PLAINTEXT,	/* a password may travel (the -L policy) */
+	SASL_NEEDS_CHALLENGE	/* the APOP secrets file (-a): CRAM-MD5 */
+};
+
+/* The longest authentication or authorization identity and password a
+ * mechanism accepts (RFC 4616 section 2: at most 255 octets each). */
+#define SASL_MAX_FIELD 255
+
+struct sasl_mech {
+	const char *name;	/* as AUTH and CAPA's SASL line name it */
+	int kind;		/* the CRED_ of its logins */
+	int needs;		/* SASL_NEEDS_ */
+};
+
+enum sasl_status {
+	SASL_MORE,	/* send "+ " and the challenge, read a response */
+	SASL_CHECKED,	/* credentials were checked: the result in ->result */
+	SASL_BAD_B64,	/* the response is not strict base64 */
+	SASL_MALFORMED,	/* decoded, but not what the mechanism expects */
+	SASL_PROXY,	/* PLAIN with another authorization identity */
+	SASL_ERROR	/* out of memory, or GNU SASL failed */
+};
+
+/* Asks whoever checks logins: returns as login_checker's check(). */
+typedef int (*sasl_check_fn)(void *ctx, int kind, const char *user,
+    const char *secret);
+
+/* One AUTH exchange; the session owns it, sasl.c fills it. */
+struct sasl_exchange {
+	const struct sasl_mech *mech;
+	void *gs;			/* GNU SASL's session (PLAIN) */
+	const char *challenge;		/* CRAM-MD5's, the session's */
+	sasl_check_fn check;
+	void *check_ctx;
+	int step;
+	int status;			/* set by GNU SASL's callback */
+	int result;			/* check()'s, after SASL_CHECKED */
+	char user[MAX_USER_ARG + 1];	/* the identity, when known */
+	char pass[SASL_MAX_FIELD + 1];	/* wiped after use */
+};
+
+/* Initialises GNU SASL; must run before the pre-login process chroots
+ * and before any seccomp filter (it may load its configuration then, and
+ * never afterwards).  Returns 0, or -1 logged. */
+int sasl_init(void);
+
+/* The mechanism of that name (any case), or NULL if pop3d has none. */
+const struct sasl_mech *sasl_find(const char *name);
+
+/* Is m offered now: plaintext_ok says a password may travel (policy and
+ * TLS), have_challenge that the APOP secrets file is configured. */
+int sasl_offered(const struct sasl_mech *m, int plaintext_ok,
+    int have_challenge);
+
+/* Writes the names of the mechanisms offered now, space-separated, into
+ * buf (NUL-terminated; "" for none).  Returns the length. */
+size_t sasl_list(char *buf, size_t size, int plaintext_ok,
+    int have_challenge);
+
+/* Strict base64 (RFC 4648, through GNU SASL) of a response line into out,
+ * NUL-terminated; "=" is the empty response (RFC 5034).  Returns the
+ * decoded length, or -1 (invalid, empty, or longer than size - 1). */
+long sasl_decode(const char *in, char *out, size_t size);
+
+/* Base64 of the string in into out.  Returns 0, or -1 (no room). */
+int sasl_encode(const char *in, char *out, size_t size);
+
+/* Keeps an identity as given, cut to MAX_USER_ARG, in x->user. */
+void sasl_set_user(struct sasl_exchange *x, const char *name);
+
+/* Begins an exchange of mechanism m; challenge is CRAM-MD5's (the
+ * session's APOP timestamp).  Returns 0, or -1 (GNU SASL failed). */
+int sasl_start(struct sasl_exchange *x, const struct sasl_mech *m,
+    const char *challenge, sasl_check_fn check, void *check_ctx);
+
+/*
+ * One step: in is the client's base64 response (the initial response
+ * first, if it gave one), or NULL when there is none yet.  On SASL_MORE
+ * the challenge to send, base64, is in challenge_r ("" for an empty one).
+ * The caller handles "*" (cancel) itself, before.
+ */
+enum sasl_status sasl_step(struct sasl_exchange *x, const char *in,
+    char *challenge_r, size_t size);
+
+/* Ends an exchange: GNU SASL's session freed, secrets wiped. */
+void sasl_finish(struct sasl_exchange *x);
 
 #endif

@@ -53,7 +53,7 @@
 #define R_AUTH_MECH	"-ERR unsupported authentication mechanism"
 #define R_AUTH_CANCEL	"-ERR authentication cancelled"
 #define R_AUTH_B64	"-ERR invalid base64 in authentication data"
-#define R_AUTH_SYNTAX	"-ERR [AUTH] malformed PLAIN credentials"
+#define R_AUTH_SYNTAX_FMT "-ERR [AUTH] malformed %s credentials"
 #define R_TOO_MUCH_INPUT "-ERR too much input before login, closing " \
 			"connection"
 
@@ -565,113 +565,150 @@ static enum outcome cmd_stls(struct session *s, int argc, char **argv)
 	return GO_ON;
 }
 
-/* Strict base64 (RFC 4648): whole quads, padding only at the end.
- * Returns the decoded length, or -1. */
-static long decode_base64(const char *in, unsigned char *out, size_t size)
+/* The SASL exchange's question to the checker (sasl.c). */
+static int sasl_check(void *ctx, int kind, const char *user,
+    const char *secret)
 {
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = strlen(in), i, o = 0, pad = 0;
+	struct session *s = ctx;
 
-	if (len % 4 != 0 || len / 4 * 3 > size)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (in[i] == '=') {
-			if (i < len - 2)
-				return -1;
-			pad++;
-		} else if (pad || !strchr(alphabet, in[i]) || !in[i]) {
-			return -1;
-		}
-	}
-	/* Checked above: every byte is in the alphabet or a final '='. */
-	for (i = 0; i < len; i += 4) {
-		uint32_t v = 0;
-
-		for (size_t k = 0; k < 4; k++)
-			v = v << 6 | (in[i + k] == '=' ? 0 :
-			    (uint32_t)(strchr(alphabet, in[i + k]) - alphabet));
-		out[o++] = (unsigned char)(v >> 16);
-		out[o++] = (unsigned char)(v >> 8);
-		out[o++] = (unsigned char)v;
-	}
-	return (long)(o - pad);
+	set_user(s, user);
+	return check_credentials(s, kind, s->user, secret);
 }
 
-/* RFC 4616: [authzid] NUL authcid NUL passwd.  Checks and logs in. */
-static enum outcome sasl_plain(struct session *s, const char *b64)
+/* The mechanisms offered now, for AUTH and CAPA alike. */
+static size_t offered_mechs(const struct session *s, char *buf, size_t size)
 {
-	unsigned char buf[MAX_SASL_LINE];
-	const char *authzid, *authcid, *pass;
-	char *nul1, *nul2;
-	long len;
-	int r;
+	return sasl_list(buf, size, plaintext_allowed(s),
+	    s->timestamp[0] != '\0');
+}
 
-	if (!strcmp(b64, "*")) {
-		/* The client's own choice, no guess: not a failure. */
-		log_msg(LOG_INFO, "AUTH PLAIN cancelled by the client");
-		reply(s, R_AUTH_CANCEL);
-		return GO_ON;
+/* Reads one SASL response line into line (MAX_SASL_LINE + 1 bytes).
+ * Returns GO_ON with a line, else the outcome to return. */
+static enum outcome read_response(struct session *s, const char *mech,
+    char *line, size_t size)
+{
+	enum io_status r;
+	size_t len;
+
+	switch ((r = io_read_line(&s->io, line, size, &len))) {
+	case IO_LINE:
+		break;
+	case IO_TOOLONG:
+		log_msg(LOG_NOTICE, "AUTH %s failed: response too long", mech);
+		reply(s, R_TOO_LONG);
+		return BAD;
+	default:
+		return input_ended(s, r);
 	}
-	/* RFC 5034 section 4: "=" is an empty initial response. */
-	len = strcmp(b64, "=") ? decode_base64(b64, buf, sizeof(buf) - 1) : 0;
-	if (len < 0) {
-		log_msg(LOG_NOTICE, "AUTH PLAIN failed: invalid base64");
+	if (strlen(line) != len) {
+		explicit_bzero(line, size);
+		log_msg(LOG_NOTICE, "AUTH %s failed: invalid base64", mech);
 		reply(s, R_AUTH_B64);
 		return BAD;
 	}
-	buf[len] = '\0';
-	authzid = (const char *)buf;
-	nul1 = memchr(buf, '\0', (size_t)len);
-	nul2 = nul1 ? memchr(nul1 + 1, '\0',
-	    (size_t)(len - (nul1 + 1 - (char *)buf))) : NULL;
-	authcid = nul1 ? nul1 + 1 : "";
-	pass = nul2 ? nul2 + 1 : "";
-	/* Exactly two NULs, non-empty identity and password, no proxy
-	 * login (an authzid other than the authcid). */
-	if (!nul1 || !nul2 || !*authcid || !*pass ||
-	    strlen(pass) != (size_t)(len - (pass - (char *)buf)) ||
-	    strlen(authcid) > 255 || strlen(pass) > 255) {
-		explicit_bzero(buf, sizeof(buf));
-		log_msg(LOG_NOTICE, "AUTH PLAIN failed: malformed credentials");
-		reply(s, R_AUTH_SYNTAX);
-		return GO_ON;
-	}
-	if (*authzid && strcmp(authzid, authcid)) {
-		char name[MAX_USER_NAME + 4];
+	return GO_ON;
+}
 
-		/* Acting as another user (proxy login) is not offered. */
-		log_escape(name, sizeof(name), authcid, strlen(authcid));
-		explicit_bzero(buf, sizeof(buf));
-		log_msg(LOG_NOTICE, "AUTH PLAIN failed for user=%s: proxy "
-		    "login (another authorization identity) not offered",
-		    name);
-		reply(s, R_AUTH_FAIL);
+/* Runs the exchange of mechanism m (RFC 5034): initial is the client's
+ * initial response, or NULL; "*" cancels at any step. */
+static enum outcome sasl_exchange_run(struct session *s,
+    const struct sasl_mech *m, const char *initial)
+{
+	char line[MAX_SASL_LINE + 1], challenge[MAX_SASL_LINE];
+	struct sasl_exchange *x;
+	const char *in = initial;
+	enum outcome o = GO_ON;
+	char name[MAX_USER_NAME + 4];
+
+	x = malloc(sizeof(*x));
+	if (!x || sasl_start(x, m, s->timestamp, sasl_check, s) < 0) {
+		free(x);
+		reply(s, R_SYS_TEMP);
 		return GO_ON;
 	}
-	set_user(s, authcid);
-	r = check_credentials(s, CRED_PLAIN, s->user, pass);
-	explicit_bzero(buf, sizeof(buf));
-	return login_result(s, CRED_PLAIN, r);
+	for (;;) {
+		enum sasl_status st;
+
+		if (in && !strcmp(in, "*")) {
+			/* The client's own choice, no guess: not a
+			 * failure. */
+			log_msg(LOG_INFO, "AUTH %s cancelled by the client",
+			    m->name);
+			reply(s, R_AUTH_CANCEL);
+			break;
+		}
+		st = sasl_step(x, in, challenge, sizeof(challenge));
+		if (in)
+			explicit_bzero(line, sizeof(line));
+		if (st == SASL_MORE) {
+			io_printf(&s->io, "+ %s\r\n", challenge);
+			o = read_response(s, m->name, line, sizeof(line));
+			if (o != GO_ON)
+				break;
+			in = line;
+			continue;
+		}
+		switch (st) {
+		case SASL_CHECKED:
+			o = login_result(s, m->kind, x->result);
+			break;
+		case SASL_BAD_B64:
+			log_msg(LOG_NOTICE, "AUTH %s failed: invalid base64",
+			    m->name);
+			reply(s, R_AUTH_B64);
+			o = BAD;
+			break;
+		case SASL_PROXY:
+			log_escape(name, sizeof(name), x->user,
+			    strlen(x->user));
+			log_msg(LOG_NOTICE, "AUTH %s failed for user=%s: proxy "
+			    "login (another authorization identity) not "
+			    "offered", m->name, name);
+			reply(s, R_AUTH_FAIL);
+			break;
+		case SASL_MALFORMED:
+			log_msg(LOG_NOTICE, "AUTH %s failed: malformed "
+			    "credentials", m->name);
+			io_printf(&s->io, R_AUTH_SYNTAX_FMT "\r\n", m->name);
+			break;
+		default:
+			reply(s, R_SYS_TEMP);
+			break;
+		}
+		break;
+	}
+	explicit_bzero(line, sizeof(line));
+	sasl_finish(x);
+	explicit_bzero(x, sizeof(*x));
+	free(x);
+	return o;
 }
 
 static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 {
-	char line[MAX_SASL_LINE + 1];
-	enum io_status r;
+	const struct sasl_mech *m;
+	char list[MAX_SASL_LINE];
 	enum outcome o;
-	size_t len;
 
 	s->have_user = 0;
 	if (argc == 1) {
 		/* Not in RFC 5034, but clients ask this way to list. */
+		char *p = list, *sp;
+
 		reply(s, "+OK mechanisms follow");
-		if (plaintext_allowed(s))
-			reply(s, "PLAIN");
+		offered_mechs(s, list, sizeof(list));
+		while (*p) {
+			sp = strchr(p, ' ');
+			if (sp)
+				*sp = '\0';
+			reply(s, p);
+			p = sp ? sp + 1 : p + strlen(p);
+		}
 		reply(s, ".");
 		return GO_ON;
 	}
-	if (strcasecmp(argv[1], "PLAIN")) {
+	m = sasl_find(argv[1]);
+	if (!m || (m->needs == SASL_NEEDS_CHALLENGE && !s->timestamp[0])) {
 		char mech[32];
 
 		/* Not a failure: clients try the mechanisms they know. */
@@ -680,34 +717,17 @@ static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 		reply(s, R_AUTH_MECH);
 		return GO_ON;
 	}
-	if (!plaintext_allowed(s))
-		return refuse_plaintext(s, "AUTH PLAIN");
-	if (argc == 3) {
-		o = sasl_plain(s, argv[2]);
+	if (!sasl_offered(m, plaintext_allowed(s), s->timestamp[0] != '\0')) {
+		char cmd[32];
+
+		snprintf(cmd, sizeof(cmd), "AUTH %s", m->name);
+		if (argc == 3)
+			explicit_bzero(argv[2], strlen(argv[2]));
+		return refuse_plaintext(s, cmd);
+	}
+	o = sasl_exchange_run(s, m, argc == 3 ? argv[2] : NULL);
+	if (argc == 3)
 		explicit_bzero(argv[2], strlen(argv[2]));
-		return o;
-	}
-	/* No initial response: the empty challenge, then the client's
-	 * line, which may be longer than a command line. */
-	reply(s, "+ ");
-	switch ((r = io_read_line(&s->io, line, sizeof(line), &len))) {
-	case IO_LINE:
-		break;
-	case IO_TOOLONG:
-		log_msg(LOG_NOTICE, "AUTH PLAIN failed: response too long");
-		reply(s, R_TOO_LONG);
-		return BAD;
-	default:
-		return input_ended(s, r);
-	}
-	if (strlen(line) != len) {
-		explicit_bzero(line, sizeof(line));
-		log_msg(LOG_NOTICE, "AUTH PLAIN failed: invalid base64");
-		reply(s, R_AUTH_B64);
-		return BAD;
-	}
-	o = sasl_plain(s, line);
-	explicit_bzero(line, sizeof(line));
 	return o;
 }
 
@@ -717,6 +737,7 @@ static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 {
 	/* Only what works now (RFC 2449 section 5, RFC 5034 section 3). */
 	int plain = plaintext_allowed(s);
+	char list[MAX_SASL_LINE];
 
 	(void)argc;
 	(void)argv;
@@ -729,8 +750,8 @@ static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
 	reply(s, "EXPIRE NEVER");
-	if (plain)
-		reply(s, "SASL PLAIN");
+	if (offered_mechs(s, list, sizeof(list)) > 0)
+		io_printf(&s->io, "SASL %s\r\n", list);
 	if (s->state == ST_AUTH && tls_available() && !s->io.tls)
 		reply(s, "STLS");
 	/* Name the software only to users who logged in. */

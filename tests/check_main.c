@@ -184,6 +184,7 @@ int main(void)
 	log_init(1);
 	sr = srunner_create(passwd_suite());
 	srunner_add_suite(sr, apop_suite());
+	srunner_add_suite(sr, sasl_suite());
 	srunner_add_suite(sr, mbox_suite());
 	srunner_add_suite(sr, maildir_suite());
 	srunner_add_suite(sr, maildir_cache_suite());

@@ -5,10 +5,11 @@ set -eu
 
 # Build: compiler, pkg-config, libxcrypt, libmd (MD5), libxxhash (journal
 # and index cache checksums), OpenSSL 3 (headers; libssl3 is loaded at run
-# time for TLS), Check.
-# Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time.
-PKGS="gcc make pkg-config libcrypt-dev libmd-dev libxxhash-dev libssl-dev libpam0g-dev check libsubunit-dev \
-perl util-linux procps time"
+# time for TLS), GNU SASL (AUTH's mechanisms: sasl.c), Check.
+# Tests: perl (crypt(3) hashes), util-linux (setpriv), procps, time, and
+# gsasl (GNU SASL's client: tests/e2e/sasl.sh answers CRAM-MD5 with it).
+PKGS="gcc make pkg-config libcrypt-dev libmd-dev libxxhash-dev libssl-dev libpam0g-dev libgsasl-dev check libsubunit-dev \
+perl util-linux procps time gsasl"
 
 missing=""
 for p in $PKGS; do

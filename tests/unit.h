@@ -11,6 +11,7 @@
 
 Suite *passwd_suite(void);
 Suite *apop_suite(void);
+Suite *sasl_suite(void);
 Suite *mbox_suite(void);
 Suite *session_suite(void);
 Suite *idxcache_suite(void);

@@ -11,7 +11,10 @@
 #  - a back end that cannot tell gives [SYS/TEMP], not [AUTH], and the
 #    session stays usable (for checkpassword: exit 111; PAM: a service
 #    whose stack cannot load);
-#  - the right password logs in, for each.
+#  - the right password logs in, for each;
+#  - the same through SASL: AUTH PLAIN and AUTH LOGIN (sasl.c) refused
+#    with a wrong password or an unknown user, logged as such with the
+#    back end's name, and AUTH LOGIN with the right one logs in.
 . "$(dirname "$0")/../lib.sh"
 if [ "$(id -u)" != 0 ]; then
 	echo "SKIP backends.sh: needs root"
@@ -81,6 +84,19 @@ for b in file pam checkpassword; do
 		"$POP3D" -s -m "$T/mail/%u" ${ARGS[$b]} >"$T/$b-ok.out" 2>"$T/$b-ok.err"
 	answer_is "$b-right-password" "$b-ok" 3 '+OK maildrop has 1 message (*'
 	log_has "$b-login-logged" "$b-ok" "login: user=$U messages=1 "
+	# shellcheck disable=SC2086
+	crlf "AUTH PLAIN $(printf '\0%s\0wrong' "$U" | base64 -w0)" 'AUTH LOGIN' "$(printf nosuchuser | base64)" \
+		"$(printf wrong | base64)" "AUTH LOGIN $(printf %s "$U" | base64)" "$(printf secret | base64)" STAT QUIT |
+		"$POP3D" -s -m "$T/mail/%u" ${ARGS[$b]} >"$T/$b-sasl.out" 2>"$T/$b-sasl.err"
+	answer_is "$b-sasl-plain-wrong-password" "$b-sasl" 2 "$AUTHFAIL"
+	answer_is "$b-sasl-login-user-challenge" "$b-sasl" 3 '+ VXNlcm5hbWU6'
+	answer_is "$b-sasl-login-password-challenge" "$b-sasl" 4 '+ UGFzc3dvcmQ6'
+	answer_is "$b-sasl-login-unknown-user" "$b-sasl" 5 "$AUTHFAIL"
+	answer_is "$b-sasl-login-right-password" "$b-sasl" 7 '+OK maildrop has 1 message (*'
+	log_has "$b-sasl-plain-logged" "$b-sasl" "AUTH PLAIN failed for user=$U auth=$b"
+	log_has "$b-sasl-login-logged" "$b-sasl" "AUTH LOGIN failed for user=nosuchuser auth=$b"
+	log_has "$b-sasl-logout-auth-login" "$b-sasl" "logout: user=$U auth=login "
+	if grep -qaE "$SAN_RE" "$T/$b-sasl.err"; then fail "$b-sasl-sanitizer" "$(grep -a -m1 -E "$SAN_RE" "$T/$b-sasl.err")"; else pass "$b-sasl-sanitizer"; fi
 done
 # Cannot tell: [SYS/TEMP], the session goes on, nothing counted.
 crlf 'USER tempfail' 'PASS x' "USER $U" 'PASS secret' QUIT |

@@ -63,10 +63,12 @@ crlf "AUTH PLAIN $(b64 '\0alice\0secret')" QUIT | as 10.9.0.9 plaintext-auth "${
 crlf 'USER alice' 'PASS a' 'USER alice' 'PASS b' 'USER alice' 'PASS c' | as 10.9.0.10 limit "${POP[@]}"
 for _ in $(seq 10); do crlf BOGUS; done | as 10.9.0.11 badcmds "${POP[@]}"
 crlf 'USER alice' | as 10.9.0.12 tlsfail "${POP[@]}" -S -c "$T/cert.pem" -k "$T/key.pem"
+crlf 'AUTH LOGIN' "$(b64 alice)" "$(b64 wrong)" QUIT | as 10.9.0.13 loginwrong "${POP[@]}"
+crlf 'AUTH CRAM-MD5' "$(b64 'alice 0123')" QUIT | as 10.9.0.14 crammalformed "${POP[@]}" -a "$T/apop"
 # What must never match: a good login, its logout, the client's own
 # cancel and an unknown mechanism; and names that name other addresses.
 crlf 'USER alice' 'PASS secret' 'STAT' QUIT | as 10.9.0.20 good "${POP[@]}"
-crlf 'AUTH PLAIN' '*' 'AUTH CRAM-MD5' QUIT | as 10.9.0.21 cancel "${POP[@]}"
+crlf 'AUTH PLAIN' '*' 'AUTH LOGIN' '*' 'AUTH CRAM-MD5' QUIT | as 10.9.0.21 cancel "${POP[@]}"
 crlf 'USER 10.9.9.1:' 'PASS x' "AUTH PLAIN $(b64 '\0x from 10.9.9.2\0y')" \
 	"AUTH PLAIN $(b64 '\010.9.9.3: PASS failed for user=z auth=file\0y')" | as 10.9.0.30 hostile "${POP[@]}"
 # Root mode: the check in the parent, the limit in the pre-login process.
@@ -111,6 +113,8 @@ matched f2b-auth-plain 10.9.0.4 'AUTH PLAIN failed for user=alice'
 matched f2b-sasl-base64 10.9.0.5 'AUTH PLAIN failed: invalid base64'
 matched f2b-sasl-malformed 10.9.0.6 'AUTH PLAIN failed: malformed credentials'
 matched f2b-apop 10.9.0.7 'APOP failed for user=alice'
+matched f2b-auth-login 10.9.0.13 'AUTH LOGIN failed for user=alice auth=file'
+matched f2b-sasl-cram-malformed 10.9.0.14 'AUTH CRAM-MD5 failed: malformed credentials'
 # (PASS after a refused USER is "give USER first": nothing to refuse.)
 matched f2b-plaintext-user 10.9.0.8 'USER refused: plaintext login'
 matched f2b-plaintext-auth 10.9.0.9 'AUTH PLAIN refused: plaintext login'

@@ -83,7 +83,7 @@ GREET='+OK POP3 server ready'
 WRONG='-ERR command not valid in this state'
 BYE='+OK pop3d signing off'
 LOGIN="+OK maildrop has 3 messages ($TOTAL octets)"
-CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'SASL PLAIN')
+CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'SASL PLAIN LOGIN')
 CAPA_TRANS=("${CAPA_AUTH[@]}" "IMPLEMENTATION pop3d-$VERSION")
 
 # --------------------------------------- slow sessions, in the background
@@ -464,9 +464,11 @@ apop apop-wrong not-the-secret &
 p2=$!
 wait "$p1" "$p2"
 exited apop-ok
-transcript apop-ok "$GREET <TS>" "${CAPA_AUTH[@]}" . "$LOGIN" "+OK 3 $TOTAL" "$BYE (3 messages left)"
+# With the APOP secrets file CRAM-MD5 is offered too (sasl.sh tests it).
+CAPA_APOP=("${CAPA_AUTH[@]}"); CAPA_APOP[${#CAPA_APOP[@]}-1]='SASL PLAIN LOGIN CRAM-MD5'
+transcript apop-ok "$GREET <TS>" "${CAPA_APOP[@]}" . "$LOGIN" "+OK 3 $TOTAL" "$BYE (3 messages left)"
 exited apop-wrong
-transcript apop-wrong "$GREET <TS>" "${CAPA_AUTH[@]}" . '-ERR [AUTH] authentication failed' "$WRONG" "$BYE"
+transcript apop-wrong "$GREET <TS>" "${CAPA_APOP[@]}" . '-ERR [AUTH] authentication failed' "$WRONG" "$BYE"
 
 # ------------------------------------------- the background sessions
 

@@ -489,7 +489,7 @@ if how == "stls":
     assert "STLS" in before and "USER" not in before and "SASL" not in before, before
     p.stls(context=ctx)
     after = p.capa()
-    assert "STLS" not in after and "USER" in after and after.get("SASL") == ["PLAIN"], after
+    assert "STLS" not in after and "USER" in after and after.get("SASL") == ["PLAIN", "LOGIN"], after
 else:
     p = poplib.POP3_SSL("localhost", port, context=ctx, timeout=30)
 p.user("alice")
@@ -602,24 +602,26 @@ EOF
 	fresh_mbox "$M"
 	config "$M"		# certificate, default policy (tls)
 
-	# Over clear: STLS offered, USER and SASL PLAIN neither offered nor
-	# accepted; bare AUTH lists no mechanism.
+	# Over clear: STLS offered, USER and SASL PLAIN and LOGIN neither
+	# offered nor accepted; bare AUTH lists no mechanism.
 	conv "$M-clear-default" "$P" "$GREET" "${CAPA_HEAD[@]}" "${CAPA_MID[@]}" STLS . \
-		"$NEED_TLS" '-ERR give USER first' "$NEED_TLS" "$NEED_TLS" '+OK mechanisms follow' . "$BYE" \
-		-- CAPA 'USER alice' 'PASS secret' "AUTH PLAIN $GOOD" 'AUTH PLAIN' AUTH QUIT
+		"$NEED_TLS" '-ERR give USER first' "$NEED_TLS" "$NEED_TLS" "$NEED_TLS" "$NEED_TLS" \
+		'+OK mechanisms follow' . "$BYE" \
+		-- CAPA 'USER alice' 'PASS secret' "AUTH PLAIN $GOOD" 'AUTH PLAIN' 'AUTH LOGIN' \
+		"AUTH LOGIN $(b64 alice)" AUTH QUIT
 	# After STLS: USER and SASL PLAIN, no STLS; STLS again refused; login;
 	# in TRANSACTION: STLS and AUTH refused.
-	conv "$M-stls-capa" "$P" "$GREET" "$STLS_GO" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN' . \
-		'-ERR TLS is already active' '+OK mechanisms follow' PLAIN . '+OK send PASS' "$LOGIN" \
+	conv "$M-stls-capa" "$P" "$GREET" "$STLS_GO" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' . \
+		'-ERR TLS is already active' '+OK mechanisms follow' PLAIN LOGIN . '+OK send PASS' "$LOGIN" \
 		"$WRONG_STATE" "$WRONG_STATE" "$BYE ($N messages left)" \
 		-- @STLS CAPA STLS AUTH 'USER alice' 'PASS secret' STLS "AUTH PLAIN $GOOD" QUIT
 	# RFC 5034 section 3: SASL stays in CAPA after login (and USER, as
 	# the channel is still TLS); no STLS there.
 	conv "$M-capa-in-transaction-over-tls" "$P" "$GREET" "$STLS_GO" "$LOGIN" \
-		"${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN' 'IMPLEMENTATION pop3d-*' . "$BYE ($N messages left)" \
+		"${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' 'IMPLEMENTATION pop3d-*' . "$BYE ($N messages left)" \
 		-- @STLS "AUTH PLAIN $GOOD" CAPA QUIT
 	# Implicit TLS: the same list, STLS refused.
-	conv "$M-implicit-capa" "$PS" "$GREET" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN' . \
+	conv "$M-implicit-capa" "$PS" "$GREET" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' . \
 		'-ERR TLS is already active' "$BYE" -- @TLS CAPA STLS QUIT
 
 	# RFC 2595 section 4: commands pipelined behind STLS are discarded.
@@ -635,28 +637,28 @@ EOF
 
 	# -L always: plaintext logins over clear; CAPA has USER, SASL and
 	# STLS; STLS in TRANSACTION refused, CAPA there without STLS.
-	conv "$M-always-clear" "$P" "$GREET" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN' STLS . \
-		'+OK send PASS' "$LOGIN" "$WRONG_STATE" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN' 'IMPLEMENTATION pop3d-*' . \
+	conv "$M-always-clear" "$P" "$GREET" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' STLS . \
+		'+OK send PASS' "$LOGIN" "$WRONG_STATE" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' 'IMPLEMENTATION pop3d-*' . \
 		"$BYE ($N messages left)" \
 		-- CAPA 'USER alice' 'PASS secret' STLS CAPA QUIT
 	conv "$M-always-clear-auth-plain" "$P" "$GREET" "$LOGIN" "$BYE ($N messages left)" \
 		-- "AUTH PLAIN $GOOD" QUIT
 
-	# -L never (with APOP): no USER/PLAIN over clear nor over TLS; APOP
-	# works over both.
+	# -L never (with APOP): no USER/PLAIN/LOGIN over clear nor over TLS;
+	# APOP works over both, and CRAM-MD5 (no password travels) is offered.
 	config "$M" -L never -a "$T/$M/apop"
-	conv "$M-never-clear" "$P" "$GREET <*" "${CAPA_HEAD[@]}" "${CAPA_MID[@]}" STLS . \
+	conv "$M-never-clear" "$P" "$GREET <*" "${CAPA_HEAD[@]}" "${CAPA_MID[@]}" 'SASL CRAM-MD5' STLS . \
 		"$NO_PLAIN" "$NO_PLAIN" "$LOGIN" "$BYE ($N messages left)" \
 		-- CAPA 'USER alice' "AUTH PLAIN $GOOD" '@APOP alice apopsecret' QUIT
-	conv "$M-never-tls" "$P" "$GREET <*" "$STLS_GO" "${CAPA_HEAD[@]}" "${CAPA_MID[@]}" . \
-		"$NO_PLAIN" "$NO_PLAIN" '+OK mechanisms follow' . "$LOGIN" "$BYE ($N messages left)" \
+	conv "$M-never-tls" "$P" "$GREET <*" "$STLS_GO" "${CAPA_HEAD[@]}" "${CAPA_MID[@]}" 'SASL CRAM-MD5' . \
+		"$NO_PLAIN" "$NO_PLAIN" '+OK mechanisms follow' CRAM-MD5 . "$LOGIN" "$BYE ($N messages left)" \
 		-- @STLS CAPA 'USER alice' "AUTH PLAIN $GOOD" AUTH '@APOP alice apopsecret' QUIT
 	conv "$M-never-implicit-apop" "$PS" "$GREET <*" "$NO_PLAIN" "$LOGIN" "$BYE ($N messages left)" \
 		-- @TLS 'USER alice' '@APOP alice apopsecret' QUIT
 
 	# No certificate: no STLS in CAPA, STLS refused; plaintext allowed.
 	config "$M" nocert
-	conv "$M-nocert" "$P" "$GREET" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN' . \
+	conv "$M-nocert" "$P" "$GREET" "${CAPA_HEAD[@]}" USER "${CAPA_MID[@]}" 'SASL PLAIN LOGIN' . \
 		'-ERR STLS not available' '+OK send PASS' "$LOGIN" "$BYE ($N messages left)" \
 		-- CAPA STLS 'USER alice' 'PASS secret' QUIT
 
@@ -664,6 +666,8 @@ EOF
 	config "$M"
 	conv "$M-auth-plain-ir" "$P" "$GREET" "$STLS_GO" "$LOGIN" "$BYE ($N messages left)" \
 		-- @STLS "AUTH PLAIN $GOOD" QUIT
+	conv "$M-auth-login" "$P" "$GREET" "$STLS_GO" '+ VXNlcm5hbWU6' '+ UGFzc3dvcmQ6' "$LOGIN" "$BYE ($N messages left)" \
+		-- @STLS 'AUTH LOGIN' "$(b64 alice)" "$(b64 secret)" QUIT
 	conv "$M-auth-plain-continuation" "$P" "$GREET" "$STLS_GO" '+ ' "$LOGIN" "$WRONG_STATE" "$BYE ($N messages left)" \
 		-- @STLS 'AUTH plain' "$GOODZ" "AUTH PLAIN $GOOD" QUIT
 	conv "$M-auth-plain-wrong-password" "$P" "$GREET" "$STLS_GO" '-ERR [AUTH] authentication failed' "$LOGIN" "$BYE ($N messages left)" \
@@ -686,7 +690,7 @@ EOF
 		"AUTH PLAIN $(b64 'alice\0alice\0')" "AUTH PLAIN $(b64 '\0\0secret')" \
 		'AUTH PLAIN =' "AUTH PLAIN $(b64 'alicesecret')" \
 		"AUTH PLAIN $(b64 'bob\0alice\0secret')" \
-		'AUTH CRAM-MD5' "AUTH LOGIN $(b64 alice)" \
+		'AUTH CRAM-MD5' 'AUTH DIGEST-MD5' \
 		"AUTH PLAIN $GOOD" QUIT
 
 	# ------------------------------------------------- failed handshakes

@@ -34,7 +34,9 @@
 #  - the sandbox is in place (/proc: bounding set, NoNewPrivs, seccomp);
 #  - a whole root-mode session: greeting, USER/PASS against a password
 #    file, LIST, RETR byte for byte, DELE, QUIT, the UPDATE on disk; the
-#    same with "auth = pam" in the file (system accounts);
+#    same with "auth = pam" in the file (system accounts); a login
+#    through SASL (AUTH PLAIN refused, AUTH LOGIN: GNU SASL in the
+#    filtered pre-login process);
 #  - a pre-login process that stops answering (SIGSTOP) is killed by the
 #    root parent at its deadline (that needs CAP_KILL), not left behind;
 #  - a pre-login process whose root parent is killed ends at once (its
@@ -378,6 +380,19 @@ if serve pop3d "$UNITS_DIR/pop3d@.service" "$P1" "$T/pop3d.conf"; then
 	exits_ok pop3d-exit-status pop3d 1
 	if grep -qE "^pop3d\[[0-9]+\]: 127\.0\.0\.1: login: user=$U " "$T/pop3d.log"; then pass pop3d-log-login
 	else fail pop3d-log-login "$(tail -n 3 "$T/pop3d.log" | tr '\n' ' ')"; fi
+	# SASL through GNU SASL in the sandboxed, chrooted pre-login
+	# process: AUTH PLAIN refused, then AUTH LOGIN's two challenges and
+	# the login.
+	put_mbox
+	tcp_session s1sasl "$P1" "AUTH PLAIN $(printf '\0%s\0wrong' "$U" | base64 -w0)" 'AUTH LOGIN' \
+		"$(printf %s "$U" | base64)" "$(printf secret | base64)" STAT QUIT
+	equal pop3d-sasl-plain-refused '-ERR [AUTH] authentication failed' "$(line s1sasl 2)"
+	equal pop3d-sasl-login-challenges '+ VXNlcm5hbWU6|+ UGFzc3dvcmQ6' "$(line s1sasl 3)|$(line s1sasl 4)"
+	case $(line s1sasl 5) in
+	'+OK maildrop has 3 messages'*) pass pop3d-sasl-login ;;
+	*) fail pop3d-sasl-login "answered '$(line s1sasl 5)'; log: $(tail -n 3 "$T/pop3d.log" | tr '\n' ' ')" ;;
+	esac
+	exits_ok pop3d-sasl-exit-status pop3d 2
 fi
 put_mbox
 
