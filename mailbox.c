@@ -258,14 +258,17 @@ int mbox_parse_x_imapbase(const unsigned char *line, size_t len,
 		return -1;
 	v = header_value(line, len, 11, &vlen);
 	n = parse_u32(v, vlen, &validity);
-	if (n == 0 || validity == 0 || n == vlen || !is_wsp(v[n]))
+	if (n == 0 || validity == 0 || (n < vlen && !is_wsp(v[n])))
 		return -1;
 	while (n < vlen && is_wsp(v[n]))
 		n++;
+	/* LASTUID may be missing (0, as Dovecot reads it); keywords may
+	 * follow it, after white space. */
 	m = parse_u32(v + n, vlen - n, &last);
-	/* Keywords may follow, after white space. */
-	if (m == 0 || (n + m < vlen && !is_wsp(v[n + m])))
+	if (m > 0 && n + m < vlen && !is_wsp(v[n + m]))
 		return -1;
+	if (m == 0 && n < vlen && v[n] >= '0' && v[n] <= '9')
+		return -1;	/* digits, but more than 32 bits */
 	*validity_r = validity;
 	*last_r = last;
 	return 0;

@@ -842,8 +842,9 @@ int uidl_format_parse(const char *name);
  * line, its name included, without its line end (len bytes).
  * mbox_parse_x_uid: an "X-UID:" line's value as Dovecot reads it (digits,
  * then only white space; 1..4294967295): the number, or 0 (malformed).
- * mbox_parse_x_imapbase: "X-IMAPbase: UIDVALIDITY LASTUID [keywords]":
- * 0 and the two numbers (UIDVALIDITY not 0), or -1.  mbox_parse_x_uidl:
+ * mbox_parse_x_imapbase: "X-IMAPbase: UIDVALIDITY [LASTUID [keywords]]":
+ * 0 and the two numbers (UIDVALIDITY not 0; LASTUID 0 when missing), or
+ * -1.  mbox_parse_x_uidl:
  * an "X-UIDL:" line's id, 1..70 bytes of 0x21..0x7E with only white space
  * around it: 0, *id_r and *idlen_r pointing into line; or -1.
  */

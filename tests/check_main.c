@@ -185,6 +185,7 @@ int main(void)
 	sr = srunner_create(passwd_suite());
 	srunner_add_suite(sr, apop_suite());
 	srunner_add_suite(sr, mbox_suite());
+	srunner_add_suite(sr, uidlfmt_suite());
 	srunner_add_suite(sr, maildir_suite());
 	srunner_add_suite(sr, maildir_cache_suite());
 	srunner_add_suite(sr, session_suite());
