@@ -1042,8 +1042,9 @@ void mbox_index_uid(const struct mbox_index *idx, size_t n, char *buf)
 	if (!(m->flags & MSG_HDR_UID) || !idx->hid) {
 		mbox_uid(m, buf);
 	} else if (idx->fmt == UIDL_DOVECOT) {
-		/* Dovecot's default pop3_uidl_format, %08Xu%08Xv. */
-		snprintf(buf, MAX_UID_LEN + 1, "%08X%08X",
+		/* Dovecot's default pop3_uidl_format, %08Xu%08Xv, which
+		 * Dovecot prints in lower-case hex (Debian's 2.3.19 does). */
+		snprintf(buf, MAX_UID_LEN + 1, "%08x%08x",
 		    (unsigned)idx->hid[n], (unsigned)idx->uidvalidity);
 	} else {
 		snprintf(buf, MAX_UID_LEN + 1, "%s",

@@ -335,11 +335,11 @@ START_TEST(dovecot_uid_order)
 	    FROM "X-UID: 4\n\nb\n\n"
 	    FROM "X-UID: 10\nX-IMAPbase: 1 100\n\nb\n\n", &idx);
 	ck_assert_uint_eq(idx.count, 5);
-	ck_assert_str_eq(shown(&idx, 0), "00000002000000FF");
+	ck_assert_str_eq(shown(&idx, 0), "00000002000000ff");
 	ck_assert_str_eq(shown(&idx, 1), dflt(&idx, 1));
 	ck_assert_str_eq(shown(&idx, 2), dflt(&idx, 2));
 	ck_assert_str_eq(shown(&idx, 3), dflt(&idx, 3));
-	ck_assert_str_eq(shown(&idx, 4), "0000000A000000FF");
+	ck_assert_str_eq(shown(&idx, 4), "0000000a000000ff");
 	mbox_index_free(&idx);
 }
 END_TEST

@@ -7,9 +7,12 @@
 # cache never serves one format's ids to another; --check-config shows the
 # setting and a bad value is refused like any other.
 #
-# The X-UID headers are written here as Dovecot's mbox driver writes and
+# The malformed and edge cases are written here as Dovecot's mbox driver
 # reads them (X-IMAPbase: UIDVALIDITY LASTUID [keywords] in the first
-# message, X-UID: N increasing); Dovecot itself is not run.
+# message, X-UID: N increasing).  Then Dovecot itself (its pop3 binary,
+# from Debian's dovecot-pop3d unpacked, with dovecot-core's libraries)
+# writes the headers into an mbox over three sessions with new mail and
+# a deletion between them, and its whole UIDL listing must be pop3d's.
 . "$(dirname "$0")/../lib.sh"
 
 H=$(mkhash secret)
@@ -52,7 +55,7 @@ want() {
 
 # ------------------------------------------------------------ dovecot
 
-# UIDVALIDITY 1700000000 = 0x6553F100, last UID 5.
+# UIDVALIDITY 1700000000 = 0x6553f100, last UID 5.
 {
 	msg 1 'X-IMAPbase: 1700000000 0000000005 $Junk NonJunk' 'X-UID: 1' 'Status: RO'
 	msg 2 'X-UID: 2' 'X-Keywords: $Junk'
@@ -72,8 +75,8 @@ want() {
 put "$T/dovecot.mbox"
 uidl dovecot-default
 uidl dovecot-fmt --uidl-format dovecot
-want dovecot-default 1 000000016553F100 2 000000026553F100 5 000000096553F100 \
-	8 0000000C6553F100 9 0000000E6553F100 14 FFFFFFFF6553F100
+want dovecot-default 1 000000016553f100 2 000000026553f100 5 000000096553f100 \
+	8 0000000c6553f100 9 0000000e6553f100 14 ffffffff6553f100
 same dovecot-x-uid-ids "$T/dovecot-default.want" "$T/dovecot-fmt.uidl"
 
 # Without X-IMAPbase in the first message there is no UIDVALIDITY: every
@@ -96,6 +99,87 @@ same dovecot-uidvalidity-0-falls-back "$T/zerobase-default.uidl" "$T/zerobase-fm
 put "$T/dovecot.mbox"
 uidl dovecot-popa3d --uidl-format popa3d
 same popa3d-format-is-the-default "$T/dovecot-default.uidl" "$T/dovecot-popa3d.uidl"
+
+# ------------------------------------------------- Dovecot, live
+
+# dc_pop3 NAME COMMAND...: one pre-authenticated session of Dovecot's
+# pop3 on $T/dc/inbox as the test user, output in $T/NAME.out.
+dc_pop3() {
+	local name=$1; shift
+	crlf "$@" | (cd / && "${RUNAS[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		LC_ALL=C USER="$TEST_USER" HOME="$T/dc/home" "$DC_POP3" -c "$T/dc/dovecot.conf") \
+		>"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+}
+dovecot_live() {
+	if [ ! -e /usr/lib/dovecot/libdovecot-storage.so.0 ] && [ "$(id -u)" = 0 ]; then
+		# As bench/run.sh: dovecot-core's daemon must not start.
+		local own_policy=
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+			chmod 755 /usr/sbin/policy-rc.d; own_policy=1
+		fi
+		sh "$TOP/tests/apt-install.sh" dovecot-core >/dev/null 2>&1
+		systemctl disable --now dovecot.service dovecot.socket >/dev/null 2>&1 || true
+		[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+	fi
+	[ -e /usr/lib/dovecot/libdovecot-storage.so.0 ] || return 1
+	DC_POP3=/usr/lib/dovecot/pop3
+	if [ ! -x "$DC_POP3" ]; then
+		# dovecot-pop3d conflicts with popa3d: unpacked, not installed.
+		mkdir -p "$T/deb"
+		(cd "$T/deb" && apt-get download -q dovecot-pop3d >/dev/null 2>&1) || return 1
+		dpkg-deb -x "$T"/deb/dovecot-pop3d_*.deb "$T/deb/x" || return 1
+		DC_POP3=$T/deb/x/usr/lib/dovecot/pop3
+		[ -x "$DC_POP3" ] || return 1
+		chmod -R go+rX "$T/deb"
+	fi
+	return 0
+}
+# dc_compare NAME: Dovecot's UIDL of the inbox as it is, and pop3d's
+# with --uidl-format dovecot on the same bytes: identical.
+dc_compare() {
+	local name=$1
+	dc_pop3 "dc-$name" UIDL QUIT
+	perl -ne 's/\r\n\z/\n/; next if $. == 1; last if $_ eq ".\n"; print' \
+		"$T/dc-$name.out" >"$T/dc-$name.uidl"
+	put "$T/dc/inbox"
+	uidl "pop3d-$name" --uidl-format dovecot
+	if [ "$(cat "$T/dc-$name.rc")" = 0 ] && [ -s "$T/dc-$name.uidl" ]; then
+		same "dovecot-live-$name-same-uidl" "$T/dc-$name.uidl" "$T/pop3d-$name.uidl"
+	else
+		fail "dovecot-live-$name-same-uidl" "Dovecot's session failed: $(head -c 300 "$T/dc-$name.err")"
+	fi
+}
+if dovecot_live; then
+	mkdir -p "$T/dc/home/mail" "$T/dc/index"
+	{
+		echo 'protocols = pop3'
+		echo 'ssl = no'
+		echo "mail_location = mbox:$T/dc/home/mail:INBOX=$T/dc/inbox:INDEX=$T/dc/index"
+		echo 'log_path = /dev/stderr'
+		echo '# X-UID and X-IMAPbase written into the mbox at once.'
+		echo 'mbox_lazy_writes = no'
+		echo 'pop3_uidl_format = %08Xu%08Xv'
+	} >"$T/dc/dovecot.conf"
+	chmod 644 "$T/dc/dovecot.conf"
+	{ for n in 1 2 3 4 5; do msg "$n"; done; } >"$T/dc/inbox"
+	own -R "$T/dc"
+	dc_compare first
+	check dovecot-live-wrote-x-uid grep -q '^X-UID: 5' "$T/dc/inbox"
+	# New mail (no X-UID yet): Dovecot gives it the next UIDs.
+	{ printf '\n'; msg 6; msg 7; } >>"$T/dc/inbox"
+	dc_compare new-mail
+	# A deletion (Dovecot moves X-IMAPbase to the new first message),
+	# then more mail.
+	dc_pop3 dc-dele "DELE 1" QUIT
+	check dovecot-live-dele-ok grep -q "^+OK" <(sed -n 2p "$T/dc-dele.out")
+	{ printf '\n'; msg 8; } >>"$T/dc/inbox"
+	dc_compare after-dele
+	check dovecot-live-ids-kept grep -q '^6 00000007' "$T/dc-after-dele.uidl"
+else
+	echo "NOTE dovecot-live: Dovecot's pop3 could not be set up (dovecot-core, apt-get download dovecot-pop3d); skipped"
+fi
 
 # ------------------------------------------------------------- x-uidl
 
