@@ -161,7 +161,9 @@ static void check_index(const struct mbox_index *idx, const uint8_t *data,
 		if (i > 0 && (m->from_off < 2 || data[m->from_off - 1] != '\n'))
 			fuzz_fail("message %zu: From_ line not at a line start",
 			    i + 1);
-		if (m->flags & ~(uint32_t)(MSG_WIDE_UID | MSG_NO_FINAL_NL))
+		if (m->flags & ~(uint32_t)(MSG_WIDE_UID | MSG_NO_FINAL_NL |
+		    MSG_HDR_UID) || ((m->flags & MSG_HDR_UID) &&
+		    mbox_get_uidl_format() == UIDL_POPA3D))
 			fuzz_fail("message %zu: flags %#x", i + 1,
 			    (unsigned)m->flags);
 	}
