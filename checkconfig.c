@@ -484,6 +484,7 @@ static void print_settings(const struct config *cfg, int use_stderr,
 	setting("mailbox", "%s", cfg->mailbox_template);
 	setting("index-cache", "%s", cfg->index_template ?
 	    cfg->index_template : "none");
+	setting("uidl-format", "%s", uidl_format_name(cfg->uidl_format));
 	setting("apop", "%s", cfg->apop_file ? cfg->apop_file :
 	    "none (APOP not offered)");
 	setting("tls-cert", "%s", cfg->tls_cert ? cfg->tls_cert :

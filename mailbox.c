@@ -59,6 +59,16 @@ struct scan {
 	int line_fixed;			/* the current header line's class */
 	uint64_t bare_lf;		/* LF without CR in this message */
 
+	/* --uidl-format dovecot, x-uidl: the current message's header id. */
+	int fmt;			/* enum uidl_format */
+	int cap_kind;			/* the header line being copied */
+	int last_kind;			/* the id line a continuation follows */
+	int seen_uid, seen_base;	/* a well-formed line was taken */
+	uint32_t cur_hid;		/* what goes to idx->hid */
+	size_t cap_len;
+	int cap_over;			/* longer than HDR_ID_LINE_MAX */
+	unsigned char cap[HDR_ID_LINE_MAX];
+
 	int prev_blank;			/* the previous line was empty */
 	uint64_t prev_blank_off;	/* where it started */
 	unsigned prev_blank_len;	/* 1 ("\n") or 2 ("\r\n") */
@@ -107,7 +117,8 @@ static int scan_fill(struct scan *s)
 	return 0;
 }
 
-static int index_add(struct mbox_index *idx, const struct message *m)
+static int index_add(struct mbox_index *idx, const struct message *m,
+    uint32_t hid)
 {
 	if (idx->count == idx->alloc) {
 		size_t n = idx->alloc ? idx->alloc * 2 : 64;
@@ -119,14 +130,280 @@ static int index_add(struct mbox_index *idx, const struct message *m)
 			errno = EFBIG;
 			return -1;
 		}
+		/* The header ids, only with a format that has them. */
+		if (idx->fmt != UIDL_POPA3D) {
+			uint32_t *h = realloc(idx->hid, n * sizeof(*h));
+
+			if (!h)
+				return -1;
+			idx->hid = h;
+		}
 		p = realloc(idx->msgs, n * sizeof(*p));
 		if (!p)
 			return -1;
 		idx->msgs = p;
 		idx->alloc = n;
 	}
+	if (idx->hid)
+		idx->hid[idx->count] = hid;
 	idx->msgs[idx->count++] = *m;
 	return 0;
+}
+
+/* ------------------------------------------ header ids (--uidl-format) */
+
+static enum uidl_format uidl_fmt = UIDL_POPA3D;
+
+static const char *const uidl_format_names[] = {
+	[UIDL_POPA3D] = "popa3d", [UIDL_DOVECOT] = "dovecot",
+	[UIDL_XUIDL] = "x-uidl",
+};
+
+void mbox_set_uidl_format(enum uidl_format fmt)
+{
+	uidl_fmt = fmt;
+}
+
+enum uidl_format mbox_get_uidl_format(void)
+{
+	return uidl_fmt;
+}
+
+const char *uidl_format_name(enum uidl_format fmt)
+{
+	return (unsigned)fmt < sizeof(uidl_format_names) /
+	    sizeof(uidl_format_names[0]) ? uidl_format_names[fmt] : "?";
+}
+
+int uidl_format_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(uidl_format_names) /
+	    sizeof(uidl_format_names[0]); i++)
+		if (!strcmp(name, uidl_format_names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* The kinds of header line an id is read from. */
+enum { HID_NONE, HID_XUID, HID_BASE, HID_XUIDL };
+
+/* White space around a header value, as Dovecot's parser skips it. */
+static int is_wsp(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The value of a header line "NAME:" (the caller matched the name):
+ * after the colon and leading white space, up to the end of the line. */
+static const unsigned char *header_value(const unsigned char *line,
+    size_t len, size_t name_len, size_t *vlen_r)
+{
+	size_t i = name_len;
+
+	while (i < len && is_wsp(line[i]))
+		i++;
+	*vlen_r = len - i;
+	return line + i;
+}
+
+/* Decimal digits at p (at most 10, value at most 4294967295): the value
+ * in *v_r and how many digits, or 0 for none or too many. */
+static size_t parse_u32(const unsigned char *p, size_t len, uint32_t *v_r)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+		if (i == 10)
+			return 0;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (i == 0 || v > UINT32_MAX)
+		return 0;
+	*v_r = (uint32_t)v;
+	return i;
+}
+
+static int only_wsp(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!is_wsp(p[i]))
+			return 0;
+	return 1;
+}
+
+uint32_t mbox_parse_x_uid(const unsigned char *line, size_t len)
+{
+	size_t vlen, n;
+	const unsigned char *v;
+	uint32_t uid = 0;
+
+	if (!line_is(line, len, "X-UID:"))
+		return 0;
+	v = header_value(line, len, 6, &vlen);
+	n = parse_u32(v, vlen, &uid);
+	if (n == 0 || !only_wsp(v + n, vlen - n))
+		return 0;
+	return uid;
+}
+
+int mbox_parse_x_imapbase(const unsigned char *line, size_t len,
+    uint32_t *validity_r, uint32_t *last_r)
+{
+	size_t vlen, n, m;
+	const unsigned char *v;
+	uint32_t validity = 0, last = 0;
+
+	if (!line_is(line, len, "X-IMAPbase:"))
+		return -1;
+	v = header_value(line, len, 11, &vlen);
+	n = parse_u32(v, vlen, &validity);
+	if (n == 0 || validity == 0 || (n < vlen && !is_wsp(v[n])))
+		return -1;
+	while (n < vlen && is_wsp(v[n]))
+		n++;
+	/* LASTUID may be missing (0, as Dovecot reads it); keywords may
+	 * follow it, after white space. */
+	m = parse_u32(v + n, vlen - n, &last);
+	if (m > 0 && n + m < vlen && !is_wsp(v[n + m]))
+		return -1;
+	if (m == 0 && n < vlen && v[n] >= '0' && v[n] <= '9')
+		return -1;	/* digits, but more than 32 bits */
+	*validity_r = validity;
+	*last_r = last;
+	return 0;
+}
+
+int mbox_parse_x_uidl(const unsigned char *line, size_t len,
+    const unsigned char **id_r, size_t *idlen_r)
+{
+	size_t vlen, n = 0;
+	const unsigned char *v;
+
+	if (!line_is(line, len, "X-UIDL:"))
+		return -1;
+	v = header_value(line, len, 7, &vlen);
+	while (n < vlen && v[n] >= 0x21 && v[n] <= 0x7e)
+		n++;
+	if (n == 0 || n > MAX_UID_LEN || !only_wsp(v + n, vlen - n))
+		return -1;
+	*id_r = v;
+	*idlen_r = n;
+	return 0;
+}
+
+/* Keeps an X-UIDL id in the index's string area: its offset + 1, or 0
+ * (no memory: the message falls back to its default id). */
+static uint32_t ids_add(struct mbox_index *idx, const unsigned char *id,
+    size_t len)
+{
+	size_t off = idx->ids_len;
+
+	if (idx->ids_alloc - idx->ids_len < len + 1) {
+		size_t n = idx->ids_alloc ? idx->ids_alloc * 2 : 4096;
+		char *p;
+
+		while (n - idx->ids_len < len + 1)
+			n *= 2;
+		if (n > UINT32_MAX - 1 || !(p = realloc(idx->ids, n)))
+			return 0;
+		idx->ids = p;
+		idx->ids_alloc = n;
+	}
+	memcpy(idx->ids + off, id, len);
+	idx->ids[off + len] = '\0';
+	idx->ids_len = off + len + 1;
+	return (uint32_t)off + 1;
+}
+
+/*
+ * A header line of the current message starts (p: its first fragment,
+ * at least MBOX_LINE_PEEK bytes or the whole line).  Decides whether it
+ * is one to copy: the first well-formed X-UID: or X-UIDL: of a message
+ * counts (later ones are ignored), X-IMAPbase: only in the first
+ * message of the file.  A continuation line after an X-UID: or X-UIDL:
+ * makes it malformed (the id is one token on one line), so a later such
+ * line may count instead.
+ */
+static void hid_line_start(struct scan *s, const unsigned char *p,
+    size_t len)
+{
+	s->cap_kind = HID_NONE;
+	if (p[0] == ' ' || p[0] == '\t') {
+		if (s->last_kind == HID_XUID || s->last_kind == HID_XUIDL) {
+			if (s->last_kind == HID_XUIDL && s->cur_hid)
+				s->idx->ids_len = s->cur_hid - 1;
+			s->cur_hid = 0;
+			s->seen_uid = 0;
+			s->last_kind = HID_NONE;
+		}
+		return;
+	}
+	s->last_kind = HID_NONE;
+	if (p[0] != 'X' && p[0] != 'x')
+		return;
+	if (s->fmt == UIDL_DOVECOT) {
+		if (!s->seen_uid && line_is(p, len, "X-UID:"))
+			s->cap_kind = HID_XUID;
+		else if (!s->seen_base && s->cur.from_off == 0 &&
+		    line_is(p, len, "X-IMAPbase:"))
+			s->cap_kind = HID_BASE;
+	} else if (!s->seen_uid && line_is(p, len, "X-UIDL:")) {
+		s->cap_kind = HID_XUIDL;
+	}
+	s->cap_len = 0;
+	s->cap_over = 0;
+}
+
+/* Copies a fragment of the line being read, at most HDR_ID_LINE_MAX. */
+static void hid_capture(struct scan *s, const unsigned char *p, size_t len)
+{
+	size_t room = sizeof(s->cap) - s->cap_len;
+
+	if (len > room) {
+		len = room;
+		s->cap_over = 1;
+	}
+	memcpy(s->cap + s->cap_len, p, len);
+	s->cap_len += len;
+}
+
+/* The copied line is complete: parse it. */
+static void hid_commit(struct scan *s)
+{
+	size_t len = s->cap_len;
+	int kind = s->cap_kind;
+
+	s->cap_kind = HID_NONE;
+	while (len > 0 && (s->cap[len - 1] == '\n' || s->cap[len - 1] == '\r'))
+		len--;
+	if (kind == HID_BASE) {
+		uint32_t v, last;
+
+		/* Only the numbers matter: a cut keyword list is fine. */
+		if (mbox_parse_x_imapbase(s->cap, len, &v, &last) == 0) {
+			s->idx->uidvalidity = v;
+			s->idx->last_uid = last;
+			s->seen_base = 1;
+			s->last_kind = HID_BASE;
+		}
+		return;
+	}
+	if (s->cap_over)
+		return;
+	if (kind == HID_XUID) {
+		s->cur_hid = mbox_parse_x_uid(s->cap, len);
+	} else {
+		const unsigned char *id;
+		size_t idlen;
+
+		if (mbox_parse_x_uidl(s->cap, len, &id, &idlen) == 0)
+			s->cur_hid = ids_add(s->idx, id, idlen);
+	}
+	if (s->cur_hid) {
+		s->seen_uid = 1;
+		s->last_kind = kind;
+	}
 }
 
 static int is_volatile_header(const unsigned char *p, size_t len)
@@ -219,6 +496,8 @@ static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 
 	if (!s->in_msg)
 		return 0;
+	if (s->cap_kind)	/* a header line at the end of the file */
+		hid_commit(s);
 	/* The empty line before the next From_ line separates messages;
 	 * it is not part of the message. */
 	if (drop_blank && s->prev_blank && s->prev_blank_off >= m->data_off) {
@@ -240,7 +519,7 @@ static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 	}
 	memcpy(m->hash, md, sizeof(m->hash));
 	s->in_msg = 0;
-	return index_add(s->idx, m);
+	return index_add(s->idx, m, s->cur_hid);
 }
 
 static int start_message(struct scan *s, uint64_t from_off)
@@ -252,6 +531,9 @@ static int start_message(struct scan *s, uint64_t from_off)
 	s->fixed_any = s->received = 0;
 	s->line_fixed = 0;
 	s->bare_lf = 0;
+	s->cap_kind = s->last_kind = HID_NONE;
+	s->seen_uid = s->seen_base = 0;
+	s->cur_hid = 0;
 	MD5Init(&s->fixed_ctx);
 	return 0;
 }
@@ -340,10 +622,18 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 		if (s->in_header) {
 			if (blank) {
 				s->in_header = 0;
+				s->cap_kind = HID_NONE;
 			} else {
 				classify_header(s, p, len);
+				if (s->fmt != UIDL_POPA3D)
+					hid_line_start(s, p, len);
 			}
 		}
+	}
+	if (s->cap_kind) {
+		hid_capture(s, p, len);
+		if (end)
+			hid_commit(s);
 	}
 
 	if (end && (len >= 2 ? p[len - 2] : s->last_byte) != '\r')
@@ -366,8 +656,11 @@ static int uid_cmp(const void *a, const void *b, void *base)
 	    *(const size_t *)b;
 	size_t xi = *(const size_t *)a, yi = *(const size_t *)b;
 	int wx = !!(x->flags & MSG_WIDE_UID), wy = !!(y->flags & MSG_WIDE_UID);
+	int hx = !!(x->flags & MSG_HDR_UID), hy = !!(y->flags & MSG_HDR_UID);
 	int r;
 
+	if (hx != hy)
+		return hx - hy;
 	if (wx != wy)
 		return wx - wy;
 	/* popa3d prints only the first 8 bytes; compare what is printed. */
@@ -378,7 +671,9 @@ static int uid_cmp(const void *a, const void *b, void *base)
 }
 
 /* Gives messages with equal UIDs the suffixes -2, -3, ... in file order:
- * RFC 1939 wants UIDs unique, and identical copies do happen. */
+ * RFC 1939 wants UIDs unique, and identical copies do happen.  Messages
+ * shown with a header id (MSG_HDR_UID) are left alone: resolve_ids()
+ * keeps those unique. */
 int mbox_number_duplicates(struct mbox_index *idx)
 {
 	size_t *order, i, j;
@@ -398,8 +693,9 @@ int mbox_number_duplicates(struct mbox_index *idx)
 			const struct message *a = &idx->msgs[order[i]];
 			const struct message *b = &idx->msgs[order[j]];
 
-			if ((a->flags & MSG_WIDE_UID) !=
-			    (b->flags & MSG_WIDE_UID) ||
+			if ((a->flags & MSG_HDR_UID) ||
+			    ((a->flags ^ b->flags) &
+			    (MSG_WIDE_UID | MSG_HDR_UID)) ||
 			    memcmp(a->hash, b->hash,
 			    (a->flags & MSG_WIDE_UID) ? 16 : 8))
 				break;
@@ -408,6 +704,121 @@ int mbox_number_duplicates(struct mbox_index *idx)
 	}
 	free(order);
 	return 0;
+}
+
+/*
+ * Which messages show their header id (MSG_HDR_UID).  dovecot: as
+ * Dovecot's mbox driver takes X-UIDs: the first message's X-IMAPbase
+ * gives UIDVALIDITY (none: no message has a usable id); an X-UID counts
+ * only if it is above the previous message's UID, where a message
+ * without a usable X-UID takes the UID Dovecot would give it (the next
+ * one: one above the X-IMAPbase last UID and above every X-UID seen), so
+ * X-UIDs below it are ignored too.  x-uidl: every message with an id.
+ */
+static void choose_header_ids(struct mbox_index *idx)
+{
+	uint64_t prev = 0, next = (uint64_t)idx->last_uid + 1;
+
+	for (size_t i = 0; i < idx->count; i++) {
+		uint32_t v = idx->hid[i];
+
+		idx->msgs[i].flags &= ~(uint32_t)MSG_HDR_UID;
+		if (idx->fmt == UIDL_XUIDL) {
+			if (v)
+				idx->msgs[i].flags |= MSG_HDR_UID;
+			continue;
+		}
+		if (v >= next)
+			next = (uint64_t)v + 1;
+		if (idx->uidvalidity && v > prev) {
+			idx->msgs[i].flags |= MSG_HDR_UID;
+			prev = v;
+		} else {
+			prev = next++;
+		}
+	}
+}
+
+struct shown_id {
+	char id[MAX_UID_LEN + 1];
+	size_t n;
+};
+
+static int shown_cmp(const void *a, const void *b)
+{
+	const struct shown_id *x = a, *y = b;
+	int r = strcmp(x->id, y->id);
+
+	return r ? r : x->n < y->n ? -1 : x->n > y->n;
+}
+
+/*
+ * Unique ids, whatever the headers say (RFC 1939): among messages that
+ * would show the same id, a header id gives way to a default one (which
+ * keeps it), and of several header ids the first in the file keeps it;
+ * those that give way show their default id.  That can meet another
+ * default id, so the default ids are numbered again (-2, -3, ...) and
+ * the whole checked again until nothing moves (each round takes away a
+ * header id).  Logged once per process.  Returns 0 or -1 (ENOMEM).
+ */
+static int resolve_ids(struct mbox_index *idx)
+{
+	static int logged;
+	struct shown_id *u = NULL;
+	size_t gave_way = 0;
+
+	choose_header_ids(idx);
+	for (;;) {
+		size_t i, j, moved = 0, any = 0;
+
+		for (i = 0; i < idx->count; i++) {
+			idx->msgs[i].dup = 0;
+			any += !!(idx->msgs[i].flags & MSG_HDR_UID);
+		}
+		if (mbox_number_duplicates(idx) < 0)
+			goto fail;
+		if (!any || idx->count < 2)
+			break;
+		if (!u && !(u = calloc(idx->count, sizeof(*u))))
+			goto fail;
+		for (i = 0; i < idx->count; i++) {
+			mbox_index_uid(idx, i, u[i].id);
+			u[i].n = i;
+		}
+		qsort(u, idx->count, sizeof(*u), shown_cmp);
+		for (i = 0; i < idx->count; i = j) {
+			int has_default = 0;
+
+			for (j = i; j < idx->count &&
+			    !strcmp(u[j].id, u[i].id); j++)
+				has_default |= !(idx->msgs[u[j].n].flags &
+				    MSG_HDR_UID);
+			for (size_t k = i; j - i > 1 && k < j; k++) {
+				struct message *m = &idx->msgs[u[k].n];
+
+				if ((m->flags & MSG_HDR_UID) &&
+				    (has_default || k > i)) {
+					m->flags &= ~(uint32_t)MSG_HDR_UID;
+					moved++;
+				}
+			}
+		}
+		if (!moved)
+			break;
+		gave_way += moved;
+	}
+	free(u);
+	if (gave_way && !logged) {
+		logged = 1;
+		log_msg(LOG_NOTICE, "uidl-format %s: %zu message%s would "
+		    "show another message's id; shown with %s default id",
+		    uidl_format_name((enum uidl_format)idx->fmt), gave_way,
+		    gave_way == 1 ? "" : "s", gave_way == 1 ? "its" : "their");
+	}
+	return 0;
+fail:
+	free(u);
+	return -1;
 }
 
 /* Bits set in a 64-bit mask, without a libgcc call (-mpopcnt is not in
@@ -505,6 +916,7 @@ int mbox_scan_range(int fd, uint64_t start, uint64_t limit,
 	s.boff = start;
 	s.limit = limit;
 	s.idx = idx;
+	s.fmt = idx->fmt = (int)uidl_fmt;
 	s.buf = malloc(MBOX_BLOCK_SIZE);
 	if (!s.buf)
 		goto out;
@@ -576,7 +988,9 @@ int mbox_scan_range(int fd, uint64_t start, uint64_t limit,
 	}
 	if (s.in_msg && s.cur.data_off < idx->scanned && s.last_byte != '\n')
 		s.cur.flags |= MSG_NO_FINAL_NL;
-	if (finish_message(&s, idx->scanned, 1) || mbox_number_duplicates(idx))
+	if (finish_message(&s, idx->scanned, 1) ||
+	    (idx->fmt == UIDL_POPA3D ? mbox_number_duplicates(idx) :
+	    resolve_ids(idx)))
 		goto out;
 	r = MBOX_OK;
 out:
@@ -589,6 +1003,8 @@ out:
 
 void mbox_index_free(struct mbox_index *idx)
 {
+	free(idx->hid);
+	free(idx->ids);
 	free(idx->msgs);
 	memset(idx, 0, sizeof(*idx));
 }
@@ -617,6 +1033,46 @@ void mbox_uid(const struct message *m, char *buf)
 		snprintf(buf + o, MAX_UID_LEN + 1 - o, "-%u", (unsigned)m->dup);
 	else
 		buf[o] = '\0';
+}
+
+void mbox_index_uid(const struct mbox_index *idx, size_t n, char *buf)
+{
+	const struct message *m = &idx->msgs[n];
+
+	if (!(m->flags & MSG_HDR_UID) || !idx->hid) {
+		mbox_uid(m, buf);
+	} else if (idx->fmt == UIDL_DOVECOT) {
+		/* Dovecot's default pop3_uidl_format, %08Xu%08Xv, which
+		 * Dovecot prints in lower-case hex (Debian's 2.3.19 does). */
+		snprintf(buf, MAX_UID_LEN + 1, "%08x%08x",
+		    (unsigned)idx->hid[n], (unsigned)idx->uidvalidity);
+	} else {
+		snprintf(buf, MAX_UID_LEN + 1, "%s",
+		    idx->ids + idx->hid[n] - 1);
+	}
+}
+
+/* What the headers of message i of a and message j of b say, the same?
+ * (Not whether it is shown: that depends on the other messages.) */
+static int same_header_id(const struct mbox_index *a, size_t i,
+    const struct mbox_index *b, size_t j)
+{
+	uint32_t x, y;
+
+	if (a->fmt != b->fmt)
+		return 0;
+	if (!a->hid || !b->hid)
+		return !a->hid && !b->hid;
+	x = a->hid[i];
+	y = b->hid[j];
+	if (a->fmt == UIDL_XUIDL)
+		return x && y ? !strcmp(a->ids + x - 1, b->ids + y - 1) :
+		    x == y;
+	/* The first message carries X-IMAPbase. */
+	if (a->msgs[i].from_off == 0 && (a->uidvalidity != b->uidvalidity ||
+	    a->last_uid != b->last_uid))
+		return 0;
+	return x == y;
 }
 
 /* ------------------------------------------------------ open and check */
@@ -766,6 +1222,11 @@ int mbox_open_cached(struct mailbox *mb, const char *path, uid_t owner,
 	/* Under the lock the size is stable: scan exactly that much. */
 	if (r == MBOX_OK && fstat(mb->fd, &st) < 0)
 		r = MBOX_ERROR;
+	/* The cache holds default ids only: with a header format it is
+	 * neither read nor written, so it never serves ids of another
+	 * format. */
+	if (uidl_fmt != UIDL_POPA3D)
+		cache = NULL;
 	if (r == MBOX_OK && cache) {
 		scan_start = time(NULL);
 		cached = idxcache_load(cache, mb->fd, &st, &mb->idx) == 0;
@@ -814,7 +1275,8 @@ static int same_index(const struct mbox_index *a, const struct mbox_index *b)
 		if (x->from_off != y->from_off || x->data_off != y->data_off ||
 		    x->data_len != y->data_len || x->size != y->size ||
 		    memcmp(x->hash, y->hash, sizeof(x->hash)) ||
-		    ((x->flags ^ y->flags) & ~MSG_DELETED))
+		    ((x->flags ^ y->flags) & ~MSG_DELETED) ||
+		    !same_header_id(a, i, b, i))
 			return 0;
 	}
 	return 1;
@@ -861,8 +1323,9 @@ int mbox_message_holds(int fd, const struct mbox_index *idx, size_t n)
 	    one.msgs[0].data_len == m->data_len &&
 	    one.msgs[0].size == m->size &&
 	    !memcmp(one.msgs[0].hash, m->hash, sizeof(m->hash)) &&
-	    !((one.msgs[0].flags ^ m->flags) & ~(uint32_t)MSG_DELETED) ?
-	    MBOX_OK : MBOX_CHANGED;
+	    !((one.msgs[0].flags ^ m->flags) &
+	    ~(uint32_t)(MSG_DELETED | MSG_HDR_UID)) &&
+	    same_header_id(idx, n, &one, 0) ? MBOX_OK : MBOX_CHANGED;
 	mbox_index_free(&one);
 	return r;
 }

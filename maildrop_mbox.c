@@ -43,7 +43,7 @@ static void mbox_be_uid(void *be, size_t n, char *buf)
 {
 	const struct mailbox *mb = be;
 
-	mbox_uid(&mb->idx.msgs[n], buf);
+	mbox_index_uid(&mb->idx, n, buf);
 }
 
 static int mbox_be_check(void *be, size_t n)

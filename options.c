@@ -163,6 +163,20 @@ static int set_plaintext(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+static int set_uidl_format(struct options *o, const char *v, char *why,
+    size_t size)
+{
+	int f = uidl_format_parse(v);
+
+	if (f < 0) {
+		snprintf(why, size, "--uidl-format takes popa3d, dovecot or "
+		    "x-uidl, not '%s'", v);
+		return -1;
+	}
+	o->cfg.uidl_format = (enum uidl_format)f;
+	return 0;
+}
+
 static int set_privsep_dir(struct options *o, const char *v, char *why,
     size_t size)
 {
@@ -266,6 +280,7 @@ static const struct option_def defs[] = {
 	    PATH(mailbox_template, "mailbox template", 0) },
 	{ "index-cache", 'I', ARG_VALUE, ANYWHERE,
 	    PATH(index_template, "index cache template", 1) },
+	{ "uidl-format", 0, ARG_VALUE, ANYWHERE, FN(set_uidl_format) },
 	{ "timeout", 't', ARG_VALUE, ANYWHERE, FN(set_timeout) },
 	{ "apop", 'a', ARG_VALUE, ANYWHERE,
 	    PATH(apop_file, "APOP file name", 1) },

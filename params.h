@@ -187,6 +187,15 @@
 /* Bytes of a line we must see before classifying it (header names). */
 #define MBOX_LINE_PEEK 64
 /*
+ * --uidl-format dovecot and x-uidl: the longest header line whose id is
+ * read ("X-UIDL: " and RFC 1939's 70 characters, "X-IMAPbase: " and two
+ * 10-digit numbers, with room for white space).  A longer X-UID: or
+ * X-UIDL: line is malformed and ignored; of an X-IMAPbase: line (its
+ * keyword list can be long) only this much is read, the numbers being
+ * first.  The scan copies at most this many bytes of such a line.
+ */
+#define HDR_ID_LINE_MAX 256
+/*
  * After mail arrived, RETR and TOP check that the indexed bytes are still
  * in place without reading them all (mailbox.c, layout_holds): this many
  * bytes before the end of the index are hashed (a rewrite that inserts or

@@ -772,6 +772,13 @@ int spool_name(const struct spool *sp, const char *suffix, char *name,
 #define MSG_DELETED	0x01
 #define MSG_WIDE_UID	0x02	/* no popa3d header: 32-digit UID */
 #define MSG_NO_FINAL_NL	0x04	/* last line lacks a newline */
+#define MSG_HDR_UID	0x08	/* shown id from a header (--uidl-format) */
+
+/* --uidl-format: where an mbox message's UIDL comes from.  POPA3D (the
+ * default) is the hash rule of README's UIDL section; the others take
+ * the id a previous server wrote into the message's header, and fall
+ * back to the default rule where it is missing, malformed or taken. */
+enum uidl_format { UIDL_POPA3D, UIDL_DOVECOT, UIDL_XUIDL };
 
 /* Longest UID we print: RFC 1939's 70 (an mbox's are at most 32 hex
  * digits, '-', a decimal suffix; a Maildir's are its names). */
@@ -791,6 +798,16 @@ struct mbox_index {
 	struct message *msgs;
 	size_t count, alloc;
 	uint64_t scanned;	/* bytes covered by the index */
+	/* Only with a header format (--uidl-format dovecot, x-uidl): per
+	 * message, what its header says, whether usable or not (MSG_HDR_UID
+	 * says whether it is shown): dovecot its X-UID value, x-uidl 1 + the
+	 * offset of its X-UIDL id in ids (NUL-terminated); 0 for none. */
+	uint32_t *hid;
+	char *ids;
+	size_t ids_len, ids_alloc;
+	uint32_t uidvalidity;	/* dovecot: the first message's X-IMAPbase */
+	uint32_t last_uid;	/* and its last used UID */
+	int fmt;		/* enum uidl_format of the scan */
 };
 
 /*
@@ -824,8 +841,35 @@ int mbox_message_holds(int fd, const struct mbox_index *idx, size_t n);
 void mbox_scan_select(int force_sse2);
 void mbox_index_free(struct mbox_index *idx);
 
-/* Formats a message's UID into buf (MAX_UID_LEN + 1 bytes). */
+/* Formats a message's default (popa3d-rule) UID into buf (MAX_UID_LEN + 1
+ * bytes). */
 void mbox_uid(const struct message *m, char *buf);
+/* Formats message n's UIDL as shown: its header id when MSG_HDR_UID,
+ * else mbox_uid()'s. */
+void mbox_index_uid(const struct mbox_index *idx, size_t n, char *buf);
+/* Chooses the UIDL format of the scans that follow (process-wide; the
+ * session sets it before opening the maildrop).  Default UIDL_POPA3D. */
+void mbox_set_uidl_format(enum uidl_format fmt);
+enum uidl_format mbox_get_uidl_format(void);
+/* "popa3d", "dovecot", "x-uidl"; and back (-1 for anything else). */
+const char *uidl_format_name(enum uidl_format fmt);
+int uidl_format_parse(const char *name);
+/*
+ * The header parsers, exposed for the unit tests.  line: one whole header
+ * line, its name included, without its line end (len bytes).
+ * mbox_parse_x_uid: an "X-UID:" line's value as Dovecot reads it (digits,
+ * then only white space; 1..4294967295): the number, or 0 (malformed).
+ * mbox_parse_x_imapbase: "X-IMAPbase: UIDVALIDITY [LASTUID [keywords]]":
+ * 0 and the two numbers (UIDVALIDITY not 0; LASTUID 0 when missing), or
+ * -1.  mbox_parse_x_uidl:
+ * an "X-UIDL:" line's id, 1..70 bytes of 0x21..0x7E with only white space
+ * around it: 0, *id_r and *idlen_r pointing into line; or -1.
+ */
+uint32_t mbox_parse_x_uid(const unsigned char *line, size_t len);
+int mbox_parse_x_imapbase(const unsigned char *line, size_t len,
+    uint32_t *validity_r, uint32_t *last_r);
+int mbox_parse_x_uidl(const unsigned char *line, size_t len,
+    const unsigned char **id_r, size_t *idlen_r);
 
 /* mailbox.c's results: the interface's (md_status), under mbox names. */
 enum mbox_status {
@@ -1143,6 +1187,7 @@ struct config {
 	const char *tls_cert, *tls_key;	/* NULL: no TLS */
 	int implicit_tls;		/* --tls: handshake before greeting */
 	enum plaintext_policy plaintext;
+	enum uidl_format uidl_format;	/* --uidl-format (mbox maildrops) */
 	int timeout;
 	const struct cidr *proxy_from;	/* --proxy-from: the balancers */
 	size_t n_proxy_from;		/* 0: no PROXY header trusted */

@@ -415,6 +415,8 @@ static enum outcome start_transaction(struct session *s)
 	    &s->pw, cache, sizeof(cache)) < 0)
 		log_msg(LOG_NOTICE, "index cache template gives no path for "
 		    "user %s; not used", name);
+	/* The mbox scan's UIDL rule (a Maildir's ids are its names). */
+	mbox_set_uidl_format(s->cfg->uidl_format);
 	r = maildrop_open(&s->md, ops, path, geteuid(),
 	    cache[0] ? cache : NULL);
 	switch (r) {

@@ -10,7 +10,8 @@
  *   - the index is well formed: messages in order and inside the file,
  *     each From_ line where it says, the whole file covered;
  *   - scanning is deterministic and honours its limit;
- *   - UIDs are unique and RFC 1939 syntax (1-70 chars 0x21-0x7e);
+ *   - UIDs are unique and RFC 1939 syntax (1-70 chars 0x21-0x7e), in
+ *     every --uidl-format (input length % 3 chooses it);
  *   - RETR: what a client reads (un-stuffed, up to the terminator) is the
  *     stored message with bare LFs as CRLF and a CRLF after a last line
  *     without one, and its length is exactly the size LIST announced;
@@ -160,7 +161,9 @@ static void check_index(const struct mbox_index *idx, const uint8_t *data,
 		if (i > 0 && (m->from_off < 2 || data[m->from_off - 1] != '\n'))
 			fuzz_fail("message %zu: From_ line not at a line start",
 			    i + 1);
-		if (m->flags & ~(uint32_t)(MSG_WIDE_UID | MSG_NO_FINAL_NL))
+		if (m->flags & ~(uint32_t)(MSG_WIDE_UID | MSG_NO_FINAL_NL |
+		    MSG_HDR_UID) || ((m->flags & MSG_HDR_UID) &&
+		    mbox_get_uidl_format() == UIDL_POPA3D))
 			fuzz_fail("message %zu: flags %#x", i + 1,
 			    (unsigned)m->flags);
 	}
@@ -177,7 +180,7 @@ static void check_uids(const struct mbox_index *idx)
 	if (!uids)
 		fuzz_fail("out of memory");
 	for (i = 0; i < idx->count; i++) {
-		mbox_uid(&idx->msgs[i], uids[i]);
+		mbox_index_uid(idx, i, uids[i]);
 		len = strlen(uids[i]);
 		if (len < 1 || len > 70)
 			fuzz_fail("UID of %zu characters", len);
@@ -424,6 +427,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		update_path = fuzz_path("mbox");
 	}
 	fuzz_memfd_set(in_fd, data, size);
+	/* Every --uidl-format, chosen by the input's length: the header
+	 * ids (X-UID, X-IMAPbase, X-UIDL) parsed from the same bytes, and
+	 * the shown ids still unique and RFC 1939's. */
+	mbox_set_uidl_format((enum uidl_format)(size % 3));
 
 	r = mbox_scan(in_fd, UINT64_MAX, &idx);
 	if (r == MBOX_NOT_MBOX) {

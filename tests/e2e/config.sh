@@ -192,6 +192,7 @@ OPTS=(
 	"passwd|$T/etc/passwd|$T/etc/passwd (1 entry)|$T/etc/passwd2|$T/etc/passwd2 (2 entries)"
 	"mailbox|$T/spool/%u|$T/spool/%u|$T/spool/cl-%u|$T/spool/cl-%u"
 	"index-cache|$T/spool/%u.idx|$T/spool/%u.idx|$T/spool/%u.cl|$T/spool/%u.cl"
+	"uidl-format|dovecot|dovecot|x-uidl|x-uidl"
 	"timeout|42|42 s|77|77 s"
 	"apop|$T/etc/apop|$T/etc/apop|$T/etc/apop2|$T/etc/apop2"
 	"hostname|conf.example.org|conf.example.org|cl.example.org|cl.example.org"
