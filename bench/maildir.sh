@@ -53,7 +53,9 @@
 # answers fail the check is timed all the same, with FAIL and the reason
 # in its row.  The floors (bench/lsstat.c, median of BENCH_RUNS): listing
 # cur/ and new/ and stat'ing every file; and that plus reading the files
-# without ,W= (what STAT needs at least with no index).
+# without ,W= (what STAT needs at least with no index); and pop3d's login
+# alone (USER, PASS, QUIT on an empty Maildir), which its rows include and
+# the pre-authenticated peers' do not.
 # Writes bench/results/maildir.csv and the section "Maildir" of
 # bench/RESULTS.md (replaced, or added after the rest), and prints the
 # table and the issue's three goals.
@@ -289,6 +291,7 @@ mkcmds() { # DIR COUNT
 		{ printf 'USER %s\r\nPASS %s\r\n' "$BUSER" "$BPASS"; cat "$d/$c.pre"; } >"$d/$c"
 		{ printf 'USER %s\r\nPASS %s\r\n' "$BUSER" "$BPASS"; cat "$d/$c.v.pre"; } >"$d/$c.v"
 	done
+	printf 'USER %s\r\nPASS %s\r\nQUIT\r\n' "$BUSER" "$BPASS" >"$d/login"
 	chmod -R a+rX "$d"
 }
 cmdfile() { # SERVER NAME
@@ -406,6 +409,24 @@ floor() {
 	note "$(printf '%-10s %-13s %10s ms  (%s)' "$name" floor "$(ms "$med")" "$out")"
 }
 
+# login_floor: pop3d's login alone (USER, PASS with the sha512-crypt
+# hash, QUIT) on an empty Maildir, timed as the sessions are: what pop3d's
+# rows pay that the pre-authenticated peers' do not.
+login_floor() {
+	local i t times=() med
+	rm -rf "$H/empty"
+	install -d -m 700 -o "$BUID" -g "$BGID" "$H/empty" "$H/empty/Maildir" "$H/empty/Maildir/cur" "$H/empty/Maildir/new" "$H/empty/Maildir/tmp"
+	srv pop3d
+	for ((i = 0; i < RUNS; i++)); do
+		t=$(cd / && "${PRE[@]}" bash "$W/bin/runner.sh" time "$CMDS/login" -- "$POP3D" -s -p "$H/passwd" -m "maildir:$H/empty/Maildir") || t=
+		[[ $t =~ ^[0-9]+$ ]] && times+=("$t")
+	done
+	med=nan
+	[ ${#times[@]} -gt 0 ] && med=$(printf '%s\n' "${times[@]}" | median)
+	printf '%s\t%s\tfloor\t%s\t%s\tnan\tok\t%s\n' "$NMSG" login "$med" "${#times[@]}" "${times[*]}" >>"$RAW"
+	note "$(printf '%-10s %-13s %10s ms  (pop3d: USER, PASS, QUIT on an empty Maildir)' login floor "$(ms "$med")")"
+}
+
 # ------------------------------------------------------------ runs
 SCENARIOS=(stat uidl retr dele_half)
 say "Maildir benchmark: sizes $SIZES, mean $MEAN bytes, $RUNS runs, work directory $W, Maildirs in $H"
@@ -447,12 +468,19 @@ for z in "${SIZE_LIST[@]}"; do
 		[ -d "$H/$s/index" ] && cp -a "$H/$s/index" "$H/snap/$s/index"
 		chown "$BUID:$BGID" "$H/snap/$s"
 	done
+	if [ -e "$H/pop3d-cache/pop3d-index" ]; then
+		printf 'meta\t%s\tcache\tyes\n' "$z" >>"$RAW"
+	else
+		printf 'meta\t%s\tcache\tno\n' "$z" >>"$RAW"
+		note "pop3d wrote no index cache for the Maildir (-I is ignored for Maildirs): pop3d-cache measures pop3d without one"
+	fi
 	[ -s "$H/courier-warm/Maildir/courierpop3dsizelist" ] || note "Courier's warm-up session wrote no courierpop3dsizelist"
 	[ -d "$H/dovecot-warm/index" ] || note "Dovecot's warm-up session wrote no index"
 	sync
 	note "copies made in $((EPOCHSECONDS - t0)) s"
 	# The page and dentry caches hold every copy now (just written).
 	floor stat "$H/pop3d/Maildir/cur" "$H/pop3d/Maildir/new"
+	login_floor
 	floor stat+read_no_w -w "$H/pop3d/Maildir/cur" "$H/pop3d/Maildir/new"
 	for c in "${SCENARIOS[@]}"; do
 		for s in "${SERVERS[@]}"; do
@@ -477,7 +505,7 @@ POP3D_REV=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo '?')
 awk -F'\t' -v csv="$B/results/maildir.csv" -v md="$RES/table.md" -v txt="$RES/table.txt" -v goals="$RES/goals.md" '
 function ms(u) { return (u == "nan") ? "nan" : sprintf("%.1f", u / 1000) }
 function mib(k) { return (k == "nan") ? "-" : sprintf("%.1f", k / 1024) }
-$1 == "meta" { next }
+$1 == "meta" { if ($3 == "cache" && $4 == "no") nocache = nocache (nocache ? ", " : "") $2; next }
 {
 	z = $1; c = $2; s = $3
 	if (!(z in seen)) { seen[z] = 1; zs[++nz] = z }
@@ -517,7 +545,8 @@ END {
 		print row > md; print trow > txt
 		printf "| %s | floor: list+stat | %s ms |\n", z, ms(t[z, "stat", "floor"]) > md
 		printf "| %s | floor: list+stat, read files without W= | %s ms |\n", z, ms(t[z, "stat+read_no_w", "floor"]) > md
-		printf "%-9s %-15s %13s   (list+stat+read files without ,W=: %s)\n", z, "floor list+stat", ms(t[z, "stat", "floor"]), ms(t[z, "stat+read_no_w", "floor"]) > txt
+		printf "| %s | pop3d login alone (empty Maildir) | %s ms |\n", z, ms(t[z, "login", "floor"]) > md
+		printf "%-9s %-15s %13s   (list+stat+read files without ,W=: %s; pop3d login alone: %s)\n", z, "floor list+stat", ms(t[z, "stat", "floor"]), ms(t[z, "stat+read_no_w", "floor"]), ms(t[z, "login", "floor"]) > txt
 	}
 	# failures
 	nf = 0
@@ -532,7 +561,7 @@ END {
 		r = (fl > 0 && p != "nan") ? p / fl : -1
 		ok = (r >= 0 && r <= 1.5 && st[z, "stat", "pop3d"] == "ok")
 		if (!ok) ga = "MISSED"
-		ares[i] = sprintf("%s messages: pop3d %s ms, floor %s ms: %.2fx (goal at most 1.5x%s)", z, ms(p), ms(fl), r, ok ? "" : sprintf("; %.2fx too slow, %s ms over", r / 1.5, ms(p - 1.5 * fl)))
+		ares[i] = sprintf("%s messages: pop3d %s ms, floor %s ms: %.2fx (goal at most 1.5x%s); the login alone takes pop3d %s ms, the floor with the files without W= read is %s ms", z, ms(p), ms(fl), r, ok ? "" : sprintf("; %.2fx too slow, %s ms over", r / 1.5, ms(p - 1.5 * fl)), ms(t[z, "login", "floor"]), ms(t[z, "stat+read_no_w", "floor"]))
 		for (j = 1; j <= 2; j++) {
 			c = (j == 1) ? "stat" : "uidl"
 			p = t[z, c, "pop3d-cache"]; d = t[z, c, "dovecot-warm"]
@@ -547,8 +576,10 @@ END {
 	}
 	printf "- (a) pop3d cold login+STAT at most 1.5x the list+stat floor: **%s**\n", ga > goals
 	for (i = 1; i <= nz; i++) printf "  - %s\n", ares[i] > goals
-	printf "- (b) pop3d with the index cache, login+STAT and UIDL, at most Dovecot warm: **%s**\n", gb > goals
+	printf "- (b) pop3d with the index cache, login+STAT and UIDL, at most Dovecot warm: **%s**%s\n", gb, (nocache != "") ? " (but without a cache: see the last line)" : "" > goals
 	for (i = 1; i <= nz; i++) for (j = 1; j <= 2; j++) printf "  - %s\n", bres[i, j] > goals
+	if (nocache != "")
+		printf "  - pop3d wrote no index cache for these Maildirs (%s messages): its -I is ignored for Maildirs so far, and these rows are pop3d without a cache; the goal is not evaluated with a cache yet\n", nocache > goals
 	printf "- (c) pop3d DELE half + QUIT at most Dovecot warm: **%s**\n", gc > goals
 	for (i = 1; i <= nz; i++) printf "  - %s\n", cres[i] > goals
 	if (nf) {
@@ -605,6 +636,9 @@ changed it; not timed).
 - Floors (bench/lsstat.c, as the servers are timed): listing `cur/` and
   `new/` and `fstatat` on every file; and the same plus reading the files
   whose names have no `,W=` (the least STAT needs without an index).
+  "pop3d login alone": USER, PASS (sha512-crypt), QUIT on an empty
+  Maildir, which pop3d's rows include and the pre-authenticated peers'
+  do not.
 - Verification (once per server and scenario, before the timed runs;
   bench/pop3check): every reply well formed, STAT's count and octets those
   the generator computed, one UIDL line per message, every RETR as long as
