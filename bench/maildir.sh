@@ -14,6 +14,15 @@
 #   BENCH_SEED           seed of the generator                         [1]
 #   BENCH_WORKDIR        scratch space, several GB  [/var/tmp/pop3d-bench]
 #                        (this script uses its maildir/ subdirectory)
+#   BENCH_MAILDIR_LOOPFS yes: the servers' copies live on an ext4 made for
+#                        the run in an image file under BENCH_WORKDIR,
+#                        loop-mounted without "discard"; no: in the bench
+#                        account's home as it is; auto: yes when that home's
+#                        file system is mounted with "discard"          [auto]
+#                        (there every unlink waits for the device's
+#                        discard: ~2.5 ms a file on the virtual disk this was
+#                        written on, two minutes for any server's DELE of
+#                        50,000 files, which then measures only the disk)
 #
 # The Maildirs: bench/gen-mbox.c's messages (lognormal sizes around the
 # mean, clipped to [700 B, 64 x mean]; folded headers, MIME, base64
@@ -181,8 +190,29 @@ BUID=$(id -u "$BUSER") BGID=$(id -g "$BUSER")
 # The Maildirs live in the bench account's home (its own subdirectory,
 # which this script owns).
 H=$BHOME/maildir-bench
+LOOPFS=${BENCH_MAILDIR_LOOPFS:-auto}
+mountpoint -q "$H" && { umount "$H" || die "cannot unmount $H (a previous run's)"; }
 rm -rf "$H"
 install -d -m 755 -o "$BUID" -g "$BGID" "$BHOME" "$H"
+if [ "$LOOPFS" = auto ]; then
+	case ,$(findmnt -no OPTIONS -T "$H"), in *,discard,*) LOOPFS=yes ;; *) LOOPFS=no ;; esac
+fi
+FSNOTE="the bench account's home ($(findmnt -no FSTYPE,OPTIONS -T "$H" | tr -s ' ' ' '))"
+if [ "$LOOPFS" = yes ]; then
+	# 8 copies (6 servers, 2 warm snapshots) of the largest Maildir, with
+	# ext4's block rounding, and room: a sparse image.
+	max=0
+	for z in "${SIZE_LIST[@]}"; do [ "$z" -gt "$max" ] && max=$z; done
+	img_mb=$((max * (MEAN + 4096) * 10 / 1048576 + 512))
+	rm -f "$W/fs.img"
+	truncate -s "${img_mb}M" "$W/fs.img"
+	mkfs.ext4 -q -F -N $((max * 10 + 100000)) "$W/fs.img" || die "mkfs.ext4 $W/fs.img failed"
+	mount -o loop,nodiscard "$W/fs.img" "$H" || die "cannot loop-mount $W/fs.img on $H"
+	chown "$BUID:$BGID" "$H"
+	chmod 755 "$H"
+	FSNOTE="an ext4 made for the run (${img_mb} MB image file on the host's $(findmnt -no FSTYPE -T "$W"), loop-mounted with $(findmnt -no OPTIONS "$H"))"
+	trap 'umount "$H" 2>/dev/null; rm -f "$W/fs.img"' EXIT
+fi
 install -d -m 755 -o root -g root "$W/etc"
 # sha512-crypt, 5000 rounds (the default), as bench/run.sh's sessions.
 HASH=$(perl -e 'print crypt($ARGV[0], q{$6$maildirbench$})' "$BPASS")
@@ -490,6 +520,11 @@ for z in "${SIZE_LIST[@]}"; do
 	for s in "${SERVERS[@]}"; do rm -rf "$H/$s/Maildir" "$H/$s/index" "$H/$s/pop3d-index"; done
 	rm -rf "$H/snap/"*
 done
+if [ "$LOOPFS" = yes ]; then
+	umount "$H" || note "cannot unmount $H"
+	rm -f "$W/fs.img"
+	trap - EXIT
+fi
 rm -rf "$H"
 
 # ------------------------------------------------------------ report
@@ -608,7 +643,7 @@ above), on a machine shared with other work: compare within one run.
 Every server runs as the user over pipes, page and dentry caches warm
 (each copy was just written), each on its own copy of the Maildir
 (`cp -a`, synced, restored before every DELE run and after anything that
-changed it; not timed).
+changed it; not timed), the copies on FSNOTE_HERE.
 
 - The Maildirs: bench/gen-mbox.c's messages (mean BENCH_MAILDIR_MEAN
   bytes, lognormal, 700 B to 64x the mean; MIME, attachments, dot lines)
@@ -654,7 +689,9 @@ EOF
 	echo
 	echo "The numbers, every run: [results/maildir.csv](results/maildir.csv)."
 	echo '<!-- bench/maildir.sh: end -->'
-} >"$SECTION"
+} >"$SECTION.tmp"
+# The file system, put in with awk (it may hold any character).
+awk -v fs="$FSNOTE" '{ i = index($0, "FSNOTE_HERE"); if (i) $0 = substr($0, 1, i - 1) fs substr($0, i + 11); print }' "$SECTION.tmp" >"$SECTION"
 OUT=$B/RESULTS.md
 if [ -f "$OUT" ] && grep -q '^<!-- bench/maildir.sh: begin' "$OUT"; then
 	awk -v sec="$SECTION" '
