@@ -147,20 +147,16 @@ unpack() {
 	rm -rf "$W/deb"
 	chmod 755 "$dir"
 }
-if [ -x /usr/lib/dovecot/pop3 ]; then
-	DC_POP3=/usr/lib/dovecot/pop3
-else
-	DC_POP3=$BASE/dovecot-pop3d/usr/lib/dovecot/pop3	# bench/run.sh's place
-	[ -x "$DC_POP3" ] || unpack dovecot-pop3d "$BASE/dovecot-pop3d"
-	[ -x "$DC_POP3" ] || die "no pop3 binary in the dovecot-pop3d package"
-fi
-if [ -x /usr/lib/courier/courier/courierpop3d ]; then
-	COURIER=/usr/lib/courier/courier/courierpop3d
-else
-	COURIER=$BASE/courier-pop/usr/lib/courier/courier/courierpop3d
-	[ -x "$COURIER" ] || unpack courier-pop "$BASE/courier-pop"
-	[ -x "$COURIER" ] || die "no courierpop3d in the courier-pop package"
-fi
+# Always the unpacked binaries, even where the packages are installed:
+# an installed one can vanish in the middle of a run (other work on the
+# machine installing popa3d removes courier-pop and dovecot-pop3d, which
+# happened while this script was written).
+DC_POP3=$BASE/dovecot-pop3d/usr/lib/dovecot/pop3	# bench/run.sh's place
+[ -x "$DC_POP3" ] || unpack dovecot-pop3d "$BASE/dovecot-pop3d"
+[ -x "$DC_POP3" ] || die "no pop3 binary in the dovecot-pop3d package"
+COURIER=$BASE/courier-pop/usr/lib/courier/courier/courierpop3d
+[ -x "$COURIER" ] || unpack courier-pop "$BASE/courier-pop"
+[ -x "$COURIER" ] || die "no courierpop3d in the courier-pop package"
 [[ $(ldd "$COURIER") != *'not found'* ]] || die "courierpop3d lacks libraries: $(ldd "$COURIER" | grep 'not found' | tr '\n' ' ')"
 DC_VERSION=$(dpkg-query -W -f '${Version}' dovecot-core 2>/dev/null || echo '?')
 COURIER_VERSION=$(apt-cache policy courier-pop 2>/dev/null | awk '/Candidate:/ { print $2; exit }')
@@ -417,6 +413,10 @@ measure() {
 		times+=("$t")
 		[ ${#times[@]} -ge 3 ] && [ "$t" -gt $((SLOW_S * 1000000)) ] && break
 	done
+	# runner.sh's timed runs do not look at the server's exit status: a
+	# binary gone meanwhile would time its absence.
+	srv "$s"
+	[ -x "${SRV[0]}" ] || status="FAIL: ${SRV[0]} vanished during the runs"
 	med=nan
 	[ ${#times[@]} -gt 0 ] && med=$(printf '%s\n' "${times[@]}" | median)
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$NMSG" "$c" "$s" "$med" "${#times[@]}" "$VRSS" "$status" "${times[*]}" >>"$RAW"
