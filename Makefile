@@ -15,7 +15,8 @@
 #   make bench-maildir  only the Maildir part (bench/maildir.sh, also run by
 #                   make bench): pop3d against Dovecot and Courier on
 #                   Maildirs, as root (BENCH_MAILDIR_SIZES=10000,100000
-#                   BENCH_MAILDIR_MEAN=8192 BENCH_RUNS=5); rewrites its own
+#                   BENCH_MAILDIR_MEAN=8192 BENCH_MAILDIR_LOOPFS=auto
+#                   BENCH_RUNS=5); rewrites its own
 #                   section of bench/RESULTS.md
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same); also
@@ -183,7 +184,7 @@ fuzz-check: fuzz-deps
 BENCH_VARS = BENCH_SIZES BENCH_LARGE_MB BENCH_BIGMSG_MB BENCH_RUNS \
              BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR \
              BENCH_HAPROXY_CLIENTS BENCH_HAPROXY_SECONDS \
-             BENCH_MAILDIR_SIZES BENCH_MAILDIR_MEAN
+             BENCH_MAILDIR_SIZES BENCH_MAILDIR_MEAN BENCH_MAILDIR_LOOPFS
 
 .PHONY: bench bench-haproxy bench-maildir
 bench: deps
