@@ -12,6 +12,12 @@
 #   make bench-haproxy  only the HAProxy part, as root (BENCH_HAPROXY_CLIENTS=4
 #                   BENCH_HAPROXY_SECONDS=10 BENCH_RUNS=5); rewrites its own
 #                   section of bench/RESULTS.md
+#   make bench-maildir  only the Maildir part (bench/maildir.sh, also run by
+#                   make bench): pop3d against Dovecot and Courier on
+#                   Maildirs, as root (BENCH_MAILDIR_SIZES=10000,100000
+#                   BENCH_MAILDIR_MEAN=8192 BENCH_MAILDIR_LOOPFS=auto
+#                   BENCH_RUNS=5); rewrites its own
+#                   section of bench/RESULTS.md
 #   make install    PREFIX=/usr/local DESTDIR= SBINDIR= MANDIR= SYSCONFDIR=
 #                   SYSTEMDUNITDIR=  (make uninstall removes the same); also
 #                   SYSCONFDIR/fail2ban/{filter.d,jail.d}/pop3d.conf and
@@ -177,9 +183,10 @@ fuzz-check: fuzz-deps
 
 BENCH_VARS = BENCH_SIZES BENCH_LARGE_MB BENCH_BIGMSG_MB BENCH_RUNS \
              BENCH_SLOW_S BENCH_TINY BENCH_SEED BENCH_WORKDIR \
-             BENCH_HAPROXY_CLIENTS BENCH_HAPROXY_SECONDS
+             BENCH_HAPROXY_CLIENTS BENCH_HAPROXY_SECONDS \
+             BENCH_MAILDIR_SIZES BENCH_MAILDIR_MEAN BENCH_MAILDIR_LOOPFS
 
-.PHONY: bench bench-haproxy
+.PHONY: bench bench-haproxy bench-maildir
 bench: deps
 	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
 	    bash bench/run.sh
@@ -187,6 +194,10 @@ bench: deps
 bench-haproxy: deps
 	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
 	    bash bench/haproxy.sh
+
+bench-maildir: deps
+	@env $(foreach v,$(BENCH_VARS),$(if $($(v)),$(v)='$($(v))')) \
+	    bash bench/maildir.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -12,12 +12,15 @@
  * Prints one line of counts:
  *
  *   replies=R ok=O err=E stat=N/OCTETS list=L uidl=U top=T retr=R
- *   retr_octets=B size_mismatch=M hash=H
+ *   retr_octets=B size_mismatch=M hash=H mhash=X uidl_lines=K
  *
  * where size_mismatch counts RETR answers whose unstuffed size differs from
  * the size LIST gave for that message (when LIST came first), and hash is
  * FNV-1a over the unstuffed RETR contents (equal across servers when they
- * send the same bytes).  Exits 1 with a message on stderr on a protocol
+ * send the same bytes in the same order); mhash is the sum (mod 2^64) of
+ * each RETR answer's own FNV-1a, equal when the same messages come in any
+ * order (bench/maildir.sh: servers may number a Maildir's files
+ * differently); uidl_lines counts the lines of the UIDL listings.  Exits 1 with a message on stderr on a protocol
  * error (missing terminator, bare LF, unstuffed dot line, truncated reply,
  * more or fewer replies than commands), 0 otherwise.  Not timed: the
  * timing runs send the output to cat.
@@ -71,7 +74,8 @@ int main(int argc, char **argv)
 	unsigned long long replies = 0, ok = 0, err = 0, nlist = 0, nuidl = 0,
 		ntop = 0, nretr = 0, retr_octets = 0, mismatch = 0,
 		stat_n = 0, stat_o = 0;
-	uint64_t hash = 0xcbf29ce484222325ULL;
+	uint64_t hash = 0xcbf29ce484222325ULL, mhash = 0;
+	unsigned long long uidl_lines = 0;
 	unsigned long long *sizes = NULL;
 	size_t nsizes = 0;
 	char cmd[512];
@@ -116,6 +120,7 @@ int main(int argc, char **argv)
 			continue;
 		/* a multi-line answer */
 		unsigned long long octets = 0;
+		uint64_t h1 = 0xcbf29ce484222325ULL;
 		for (;;) {
 			if (!(n = rdline(stdin)))
 				die("multi-line reply truncated (no \".\" line)");
@@ -147,7 +152,11 @@ int main(int argc, char **argv)
 				for (size_t i = 0; i < len; i++) {
 					hash ^= (unsigned char)p[i];
 					hash *= 0x100000001b3ULL;
+					h1 ^= (unsigned char)p[i];
+					h1 *= 0x100000001b3ULL;
 				}
+			if (is_uidl)
+				uidl_lines++;
 			octets += len;
 		}
 		if (is_list) nlist++;
@@ -155,6 +164,7 @@ int main(int argc, char **argv)
 		if (is_top) ntop++;
 		if (is_retr) {
 			unsigned long long m = strtoull(a1, NULL, 10);
+			mhash += h1;
 			nretr++;
 			retr_octets += octets;
 			if (m >= 1 && m <= nsizes && sizes[m - 1] && sizes[m - 1] != octets)
@@ -166,8 +176,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("replies=%llu ok=%llu err=%llu stat=%llu/%llu list=%llu uidl=%llu "
-	       "top=%llu retr=%llu retr_octets=%llu size_mismatch=%llu hash=%016llx\n",
+	       "top=%llu retr=%llu retr_octets=%llu size_mismatch=%llu hash=%016llx mhash=%016llx uidl_lines=%llu\n",
 	       replies, ok, err, stat_n, stat_o, nlist, nuidl, ntop, nretr,
-	       retr_octets, mismatch, (unsigned long long)hash);
+	       retr_octets, mismatch, (unsigned long long)hash,
+	       (unsigned long long)mhash, uidl_lines);
 	return 0;
 }

@@ -34,8 +34,9 @@
 #   BENCH_RUNS timed runs (median).
 # - writes bench/results/latest.csv, bench/results/ratios.png and
 #   bench/RESULTS.md, and prints the table.
-# - then runs bench/haproxy.sh (sessions per second through HAProxy),
-#   which adds its section to bench/RESULTS.md.
+# - then runs bench/haproxy.sh (sessions per second through HAProxy) and
+#   bench/maildir.sh (Maildirs, against Dovecot and Courier), which add
+#   their sections to bench/RESULTS.md.
 set -euo pipefail
 export LC_ALL=C
 
@@ -700,8 +701,14 @@ say "verification log: $LOG; bench took $((ELAPSED / 60)) min $((ELAPSED % 60)) 
 say "== sessions per second through HAProxy (bench/haproxy.sh)"
 ha=0
 bash "$B/haproxy.sh" || ha=$?
+# Maildirs against Dovecot and Courier: its own script too (also `make
+# bench-maildir`), adding its section.
+say "== Maildir (bench/maildir.sh)"
+md=0
+bash "$B/maildir.sh" || md=$?
 if grep -q 'FAILED' "$LOG"; then
 	say "some verification runs FAILED (see $LOG)"
 	exit 1
 fi
 [ "$ha" -eq 0 ] || { say "bench/haproxy.sh failed (status $ha)"; exit 1; }
+[ "$md" -eq 0 ] || { say "bench/maildir.sh failed (status $md)"; exit 1; }
