@@ -21,10 +21,22 @@
 # itself.
 . "$(dirname "$0")/../lib.sh"
 
-COURIER=/usr/lib/courier/courier/courierpop3d
-[ -x "$COURIER" ] || sh "$TOP/tests/apt-install.sh" courier-pop >"$T/apt.log" 2>&1
-if [ ! -x "$COURIER" ]; then
-	fail deps-courier-pop "$COURIER missing (apt-get install courier-pop)"
+# courierpop3d from courier-pop unpacked, not installed: courier-pop
+# conflicts with popa3d (uidl-popa3d.sh, make bench), whose installation
+# would remove an installed copy in the middle of this test.  Its
+# libraries are installed (they conflict with nothing).
+need=()
+for p in courier-authlib libcourier-unicode4 libidn12; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] || sh "$TOP/tests/apt-install.sh" "${need[@]}" >"$T/apt.log" 2>&1
+if CP=$(sh "$TOP/tests/unpack-deb.sh" courier-pop 2>"$T/unpack.err"); then
+	COURIER=$CP/usr/lib/courier/courier/courierpop3d
+else
+	COURIER=/nonexistent
+fi
+if [ ! -x "$COURIER" ] || ldd "$COURIER" | grep -q 'not found'; then
+	fail deps-courier-pop "no usable courierpop3d: $(cat "$T/unpack.err" "$T/apt.log" 2>/dev/null | tail -n 3 | tr '\n' ' ') $(ldd "$COURIER" 2>&1 | grep 'not found' | tr '\n' ' ')"
 	exit 0
 fi
 

@@ -124,16 +124,12 @@ dovecot_live() {
 		[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
 	fi
 	[ -e /usr/lib/dovecot/libdovecot-storage.so.0 ] || return 1
-	DC_POP3=/usr/lib/dovecot/pop3
-	if [ ! -x "$DC_POP3" ]; then
-		# dovecot-pop3d conflicts with popa3d: unpacked, not installed.
-		mkdir -p "$T/deb"
-		(cd "$T/deb" && apt-get download -q dovecot-pop3d >/dev/null 2>&1) || return 1
-		dpkg-deb -x "$T"/deb/dovecot-pop3d_*.deb "$T/deb/x" || return 1
-		DC_POP3=$T/deb/x/usr/lib/dovecot/pop3
-		[ -x "$DC_POP3" ] || return 1
-		chmod -R go+rX "$T/deb"
-	fi
+	# dovecot-pop3d conflicts with popa3d (uidl-popa3d.sh installs it):
+	# always the unpacked copy, which nothing can remove mid-test.
+	local dir
+	dir=$(sh "$TOP/tests/unpack-deb.sh" dovecot-pop3d 2>/dev/null) || return 1
+	DC_POP3=$dir/usr/lib/dovecot/pop3
+	[ -x "$DC_POP3" ] || return 1
 	return 0
 }
 # dc_compare NAME: Dovecot's UIDL of the inbox as it is, and pop3d's
