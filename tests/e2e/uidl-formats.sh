@@ -174,7 +174,13 @@ if dovecot_live; then
 	dc_compare after-dele
 	check dovecot-live-ids-kept grep -q '^6 00000007' "$T/dc-after-dele.uidl"
 else
-	echo "NOTE dovecot-live: Dovecot's pop3 could not be set up (dovecot-core, apt-get download dovecot-pop3d); skipped"
+	# As root (CI) the test sets Dovecot up itself: not being able to is
+	# a failure, not a reason to compare nothing.
+	if [ "$(id -u)" = 0 ]; then
+		fail dovecot-live "Dovecot's pop3 could not be set up (dovecot-core, tests/unpack-deb.sh dovecot-pop3d)"
+	else
+		echo "NOTE dovecot-live: needs root to install dovecot-core; skipped"
+	fi
 fi
 
 # ------------------------------------------------------------- x-uidl
