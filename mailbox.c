@@ -59,6 +59,8 @@ struct scan {
 	int line_fixed;			/* the current header line's class */
 	uint64_t bare_lf;		/* LF without CR in this message */
 
+	int saw_eoh;			/* the header's empty line came */
+	uint64_t eoh_off;		/* where it started */
 	int prev_blank;			/* the previous line was empty */
 	uint64_t prev_blank_off;	/* where it started */
 	unsigned prev_blank_len;	/* 1 ("\n") or 2 ("\r\n") */
@@ -227,6 +229,10 @@ static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 			s->bare_lf--;
 	}
 	m->data_len = end - m->data_off;
+	/* The header's empty line may have been the separator just
+	 * dropped: then the message ends inside its header (oe-ns-eoh). */
+	if (!s->saw_eoh || s->eoh_off >= end)
+		m->flags |= MSG_NO_EOH;
 	m->size = m->data_len + s->bare_lf +
 	    ((m->flags & MSG_NO_FINAL_NL) ? 2 : 0);
 	if (s->fixed_any) {
@@ -249,6 +255,7 @@ static int start_message(struct scan *s, uint64_t from_off)
 	s->cur.from_off = from_off;
 	s->in_msg = 1;
 	s->in_header = 1;
+	s->saw_eoh = 0;
 	s->fixed_any = s->received = 0;
 	s->line_fixed = 0;
 	s->bare_lf = 0;
@@ -340,6 +347,8 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 		if (s->in_header) {
 			if (blank) {
 				s->in_header = 0;
+				s->saw_eoh = 1;
+				s->eoh_off = off;
 			} else {
 				classify_header(s, p, len);
 			}
@@ -1060,7 +1069,7 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 {
 	const struct message *m = &mb->idx.msgs[n];
 	int r = msg_stream(mb->fd, m->data_off, m->data_len, body_lines,
-	    mb->buf, mb->path, io);
+	    mb->workarounds, mb->buf, mb->path, io);
 
 	if (r != MBOX_OK)
 		return r;

@@ -77,6 +77,7 @@ struct maildir {
 	size_t new_count, new_alloc;
 	int open_fd;			/* message open_n, checked, or -1 */
 	size_t open_n;
+	unsigned workarounds;		/* WA_ bits, for sizes and RETR */
 };
 
 /* ---------------------------------------------------------- names */
@@ -280,7 +281,7 @@ static int count_size(struct maildir *md, int fd, uint64_t len,
 		msg_size_add(&ms, md->buf, (size_t)got);
 		off += (uint64_t)got;
 	}
-	*size_r = msg_size_end(&ms);
+	*size_r = msg_size_end(&ms, md->workarounds);
 	return MD_OK;
 }
 
@@ -845,8 +846,11 @@ static int size_messages(struct maildir *md)
 		uint64_t w;
 		int fd, r;
 
-		/* Each LF may become CRLF, and a last line gets one. */
-		if (maildir_name_size(m->name, m->base_len, &w) == 0 &&
+		/* Each LF may become CRLF, and a last line gets one.  A
+		 * ",W=" size says nothing of the header's end, which
+		 * oe-ns-eoh needs: then every message is counted. */
+		if (!(md->workarounds & WA_OE_NS_EOH) &&
+		    maildir_name_size(m->name, m->base_len, &w) == 0 &&
 		    w >= m->st_size && w - m->st_size <= m->st_size + 2) {
 			m->size = w;
 			m->flags |= SIZE_FROM_NAME;
@@ -1302,7 +1306,7 @@ io_error:
 }
 
 static int maildir_be_open(void **be_r, const char *path, uid_t owner,
-    const char *cache, size_t *count_r)
+    const char *cache, unsigned workarounds, size_t *count_r)
 {
 	struct maildir *md = calloc(1, sizeof(*md));
 	int r;
@@ -1316,6 +1320,7 @@ static int maildir_be_open(void **be_r, const char *path, uid_t owner,
 	md->dfd = md->lock_fd = md->open_fd = -1;
 	md->dirs[0] = md->dirs[1] = -1;
 	md->owner = owner;
+	md->workarounds = workarounds;
 	if (strlen(path) >= sizeof(md->path)) {
 		free(md);
 		return MD_BAD_FILE;
@@ -1425,8 +1430,8 @@ static int maildir_be_send(void *be, size_t n, long lines, struct netio *io)
 		if (r != MD_OK)
 			return r == MD_GONE ? MD_CHANGED : r;
 	}
-	r = msg_stream(md->open_fd, 0, m->st_size, lines, md->buf, md->path,
-	    io);
+	r = msg_stream(md->open_fd, 0, m->st_size, lines, md->workarounds,
+	    md->buf, md->path, io);
 	/* Only an unchanged file gets its terminator. */
 	if (r == MD_OK && (fstat(md->open_fd, &st) < 0 ||
 	    (uint64_t)st.st_size != m->st_size))

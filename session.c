@@ -417,7 +417,7 @@ static enum outcome start_transaction(struct session *s)
 		log_msg(LOG_NOTICE, "index cache template gives no path for "
 		    "user %s; not used", name);
 	r = maildrop_open(&s->md, ops, path, geteuid(),
-	    cache[0] ? cache : NULL);
+	    cache[0] ? cache : NULL, s->cfg->client_workarounds);
 	switch (r) {
 	case MD_OK:
 		break;
