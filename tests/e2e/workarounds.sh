@@ -137,6 +137,7 @@ expect cache-write 0 0
 check cache-written test -s "$T/mail/alice.idx"
 session cache-eoh -m "$T/mail/%u" -I "$T/mail/%u.idx" --client-workarounds oe-ns-eoh
 expect cache-eoh 0 1
+check cache-eoh-read-from-cache grep -q 'index read from cache' "$T/cache-eoh.err"
 session cache-none-again -m "$T/mail/%u" -I "$T/mail/%u.idx"
 expect cache-none-again 0 0
 
