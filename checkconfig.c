@@ -453,6 +453,29 @@ static void proxy_from_setting(const struct config *cfg)
 	setting("proxy-from", "%s", list);
 }
 
+/* --client-workarounds as the names it set, in its own syntax. */
+static void workarounds_setting(const struct config *cfg)
+{
+	char list[128];
+	const char *name;
+	size_t used = 0;
+	unsigned bit;
+
+	list[0] = '\0';
+	for (size_t i = 0; (name = options_workaround_name(i, &bit)); i++) {
+		int n;
+
+		if (!(cfg->client_workarounds & bit))
+			continue;
+		n = snprintf(list + used, sizeof(list) - used, "%s%s",
+		    used ? "," : "", name);
+		if (n < 0 || (size_t)n >= sizeof(list) - used)
+			break;
+		used += (size_t)n;
+	}
+	setting("client-workarounds", "%s", used ? list : "none");
+}
+
 static void print_settings(const struct config *cfg, int use_stderr,
     int root, unsigned entries)
 {
@@ -498,6 +521,7 @@ static void print_settings(const struct config *cfg, int use_stderr,
 	setting("timeout", "%d s", cfg->timeout);
 	setting("hostname", "%s", cfg->hostname);
 	proxy_from_setting(cfg);
+	workarounds_setting(cfg);
 	if (root) {
 		setting("privsep-user", "%s", cfg->privsep_user);
 		setting("privsep-dir", "%s", cfg->privsep_dir);

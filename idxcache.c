@@ -21,7 +21,7 @@
  * under a temporary name and renamed into place.  Any failure only costs
  * the scan it would have saved.
  *
- * Format (little-endian): magic "POP3DIC1", dev, ino, size, mtime_ns,
+ * Format (little-endian): magic "POP3DIC2", dev, ino, size, mtime_ns,
  * ctime_ns, count, scanned (8 bytes each), XXH3-128 of all the rest, then
  * count records of from_off, data_off, data_len, size (8 bytes each),
  * hash (16), dup, flags (4 each).
@@ -41,13 +41,14 @@
 
 #include "proto.h"
 
-#define IC_MAGIC	"POP3DIC1"
+/* 2: records carry MSG_NO_EOH (a version 1 file is not read: rescanned). */
+#define IC_MAGIC	"POP3DIC2"
 #define IC_HEAD		64	/* magic and seven fields */
 #define IC_SUM		16	/* XXH3-128: against damage, not forgery */
 #define IC_DATA		(IC_HEAD + IC_SUM)
 #define IC_REC		56
 /* Flags a cached message may carry (MSG_DELETED is the session's). */
-#define IC_FLAGS	(MSG_WIDE_UID | MSG_NO_FINAL_NL)
+#define IC_FLAGS	(MSG_WIDE_UID | MSG_NO_FINAL_NL | MSG_NO_EOH)
 
 static void put32(unsigned char *p, uint32_t v)
 {

@@ -69,6 +69,8 @@ struct scan {
 	int cap_over;			/* longer than HDR_ID_LINE_MAX */
 	unsigned char cap[HDR_ID_LINE_MAX];
 
+	int saw_eoh;			/* the header's empty line came */
+	uint64_t eoh_off;		/* where it started */
 	int prev_blank;			/* the previous line was empty */
 	uint64_t prev_blank_off;	/* where it started */
 	unsigned prev_blank_len;	/* 1 ("\n") or 2 ("\r\n") */
@@ -506,6 +508,10 @@ static int finish_message(struct scan *s, uint64_t end, int drop_blank)
 			s->bare_lf--;
 	}
 	m->data_len = end - m->data_off;
+	/* The header's empty line may have been the separator just
+	 * dropped: then the message ends inside its header (oe-ns-eoh). */
+	if (!s->saw_eoh || s->eoh_off >= end)
+		m->flags |= MSG_NO_EOH;
 	m->size = m->data_len + s->bare_lf +
 	    ((m->flags & MSG_NO_FINAL_NL) ? 2 : 0);
 	if (s->fixed_any) {
@@ -528,6 +534,7 @@ static int start_message(struct scan *s, uint64_t from_off)
 	s->cur.from_off = from_off;
 	s->in_msg = 1;
 	s->in_header = 1;
+	s->saw_eoh = 0;
 	s->fixed_any = s->received = 0;
 	s->line_fixed = 0;
 	s->bare_lf = 0;
@@ -623,6 +630,8 @@ static int scan_fragment(struct scan *s, const unsigned char *p, size_t len,
 			if (blank) {
 				s->in_header = 0;
 				s->cap_kind = HID_NONE;
+				s->saw_eoh = 1;
+				s->eoh_off = off;
 			} else {
 				classify_header(s, p, len);
 				if (s->fmt != UIDL_POPA3D)
@@ -1523,7 +1532,7 @@ int mbox_send(struct mailbox *mb, size_t n, long body_lines, struct netio *io)
 {
 	const struct message *m = &mb->idx.msgs[n];
 	int r = msg_stream(mb->fd, m->data_off, m->data_len, body_lines,
-	    mb->buf, mb->path, io);
+	    mb->workarounds, mb->buf, mb->path, io);
 
 	if (r != MBOX_OK)
 		return r;

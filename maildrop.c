@@ -38,13 +38,13 @@ const struct maildrop_ops *maildrop_select(const char *template,
 }
 
 int maildrop_open(struct maildrop *md, const struct maildrop_ops *ops,
-    const char *path, uid_t owner, const char *cache)
+    const char *path, uid_t owner, const char *cache, unsigned workarounds)
 {
 	size_t i, count = 0;
 	int r;
 
 	memset(md, 0, sizeof(*md));
-	r = ops->open(&md->be, path, owner, cache, &count);
+	r = ops->open(&md->be, path, owner, cache, workarounds, &count);
 	if (r != MD_OK)
 		return r;
 	md->ops = ops;

@@ -93,6 +93,7 @@ struct maildir {
 	size_t cache_len;
 	struct stat stamps[2];
 	time_t scan_start;
+	unsigned workarounds;		/* WA_ bits, for sizes and RETR */
 };
 
 /* ---------------------------------------------------------- names */
@@ -296,7 +297,7 @@ static int count_size(struct maildir *md, int fd, uint64_t len,
 		msg_size_add(&ms, md->buf, (size_t)got);
 		off += (uint64_t)got;
 	}
-	*size_r = msg_size_end(&ms);
+	*size_r = msg_size_end(&ms, md->workarounds);
 	return MD_OK;
 }
 
@@ -886,8 +887,11 @@ static int size_messages(struct maildir *md)
 
 		if (m->flags & SIZE_UNVERIFIED)
 			continue;	/* the cache's (reuse_sizes) */
-		/* Each LF may become CRLF, and a last line gets one. */
-		if (maildir_name_size(m->name, m->base_len, &w) == 0 &&
+		/* Each LF may become CRLF, and a last line gets one.  A
+		 * ",W=" size says nothing of the header's end, which
+		 * oe-ns-eoh needs: then every message is counted. */
+		if (!(md->workarounds & WA_OE_NS_EOH) &&
+		    maildir_name_size(m->name, m->base_len, &w) == 0 &&
 		    w >= m->st_size && w - m->st_size <= m->st_size + 2) {
 			m->size = w;
 			m->flags |= SIZE_UNVERIFIED;
@@ -1590,7 +1594,7 @@ io_error:
 }
 
 static int maildir_be_open(void **be_r, const char *path, uid_t owner,
-    const char *cache, size_t *count_r)
+    const char *cache, unsigned workarounds, size_t *count_r)
 {
 	struct maildir *md = calloc(1, sizeof(*md));
 	int r;
@@ -1603,7 +1607,11 @@ static int maildir_be_open(void **be_r, const char *path, uid_t owner,
 	md->dfd = md->lock_fd = md->open_fd = -1;
 	md->dirs[0] = md->dirs[1] = -1;
 	md->owner = owner;
-	if (cache && strlen(cache) < sizeof(md->cache_file)) {
+	md->workarounds = workarounds;
+	/* The cache's sizes are counted without oe-ns-eoh's empty line:
+	 * with it on, every message is counted (and nothing cached). */
+	if (cache && strlen(cache) < sizeof(md->cache_file) &&
+	    !(workarounds & WA_OE_NS_EOH)) {
 		strcpy(md->cache_file, cache); /* NOLINT(*.strcpy) */
 		md->cache_path = md->cache_file;
 	}
@@ -1725,8 +1733,8 @@ static int maildir_be_send(void *be, size_t n, long lines, struct netio *io)
 		if (r != MD_OK)
 			return r == MD_GONE ? MD_CHANGED : r;
 	}
-	r = msg_stream(md->open_fd, 0, m->st_size, lines, md->buf, md->path,
-	    io);
+	r = msg_stream(md->open_fd, 0, m->st_size, lines, md->workarounds,
+	    md->buf, md->path, io);
 	/* Only an unchanged file gets its terminator. */
 	if (r == MD_OK && (fstat(md->open_fd, &st) < 0 ||
 	    (uint64_t)st.st_size != m->st_size))

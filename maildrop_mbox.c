@@ -10,7 +10,7 @@
 #include "proto.h"
 
 static int mbox_be_open(void **be_r, const char *path, uid_t owner,
-    const char *cache, size_t *count_r)
+    const char *cache, unsigned workarounds, size_t *count_r)
 {
 	struct mailbox *mb = calloc(1, sizeof(*mb));
 	int r;
@@ -27,16 +27,22 @@ static int mbox_be_open(void **be_r, const char *path, uid_t owner,
 		free(mb);
 		return r;
 	}
+	mb->workarounds = workarounds;
 	*be_r = mb;
 	*count_r = mb->idx.count;
 	return MD_OK;
 }
 
+/* The index (and its cache, idxcache.c) holds the size without any
+ * workaround and whether the header ends: the same whatever the setting,
+ * so a cache written under one setting serves another. */
 static uint64_t mbox_be_size(void *be, size_t n)
 {
 	const struct mailbox *mb = be;
+	const struct message *m = &mb->idx.msgs[n];
 
-	return mb->idx.msgs[n].size;
+	return m->size + ((mb->workarounds & WA_OE_NS_EOH) &&
+	    (m->flags & MSG_NO_EOH) ? 2 : 0);
 }
 
 static void mbox_be_uid(void *be, size_t n, char *buf)

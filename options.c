@@ -247,6 +247,58 @@ static int set_proxy_from(struct options *o, const char *v, char *why,
 	return 0;
 }
 
+/* The --client-workarounds names, Dovecot's (pop3_client_workarounds). */
+static const struct {
+	const char *name;
+	unsigned bit;
+} workarounds[] = {
+	{ "outlook-no-nuls", WA_OUTLOOK_NO_NULS },
+	{ "oe-ns-eoh", WA_OE_NS_EOH },
+};
+
+const char *options_workaround_name(size_t i, unsigned *bit_r)
+{
+	if (i >= sizeof(workarounds) / sizeof(workarounds[0]))
+		return NULL;
+	*bit_r = workarounds[i].bit;
+	return workarounds[i].name;
+}
+
+/* "none", or names from workarounds[] separated by commas, each once at
+ * most (a repeat is harmless but a sign of a mangled line). */
+static int set_client_workarounds(struct options *o, const char *v,
+    char *why, size_t size)
+{
+	unsigned bits = 0;
+	const char *p = v;
+
+	if (strcmp(v, "none")) {
+		for (;;) {
+			size_t len = strcspn(p, ","), i;
+
+			for (i = 0; i < sizeof(workarounds) /
+			    sizeof(workarounds[0]); i++)
+				if (strlen(workarounds[i].name) == len &&
+				    !strncmp(p, workarounds[i].name, len))
+					break;
+			if (i == sizeof(workarounds) / sizeof(workarounds[0]) ||
+			    (bits & workarounds[i].bit)) {
+				snprintf(why, size, "invalid "
+				    "--client-workarounds (none, or a "
+				    "comma-separated list of outlook-no-nuls "
+				    "and oe-ns-eoh): '%s'", v);
+				return -1;
+			}
+			bits |= workarounds[i].bit;
+			if (p[len] == '\0')
+				break;
+			p += len + 1;
+		}
+	}
+	o->cfg.client_workarounds = bits;
+	return 0;
+}
+
 static int set_config(struct options *o, const char *v, char *why,
     size_t size)
 {
@@ -297,6 +349,8 @@ static const struct option_def defs[] = {
 	{ "privsep-dir", 'C', ARG_VALUE, ANYWHERE, FN(set_privsep_dir) },
 	{ "stderr", 's', ARG_NONE, ANYWHERE, FN(set_stderr) },
 	{ "proxy-from", 0, ARG_VALUE, ANYWHERE, FN(set_proxy_from) },
+	{ "client-workarounds", 0, ARG_VALUE, ANYWHERE,
+	    FN(set_client_workarounds) },
 	{ "check-config", 0, ARG_NONE, CMDLINE_ONLY, FN(set_check_config) },
 };
 #define N_DEFS (sizeof(defs) / sizeof(defs[0]))

@@ -592,8 +592,9 @@ struct maildrop_ops {
 	 * owned by owner), with the index cache file cache (NULL: none).
 	 * MD_OK: *be_r and *count_r set.  Otherwise nothing is left open. */
 	int (*open)(void **be_r, const char *path, uid_t owner,
-	    const char *cache, size_t *count_r);
-	/* The octets RETR sends for message n, before byte-stuffing. */
+	    const char *cache, unsigned workarounds, size_t *count_r);
+	/* The octets RETR sends for message n, before byte-stuffing,
+	 * with the --client-workarounds open() was given. */
 	uint64_t (*size)(void *be, size_t n);
 	/* Its UIDL, NUL-terminated, into buf (MAX_UID_LEN + 1 bytes). */
 	void (*uid)(void *be, size_t n, char *buf);
@@ -632,7 +633,7 @@ const struct maildrop_ops *maildrop_select(const char *template,
 /* Opens the maildrop at path with that back end: an md_status.  After a
  * failure md is closed (maildrop_close() is harmless on it). */
 int maildrop_open(struct maildrop *md, const struct maildrop_ops *ops,
-    const char *path, uid_t owner, const char *cache);
+    const char *path, uid_t owner, const char *cache, unsigned workarounds);
 uint64_t maildrop_size(const struct maildrop *md, size_t n);
 void maildrop_uid(const struct maildrop *md, size_t n, char *buf);
 int maildrop_is_deleted(const struct maildrop *md, size_t n);
@@ -691,27 +692,51 @@ void maildir_courier_uid(uint64_t n, uint64_t uidv, char *buf);
 /* ---------------------------------------------------------- msgstream.c */
 
 /*
+ * --client-workarounds (Dovecot's pop3_client_workarounds), bits of
+ * struct config's client_workarounds:
+ * WA_OUTLOOK_NO_NULS: a NUL byte of a message is sent as 0x80 (Outlook
+ *   and Outlook Express hang at a NUL); sizes do not change.
+ * WA_OE_NS_EOH: a message whose header no empty line ends (it ends
+ *   inside its header) gets one, CRLF, after it (Outlook Express and
+ *   Netscape Mail need to see the end of the header): 2 octets more.
+ */
+#define WA_OUTLOOK_NO_NULS	0x01
+#define WA_OE_NS_EOH		0x02
+
+/*
  * Sends len stored bytes of fd from off as RETR (body_lines < 0) or TOP
  * (the header, the blank line and body_lines body lines) sends them:
  * CRLF line ends (a missing final newline added), byte-stuffed, without
- * the terminator.  buf has MBOX_BLOCK_SIZE bytes; what names the file in
- * the log.  Returns MD_OK, MD_CHANGED (the file was shorter), MD_ERROR
- * or MD_NET.
+ * the terminator, with the WA_ workarounds wa.  buf has MBOX_BLOCK_SIZE
+ * bytes; what names the file in the log.  Returns MD_OK, MD_CHANGED (the
+ * file was shorter), MD_ERROR or MD_NET.
  */
 int msg_stream(int fd, uint64_t off, uint64_t len, long body_lines,
-    unsigned char *buf, const char *what, struct netio *io);
+    unsigned wa, unsigned char *buf, const char *what, struct netio *io);
+
+/* Where a message's header ends, followed over its stored bytes block by
+ * block (zeroed at the start): body is set once an empty line ("\n" or
+ * "\r\n") has started.  The one rule for msgstream.c's RETR and sizes. */
+struct eoh_scan {
+	int mid_line;	/* the last block ended inside a line */
+	int cr_start;	/* ... with a "\r" that starts a line */
+	int body;	/* the header's empty line was seen */
+};
+void eoh_feed(struct eoh_scan *e, const unsigned char *p, size_t n);
 
 /* The octets msg_stream() sends for a whole message (before stuffing),
  * counted over its stored bytes given block by block: zero a struct
- * msg_size, msg_size_add() every block in order, then msg_size_end(). */
+ * msg_size, msg_size_add() every block in order, then msg_size_end()
+ * with the WA_ workarounds the message will be sent with. */
 struct msg_size {
 	uint64_t size;
 	int prev_cr;	/* the last block ended with CR */
 	int last_nl;	/* ... with LF */
 	int any;	/* a byte was seen */
+	struct eoh_scan eoh;
 };
 void msg_size_add(struct msg_size *ms, const unsigned char *p, size_t n);
-uint64_t msg_size_end(const struct msg_size *ms);
+uint64_t msg_size_end(const struct msg_size *ms, unsigned wa);
 
 /* -------------------------------------------------------------- spool.c */
 
@@ -779,6 +804,8 @@ int spool_name(const struct spool *sp, const char *suffix, char *name,
  * the id a previous server wrote into the message's header, and fall
  * back to the default rule where it is missing, malformed or taken. */
 enum uidl_format { UIDL_POPA3D, UIDL_DOVECOT, UIDL_XUIDL };
+#define MSG_NO_EOH	0x10	/* no empty line ends the header (the
+				 * message ends inside it) */
 
 /* Longest UID we print: RFC 1939's 70 (an mbox's are at most 32 hex
  * digits, '-', a decimal suffix; a Maildir's are its names). */
@@ -902,6 +929,8 @@ struct mailbox {
 	unsigned char *buf;	/* MBOX_BLOCK_SIZE bytes for reading */
 	size_t live_count;	/* messages not marked deleted */
 	uint64_t live_size;	/* their total size */
+	unsigned workarounds;	/* WA_ bits for mbox_send(), set by the
+				 * caller after mbox_open() */
 };
 
 /* Opens the maildrop (no symlinks; a regular file owned by owner) and
@@ -1189,6 +1218,7 @@ struct config {
 	enum plaintext_policy plaintext;
 	enum uidl_format uidl_format;	/* --uidl-format (mbox maildrops) */
 	int timeout;
+	unsigned client_workarounds;	/* WA_ bits: --client-workarounds */
 	const struct cidr *proxy_from;	/* --proxy-from: the balancers */
 	size_t n_proxy_from;		/* 0: no PROXY header trusted */
 	int relative_paths;		/* a relative maildrop path may be
@@ -1273,6 +1303,10 @@ const char *options_source(const char *name, char *buf, size_t size);
 
 /* The configuration file that was read, or NULL. */
 const char *options_file(void);
+
+/* The i-th --client-workarounds name (from 0) and its WA_ bit in
+ * *bit_r, or NULL past the last. */
+const char *options_workaround_name(size_t i, unsigned *bit_r);
 
 /* Called for each "name = value" line (both NUL-terminated, trimmed);
  * returns 0, or -1 with the reason in why. */

@@ -93,7 +93,8 @@ static enum outcome start_transaction(struct session *s);
 
 struct command {
 	const char *name;
-	int min_args, max_args;
+	int min_args, max_args;	/* counted with the keyword */
+	int takes_rest;		/* the one argument is the rest of the line */
 	enum outcome (*handler)(struct session *s, int argc, char **argv);
 };
 
@@ -418,7 +419,7 @@ static enum outcome start_transaction(struct session *s)
 	/* The mbox scan's UIDL rule (a Maildir's ids are its names). */
 	mbox_set_uidl_format(s->cfg->uidl_format);
 	r = maildrop_open(&s->md, ops, path, geteuid(),
-	    cache[0] ? cache : NULL);
+	    cache[0] ? cache : NULL, s->cfg->client_workarounds);
 	switch (r) {
 	case MD_OK:
 		break;
@@ -975,31 +976,32 @@ static enum outcome cmd_rset(struct session *s, int argc, char **argv)
 
 /* ------------------------------------------------------------ tables */
 
-/* Arguments counted with the command word; PASS takes the rest of the
- * line as one argument (passwords may contain spaces). */
+/* Arguments counted with the keyword; PASS takes the rest of the line
+ * as its one argument (a password may contain spaces: RFC 1939 section
+ * 7 lets the server treat them as part of it). */
 static const struct command auth_commands[] = {
-	{ "USER", 2, 2, cmd_user },
-	{ "PASS", 2, 2, cmd_pass },
-	{ "APOP", 3, 3, cmd_apop },
-	{ "AUTH", 1, 3, cmd_auth },
-	{ "STLS", 1, 1, cmd_stls },
-	{ "CAPA", 1, 1, cmd_capa },
-	{ "QUIT", 1, 1, cmd_quit },
-	{ NULL, 0, 0, NULL }
+	{ "USER", 2, 2, 0, cmd_user },
+	{ "PASS", 2, 2, 1, cmd_pass },
+	{ "APOP", 3, 3, 0, cmd_apop },
+	{ "AUTH", 1, 3, 0, cmd_auth },
+	{ "STLS", 1, 1, 0, cmd_stls },
+	{ "CAPA", 1, 1, 0, cmd_capa },
+	{ "QUIT", 1, 1, 0, cmd_quit },
+	{ NULL, 0, 0, 0, NULL }
 };
 
 static const struct command trans_commands[] = {
-	{ "STAT", 1, 1, cmd_stat },
-	{ "LIST", 1, 2, cmd_list },
-	{ "RETR", 2, 2, cmd_retr },
-	{ "DELE", 2, 2, cmd_dele },
-	{ "NOOP", 1, 1, cmd_noop },
-	{ "RSET", 1, 1, cmd_rset },
-	{ "TOP", 3, 3, cmd_top },
-	{ "UIDL", 1, 2, cmd_uidl },
-	{ "CAPA", 1, 1, cmd_capa },
-	{ "QUIT", 1, 1, cmd_quit },
-	{ NULL, 0, 0, NULL }
+	{ "STAT", 1, 1, 0, cmd_stat },
+	{ "LIST", 1, 2, 0, cmd_list },
+	{ "RETR", 2, 2, 0, cmd_retr },
+	{ "DELE", 2, 2, 0, cmd_dele },
+	{ "NOOP", 1, 1, 0, cmd_noop },
+	{ "RSET", 1, 1, 0, cmd_rset },
+	{ "TOP", 3, 3, 0, cmd_top },
+	{ "UIDL", 1, 2, 0, cmd_uidl },
+	{ "CAPA", 1, 1, 0, cmd_capa },
+	{ "QUIT", 1, 1, 0, cmd_quit },
+	{ NULL, 0, 0, 0, NULL }
 };
 
 static const struct command *find_command(const struct command *table,
@@ -1012,6 +1014,28 @@ static const struct command *find_command(const struct command *table,
 }
 
 #define MAX_ARGS 4
+
+/*
+ * The grammar of RFC 1939 section 3, for every command, in this one
+ * place: "a keyword possibly followed by one or more arguments", each
+ * "separated by a single SPACE character".  So a word is never empty: a
+ * leading space, two spaces in a row and a trailing space all make an
+ * empty word, and a tab or other control character is no separator and
+ * no part of a keyword or argument.  Such a line is malformed, and
+ * refused as a syntax error (as popa3d does; Dovecot is lenient), not
+ * guessed at: a client that sends one is broken, and what it meant is
+ * not ours to decide.  A PASS argument is the exception: everything
+ * after the one space that follows the keyword, verbatim.
+ */
+static int well_formed_word(const char *w)
+{
+	if (*w == '\0')
+		return 0;
+	for (; *w; w++)
+		if ((unsigned char)*w < 0x20 || *w == 0x7f)
+			return 0;
+	return 1;
+}
 
 /* A PROXY protocol header from a peer not in --proxy-from: logged once
  * per session, as fail2ban's filter expects, with the peer's own
@@ -1060,6 +1084,12 @@ static enum outcome dispatch(struct session *s, char *line, size_t len)
 		return BAD;
 	}
 	argv[argc++] = strsep(&p, " ");
+	/* An empty line is no command at all (and a v2 signature's); a
+	 * keyword that is not a well-formed word is a malformed line. */
+	if ((*argv[0] || p) && !well_formed_word(argv[0])) {
+		reply(s, R_SYNTAX);
+		return BAD;
+	}
 	/* A PROXY protocol header where none is trusted: an attempt to be
 	 * taken for another address (or a balancer not in --proxy-from).
 	 * A bad command like any other. */
@@ -1077,19 +1107,20 @@ static enum outcome dispatch(struct session *s, char *line, size_t len)
 		    R_UNKNOWN);
 		return BAD;
 	}
-	if (cmd->handler == cmd_pass) {
-		/* Everything after "PASS " is the password. */
+	if (cmd->takes_rest) {
+		/* Everything after "PASS " is the password, verbatim. */
 		if (p && *p)
 			argv[argc++] = p;
 	} else {
-		while (p && argc <= MAX_ARGS) {
+		while (p) {
 			char *word = strsep(&p, " ");
 
-			if (*word)	/* tolerate repeated spaces */
-				argv[argc++] = word;
+			if (!well_formed_word(word) || argc == MAX_ARGS) {
+				argc = MAX_ARGS + 1;	/* refused below */
+				break;
+			}
+			argv[argc++] = word;
 		}
-		if (p)
-			argc = MAX_ARGS + 1;	/* far too many */
 	}
 	if (argc < cmd->min_args || argc > cmd->max_args) {
 		reply(s, R_SYNTAX);

@@ -162,7 +162,7 @@ static void check_index(const struct mbox_index *idx, const uint8_t *data,
 			fuzz_fail("message %zu: From_ line not at a line start",
 			    i + 1);
 		if (m->flags & ~(uint32_t)(MSG_WIDE_UID | MSG_NO_FINAL_NL |
-		    MSG_HDR_UID) || ((m->flags & MSG_HDR_UID) &&
+		    MSG_HDR_UID | MSG_NO_EOH) || ((m->flags & MSG_HDR_UID) &&
 		    mbox_get_uidl_format() == UIDL_POPA3D))
 			fuzz_fail("message %zu: flags %#x", i + 1,
 			    (unsigned)m->flags);

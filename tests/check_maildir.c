@@ -411,7 +411,7 @@ START_TEST(scan_orders_sizes_and_moves_new)
 	put("new", "1700000003.C.h", "");			/* 0 */
 	put("tmp", "1700000000.T.h", "never\n");
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_OK);
+	    geteuid(), NULL, 0), MD_OK);
 	ck_assert_uint_eq(md.count, 3);
 	maildrop_uid(&md, 0, u);
 	ck_assert_str_eq(u, "1700000001.A.h");
@@ -439,7 +439,7 @@ START_TEST(scan_skips_symlink)
 	snprintf(p, sizeof(p), "%s/cur/2.B.h:2,", dir);
 	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_OK);
+	    geteuid(), NULL, 0), MD_OK);
 	ck_assert_uint_eq(md.count, 1);
 	maildrop_close(&md);
 	remove_maildir();
@@ -465,7 +465,7 @@ START_TEST(recovery_completes_update_and_tolerates_gone_names)
 	ck_assert_int_eq(write(fd, j, sizeof(j)), (ssize_t)sizeof(j));
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_OK);
+	    geteuid(), NULL, 0), MD_OK);
 	ck_assert_uint_eq(md.count, 1);
 	ck_assert(!exists("cur", "1.A.h:2,S"));
 	ck_assert(exists("cur", "2.B.h:2,"));
@@ -491,7 +491,7 @@ START_TEST(damaged_journal_touches_nothing)
 	ck_assert_int_eq(write(fd, j, sizeof(j) - 1), (ssize_t)sizeof(j) - 1);
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_JOURNAL);
+	    geteuid(), NULL, 0), MD_JOURNAL);
 	ck_assert(exists("cur", "1.A.h:2,S"));
 	maildrop_close(&md);
 	remove_maildir();
@@ -507,7 +507,7 @@ START_TEST(update_removes_marked_only)
 	put("cur", "1.A.h:2,S", "a\n");
 	put("cur", "2.B.h:2,", "b\n");
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_OK);
+	    geteuid(), NULL, 0), MD_OK);
 	maildrop_mark(&md, 0);
 	ck_assert_int_eq(maildrop_update(&md), MD_OK);
 	maildrop_close(&md);
@@ -528,7 +528,7 @@ START_TEST(not_a_maildir_without_cur)
 	snprintf(p, sizeof(p), "%s/cur", dir);
 	ck_assert_int_eq(rmdir(p), 0);
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_NOT_MBOX);
+	    geteuid(), NULL, 0), MD_NOT_MBOX);
 	maildrop_close(&md);
 	remove_maildir();
 }
@@ -544,7 +544,7 @@ static void uidls(char *out, size_t size)
 	size_t i, o = 0;
 
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, dir,
-	    geteuid(), NULL), MD_OK);
+	    geteuid(), NULL, 0), MD_OK);
 	out[0] = '\0';
 	for (i = 0; i < md.count; i++) {
 		maildrop_uid(&md, i, u);

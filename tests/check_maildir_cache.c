@@ -354,7 +354,7 @@ static void listing(const char *cache, char *buf, size_t size)
 	size_t i, o = 0;
 
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, md_dir,
-	    geteuid(), cache), MD_OK);
+	    geteuid(), cache, 0), MD_OK);
 	for (i = 0; i < md.count; i++) {
 		char u[MAX_UID_LEN + 1];
 		int n;
@@ -446,7 +446,7 @@ START_TEST(cached_size_verified_when_sent)
 	unit_write_file(cache_file, p, len, 0600);
 	free(p);
 	ck_assert_int_eq(maildrop_open(&md, &maildrop_maildir, md_dir,
-	    geteuid(), cache_file), MD_OK);
+	    geteuid(), cache_file, 0), MD_OK);
 	ck_assert_uint_eq(maildrop_size(&md, 1), 11);
 	ck_assert_uint_eq(md.live_size, 6 + 11 + 4 + 12);
 	ck_assert_int_eq(maildrop_check(&md, 1), MD_OK);

@@ -259,6 +259,81 @@ START_TEST(scan_excludes_from_line_and_separator)
 }
 END_TEST
 
+/* Whether a message's header ends (an empty line "\n" or "\r\n"): the
+ * mbox scan's MSG_NO_EOH and msgstream.c's count agree, however the
+ * bytes are split into blocks (--client-workarounds oe-ns-eoh). */
+static const struct {
+	const char *text;
+	int ends;
+} eoh_cases[] = {
+	{ "Subject: a\n\nbody\n", 1 },
+	{ "Subject: a\r\n\r\nbody\r\n", 1 },
+	{ "Subject: a\nX: b\n", 0 },
+	{ "Subject: a", 0 },
+	{ "\nbody\n", 1 },
+	{ "\r\nbody\n", 1 },
+	{ "Subject: a\n\r\n", 1 },
+	{ "Subject: a\n\rx\n\nbody\n", 1 },
+	{ "Subject: a\n\rx\n", 0 },
+	{ "Subject: a\n\r", 0 },
+	{ "S: a\r", 0 },
+};
+
+static uint64_t size_in_pieces(const char *t, size_t len, size_t piece,
+    unsigned wa)
+{
+	struct msg_size ms;
+
+	memset(&ms, 0, sizeof(ms));
+	for (size_t i = 0; i < len; i += piece)
+		msg_size_add(&ms, (const unsigned char *)t + i,
+		    len - i < piece ? len - i : piece);
+	return msg_size_end(&ms, wa);
+}
+
+START_TEST(scan_and_count_agree_on_header_end)
+{
+	const char *t = eoh_cases[_i].text;
+	size_t len = strlen(t);
+	uint64_t plain = size_in_pieces(t, len, len, 0);
+	struct mbox_index idx;
+	char text[512];
+
+	/* Counted: 2 octets more with oe-ns-eoh only if it does not end,
+	 * the same in pieces of every size; NULs change nothing. */
+	for (size_t piece = 1; piece <= len; piece++) {
+		ck_assert_uint_eq(size_in_pieces(t, len, piece, 0), plain);
+		ck_assert_uint_eq(size_in_pieces(t, len, piece, WA_OE_NS_EOH),
+		    plain + (eoh_cases[_i].ends ? 0 : 2));
+		ck_assert_uint_eq(size_in_pieces(t, len, piece,
+		    WA_OUTLOOK_NO_NULS), plain);
+	}
+	/* Scanned as the last message of an mbox (unless it ends with an
+	 * empty line: that is the separator at the end of the file)... */
+	if (!(len >= 3 && !strcmp(t + len - 3, "\n\r\n"))) {
+		snprintf(text, sizeof(text), "%s%s", FROM1, t);
+		ck_assert_int_eq(scan_str(text, &idx), MBOX_OK);
+		ck_assert_uint_eq(idx.count, 1);
+		ck_assert_int_eq(!!(idx.msgs[0].flags & MSG_NO_EOH),
+		    !eoh_cases[_i].ends);
+		ck_assert_uint_eq(idx.msgs[0].size, plain);
+		mbox_index_free(&idx);
+	}
+	/* ...and before another, where the separator is not the header's
+	 * end (only a message ending with its newline has one). */
+	if (t[len - 1] != '\n')
+		return;
+	snprintf(text, sizeof(text), "%s%s\n%sSubject: b\n\nx\n", FROM1, t,
+	    FROM2);
+	ck_assert_int_eq(scan_str(text, &idx), MBOX_OK);
+	ck_assert_uint_eq(idx.count, 2);
+	ck_assert_int_eq(!!(idx.msgs[0].flags & MSG_NO_EOH),
+	    !eoh_cases[_i].ends);
+	ck_assert_int_eq(idx.msgs[1].flags & MSG_NO_EOH, 0);
+	mbox_index_free(&idx);
+}
+END_TEST
+
 START_TEST(scan_trailing_blank_line_at_eof_is_separator)
 {
 	struct mbox_index idx;
@@ -1473,6 +1548,8 @@ Suite *mbox_suite(void)
 	    scan_limit_at_message_boundary_indexes_only_that_part);
 	tcase_add_test(tc, scan_limit_inside_message_reads_no_further);
 	tcase_add_test(tc, scan_limit_beyond_file_size_is_changed);
+	tcase_add_loop_test(tc, scan_and_count_agree_on_header_end, 0,
+	    (int)(sizeof(eoh_cases) / sizeof(eoh_cases[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("uid");

@@ -546,6 +546,115 @@ START_TEST(session_apop_not_offered_without_secrets_file)
 }
 END_TEST
 
+/* ----------------------------------------------------------- grammar */
+/* RFC 1939 section 3: a keyword, then each argument after exactly one
+ * space; keywords and arguments of printable characters.  Anything else
+ * is a syntax error, in either state, for every command. */
+
+#define SYNTAX "-ERR syntax error\r\n"
+
+static const char *const malformed_auth[] = {
+	"USER  alice", "USER alice ", " USER alice", "USER\talice",
+	"USER alice\t", "USER al\033ice", "APOP alice  0123456789abcdef",
+	"APOP alice 0123456789abcdef ", "AUTH  PLAIN", "AUTH PLAIN ",
+	"CAPA ", " CAPA", "CAPA\t", "STLS ", "QUIT ", "PASS\tsecret",
+	" PASS secret", "PASS ", " ",
+};
+
+START_TEST(grammar_malformed_line_refused_before_login)
+{
+	struct sess s;
+	char in[128];
+
+	sess_init(&s, MBOX2);
+	snprintf(in, sizeof(in), "%s\r\nQUIT\r\n", malformed_auth[_i]);
+	expect_session(&s, in, GREETING SYNTAX BYE, 0);
+}
+END_TEST
+
+static const char *const malformed_trans[] = {
+	"RETR  1", " RETR 1", "RETR 1 ", "RETR\t1", "RETR 1\t",
+	"DELE  1", " DELE 1", "DELE 1 ", "DELE\t1", "DELE 1\t",
+	"LIST  1", "LIST 1 ", "LIST ", "LIST\t1", "UIDL  1", "UIDL 1 ",
+	"UIDL ", "UIDL\t1", "TOP  1 0", "TOP 1  0", "TOP 1 0 ", "TOP\t1 0",
+	"TOP 1\t0", " TOP 1 0", "STAT ", " STAT", "STAT\t", "NOOP ",
+	"NO\001OP", "RSET ", "CAPA ", "QUIT ", " QUIT", "QUIT\t",
+};
+
+START_TEST(grammar_malformed_line_refused_after_login)
+{
+	struct sess s;
+	char in[128];
+	unsigned long long total = crlf_octets(M1) + crlf_octets(M2);
+
+	sess_init(&s, MBOX2);
+	want_reset();
+	want_add(GREETING "+OK send PASS\r\n"
+	    "+OK maildrop has 2 messages (%llu octets)\r\n", total);
+	want_add(SYNTAX "+OK pop3d signing off (2 messages left)\r\n");
+	snprintf(in, sizeof(in), LOGIN "%s\r\nQUIT\r\n", malformed_trans[_i]);
+	expect_session(&s, in, want_buf, 0);
+	/* A refused DELE deleted nothing, a refused QUIT ended nothing. */
+	assert_file(s.mbox, MBOX2);
+}
+END_TEST
+
+START_TEST(grammar_unknown_keyword_stays_unknown)
+{
+	struct sess s;
+
+	sess_init(&s, MBOX2);
+	expect_session(&s, "XYZZ  1\r\nXYZZ 1 \r\nQUIT\r\n", GREETING
+	    "-ERR unknown command\r\n-ERR unknown command\r\n" BYE, 0);
+}
+END_TEST
+
+START_TEST(grammar_empty_line_is_unknown_command)
+{
+	struct sess s;
+
+	sess_init(&s, MBOX2);
+	expect_session(&s, "\r\nQUIT\r\n",
+	    GREETING "-ERR unknown command\r\n" BYE, 0);
+}
+END_TEST
+
+START_TEST(grammar_pass_takes_rest_of_line_verbatim)
+{
+	struct sess s;
+	char h[256], line[300];
+
+	sess_init(&s, MBOX2);
+	make_hash(" two  words ", h, sizeof(h));
+	snprintf(line, sizeof(line), "bob:%s\n", h);
+	sess_add_passwd(&s, line);
+	/* The spaces are the password's: without them, another password. */
+	expect_session(&s, "USER bob\r\nPASS two words\r\n"
+	    "USER bob\r\nPASS  two  words \r\nQUIT\r\n",
+	    GREETING "+OK send PASS\r\n" AUTH_FAIL "+OK send PASS\r\n"
+	    "+OK maildrop has 0 messages (0 octets)\r\n"
+	    "+OK pop3d signing off (0 messages left)\r\n", 0);
+}
+END_TEST
+
+START_TEST(grammar_forty_character_argument_served)
+{
+	struct sess s;
+	char h[256], line[300];
+	static const char name[] = "abcdefghijabcdefghijabcdefghijabcdefghij";
+
+	ck_assert_uint_eq(strlen(name), 40);
+	sess_init(&s, MBOX2);
+	make_hash("secret", h, sizeof(h));
+	snprintf(line, sizeof(line), "%s:%s\n", name, h);
+	sess_add_passwd(&s, line);
+	expect_session(&s, "USER abcdefghijabcdefghijabcdefghijabcdefghij\r\n"
+	    "PASS secret\r\nQUIT\r\n", GREETING "+OK send PASS\r\n"
+	    "+OK maildrop has 0 messages (0 octets)\r\n"
+	    "+OK pop3d signing off (0 messages left)\r\n", 0);
+}
+END_TEST
+
 /* ------------------------------------------------------ TRANSACTION */
 
 START_TEST(session_full_transaction)
@@ -1082,6 +1191,18 @@ Suite *session_suite(void)
 	tcase_add_test(tc, session_three_failures_close_session);
 	tcase_add_test(tc, session_capa_in_authorization);
 	tcase_add_test(tc, session_apop_not_offered_without_secrets_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("grammar");
+	tcase_add_unchecked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
+	tcase_add_loop_test(tc, grammar_malformed_line_refused_before_login, 0,
+	    N(malformed_auth));
+	tcase_add_loop_test(tc, grammar_malformed_line_refused_after_login, 0,
+	    N(malformed_trans));
+	tcase_add_test(tc, grammar_unknown_keyword_stays_unknown);
+	tcase_add_test(tc, grammar_empty_line_is_unknown_command);
+	tcase_add_test(tc, grammar_pass_takes_rest_of_line_verbatim);
+	tcase_add_test(tc, grammar_forty_character_argument_served);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("transaction");

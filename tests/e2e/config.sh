@@ -206,6 +206,8 @@ OPTS=(
 	"stderr|yes|yes|-|yes"
 	# Shown as networks: an address alone is its /32 or /128.
 	"proxy-from|10.0.0.0/8,192.0.2.1,2001:db8::/32|10.0.0.0/8,192.0.2.1/32,2001:db8::/32|127.0.0.1|127.0.0.1/32"
+	# Shown in the order of the table, whatever the order given.
+	"client-workarounds|oe-ns-eoh|oe-ns-eoh|oe-ns-eoh,outlook-no-nuls|outlook-no-nuls,oe-ns-eoh"
 )
 perl -ne 'print "$1\n" if /^\t\{ "([a-z-]+)", .*\bANYWHERE\b/' "$TOP/options.c" | sort >"$T/settable"
 printf '%s\n' "${OPTS[@]}" | cut -d'|' -f1 | sort >"$T/tested"

@@ -140,13 +140,18 @@ randblob() {
 
 # Format strings and control characters in user names, two failures (the
 # third would close), then CAPA is still answered.  REMOTE_HOST carries an
-# escape sequence too (the client address of a pipe session).
+# escape sequence too (the client address of a pipe session).  A USER
+# argument cannot hold a control character (the grammar refuses it,
+# grammar.sh), nor can an AUTH PLAIN identity (SASLprep, in GNU SASL,
+# refuses it); an AUTH LOGIN user name, taken as sent, can.
 fresh names1
+b64() { printf '%s' "$1" | base64 -w0; }
+login_lines() { printf 'AUTH LOGIN %s\r\n%s\r\n' "$(b64 "$1")" "$(b64 "$2")"; }
 { printf 'USER %s\r\nPASS Pw-%%s-Secret-XYZ\r\n' '%s%n%x%p%s%n'
-  printf 'USER \033[31mevil\033[0m\r\nPASS wrong\r\n'
+  login_lines $'\033[31mevil\033[0m' wrong
   crlf CAPA QUIT; } | REMOTE_HOST=$'10.0.0.1\e]0;pwned\a' sess names1 &
 fresh names2
-{ printf 'USER a\007b\177c\377d\te\r\nPASS wrong\r\n'
+{ login_lines $'a\007b\177c\377d\te' wrong
   printf 'USER %s\r\nPASS wrong\r\n' "$(printf 'n%.0s' {1..240})"
   crlf CAPA QUIT; } | sess names2 &
 
@@ -284,7 +289,7 @@ transcript bad-auth "$GREET" "$UNKNOWN" "$UNKNOWN" "$UNKNOWN" "$UNKNOWN" "$UNKNO
 # nine: every one answered, the session stays open.
 fresh bad-trans
 BADCMDS=(XYZZY 'USER alice' 'STAT 1' 'LIST 1 2' '' 'PASS x' $'NO\x01OP' '%s%n%x' RETR)
-BADREPL=("$UNKNOWN" "$WRONG" "$SYNTAX" "$SYNTAX" "$UNKNOWN" "$WRONG" "$UNKNOWN" "$UNKNOWN" "$SYNTAX")
+BADREPL=("$UNKNOWN" "$WRONG" "$SYNTAX" "$SYNTAX" "$UNKNOWN" "$WRONG" "$SYNTAX" "$UNKNOWN" "$SYNTAX")
 { crlf 'USER alice' 'PASS secret'
   for _ in $(seq 1112); do crlf "${BADCMDS[@]}" NOOP; done
   crlf QUIT; } >"$T/bad-trans.in"
@@ -352,15 +357,15 @@ else fail "bytewise-reference-complete" "only $(wc -l <"$T/whole.out") lines"; f
 wait
 
 std names1
-transcript names1 "$GREET" "$SENDPASS" "$AUTHFAIL" "$SENDPASS" "$AUTHFAIL" "${CAPA_AUTH[@]}" "$BYE"
+transcript names1 "$GREET" "$SENDPASS" "$AUTHFAIL" "+ UGFzc3dvcmQ6" "$AUTHFAIL" "${CAPA_AUTH[@]}" "$BYE"
 log_has names1-log-format-string-escaped names1 'PASS failed for user=?s?n?x?p?s?n'
-log_has names1-log-control-chars-escaped names1 'PASS failed for user=?[31mevil?[0m'
+log_has names1-log-control-chars-escaped names1 'AUTH LOGIN failed for user=?[31mevil?[0m'
 log_has names1-log-client-escaped names1 ': 10.0.0.1?]0;pwned?: PASS failed'
 no_secret names1-password-not-logged names1 'Pw-%s-Secret-XYZ'
 
 std names2
-transcript names2 "$GREET" "$SENDPASS" "$AUTHFAIL" "$SENDPASS" "$AUTHFAIL" "${CAPA_AUTH[@]}" "$BYE"
-log_has names2-log-high-bytes-escaped names2 'PASS failed for user=a?b?c?d?e'
+transcript names2 "$GREET" "+ UGFzc3dvcmQ6" "$AUTHFAIL" "$SENDPASS" "$AUTHFAIL" "${CAPA_AUTH[@]}" "$BYE"
+log_has names2-log-high-bytes-escaped names2 'AUTH LOGIN failed for user=a?b?c?d?e'
 # The 240-character name: cut (with "...") well before 100 characters.
 if grep -aqE 'user=n{20,97}\.\.\. auth=file' "$T/names2.err"; then pass "names2-log-overlong-name-truncated"
 else fail "names2-log-overlong-name-truncated" "no 'user=nnn...' line (at most 100 chars); log: $(grep -a 'user=' "$T/names2.err" | tr '\n' '|' | cat -v)"; fi

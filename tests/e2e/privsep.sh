@@ -191,13 +191,15 @@ if [ "$(tail -n 1 "$T/bad.out")" = $'-ERR too many bad commands, closing connect
 else fail "bad-closed" "last answer: $(tail -n 1 "$T/bad.out" | cat -v)"; fi
 
 # Failed logins in root mode: counted and delayed by the parent, the third
-# closes the connection; the user names reach the log escaped.
+# closes the connection; the user names reach the log escaped (a control
+# character in an AUTH LOGIN user name: USER refuses one as a syntax
+# error, SASLprep an AUTH PLAIN identity with one).
 { printf 'USER pop3dpriv\r\nPASS wrong\r\nUSER %%s%%n\r\nPASS wrong\r\n'
-  printf 'USER x\033[2Jy\r\nPASS wrong\r\nCAPA\r\n'; } >"$T/fails.in"
+  printf 'AUTH LOGIN %s\r\n%s\r\nCAPA\r\n' "$(printf 'x\033[2Jy' | base64 -w0)" "$(printf wrong | base64 -w0)"; } >"$T/fails.in"
 "$POP3D" "${POP[@]}" <"$T/fails.in" >"$T/fails.out" 2>"$T/fails.err"; echo $? >"$T/fails.rc"
 survived fails 0
 transcript fails "$GREET" '+OK send PASS' '-ERR [AUTH] authentication failed' '+OK send PASS' \
-	'-ERR [AUTH] authentication failed' '+OK send PASS' '-ERR [AUTH] too many failures, closing connection'
+	'-ERR [AUTH] authentication failed' '+ UGFzc3dvcmQ6' '-ERR [AUTH] too many failures, closing connection'
 if perl -ne 'exit 1 if /[^\x20-\x7e\n]/' "$T/fails.err"; then pass "fails-log-no-raw-control-chars"
 else fail "fails-log-no-raw-control-chars" "$(grep -a 'user=' "$T/fails.err" | cat -v | tr '\n' '|')"; fi
 if grep -q 'PASS failed for user=pop3dpriv auth=file' "$T/fails.err" && grep -q 'PASS failed for user=?s?n auth=file' "$T/fails.err"; then
