@@ -57,7 +57,7 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = options.c config.c proxy.c session.c sasl.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
+LIB_SRCS = options.c config.c proxy.c session.c sasl.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c utf8.c
 HDRS     = proto.h params.h scanloop.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \

@@ -90,6 +90,10 @@ void log_msg(int prio, const char *fmt, ...) ATTR_PRINTF(2, 3);
  * always NUL-terminated and safe for logs and response lines.
  */
 void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen);
+/* The same, but every byte log_escape() makes a '?' (and '\\') is written
+ * as \xNN: for input whose exact bytes matter, such as invalid UTF-8. */
+void log_escape_hex(char *dst, size_t dstsize, const char *src,
+    size_t srclen);
 
 /* -------------------------------------------------------------- netio.c */
 
@@ -419,8 +423,34 @@ extern const char auth_dummy_hash[];
 long long auth_now_ns(void);
 
 /* Returns non-zero if a user name is acceptable: 1..MAX_USER_NAME
- * printable characters, no '/', ':' or space, not "." or "..". */
+ * bytes of printable ASCII or valid UTF-8 (utf8_valid()), no '/', ':',
+ * space or control character, not "." or "..". */
 int auth_valid_username(const char *name);
+
+/* --------------------------------------------------------------- utf8 */
+
+/* Returns 1 if s[0..len) is UTF-8 as RFC 3629 defines it: no overlong
+ * forms, no UTF-16 surrogates, nothing above U+10FFFF, no truncated
+ * sequence, no stray continuation byte; else 0. */
+int utf8_valid(const char *s, size_t len);
+
+/* Returns 1 if the string has no byte above 0x7f. */
+int utf8_is_ascii(const char *s);
+
+enum utf8_prep {
+	UTF8_OK = 0,
+	UTF8_INVALID,		/* not UTF-8 (utf8_valid()) */
+	UTF8_PROHIBITED,	/* SASLprep refused it, or it maps to "" */
+	UTF8_TOOLONG		/* the result does not fit */
+};
+
+/* Validates in and normalises it with SASLprep (RFC 4013) into out (size
+ * bytes, NUL-terminated): as a query string (unassigned code points
+ * allowed) unless stored is set.  On any failure out is untouched.  The
+ * caller checks what the result may be used for (a user name: still
+ * auth_valid_username(), since NFKC can make a '/' of U+FF0F). */
+enum utf8_prep utf8_saslprep(const char *in, int stored, char *out,
+    size_t size);
 
 /* ------------------------------------------------------------- passdb */
 
