@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "utf8.h"
 
 int utf8_valid(const char *s, size_t len)
 {

@@ -107,3 +107,18 @@ log_has before-utf8-logged before 'user=j\\xc3\\xbcrgen has non-ASCII bytes befo
 # --- STLS after UTF8 (RFC 6856 section 2.1)
 crlf UTF8 STLS QUIT | pop stls "${POP[@]}"
 answer_is stls-after-utf8-refused stls 3 '-ERR*'
+
+# --- pop3passwd stores a name in its SASLprep form, refuses what is not UTF-8
+P=$T/pw2
+printf 'geheim\n' | "$POP3PASSWD" -f "$P" --stdin "$NFD" 2>"$T/pw2.err"
+equal pop3passwd-nfd-accepted 0 "$?"
+equal pop3passwd-stores-nfc "$NFC" "$(cut -d: -f1 "$P" 2>/dev/null)"
+printf 'geheim\n' | "$POP3PASSWD" -f "$P" --stdin $'a\xef\xbc\x8fb' 2>/dev/null
+equal pop3passwd-fullwidth-solidus-refused 2 "$?"
+printf 'geheim\n' | "$POP3PASSWD" -f "$P" --stdin $'a\xc0\xafb' 2>/dev/null
+equal pop3passwd-overlong-refused 2 "$?"
+if grep -qF $'a\xef\xbc\x8fb' "$P" || grep -q '^a/' "$P"; then fail pop3passwd-refused-not-written "$(cat "$P")"; else pass pop3passwd-refused-not-written; fi
+printf '%s\n' "$PW_NFD" | "$POP3PASSWD" -f "$P" --stdin anna 2>/dev/null
+own "$P"; chmod 600 "$P"
+crlf UTF8 'USER anna' "PASS $PW_NFC" QUIT | pop pw2 -s -p "$P" -m "$T/mail/%u"
+answer_is pop3passwd-password-prepped pw2 4 '+OK maildrop has 1 message*'
