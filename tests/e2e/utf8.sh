@@ -122,3 +122,36 @@ printf '%s\n' "$PW_NFD" | "$POP3PASSWD" -f "$P" --stdin anna 2>/dev/null
 own "$P"; chmod 600 "$P"
 crlf UTF8 'USER anna' "PASS $PW_NFC" QUIT | pop pw2 -s -p "$P" -m "$T/mail/%u"
 answer_is pop3passwd-password-prepped pw2 4 '+OK maildrop has 1 message*'
+
+# --- root mode: the pre-login process normalises, the root parent checks
+# (tests/e2e/rootmode.sh has the rest of root mode)
+if [ "$(id -u)" != 0 ]; then
+	echo "root mode part needs root; skipped"
+	exit 0
+fi
+chown root:root "$T"
+cp "$POP3D" "$T/pop3d" && chmod 755 "$T/pop3d"
+useradd -M -d /nonexistent -s /usr/sbin/nologin pop3dutf8
+UU=$(id -u pop3dutf8) GU=$(id -g pop3dutf8)
+R=$T/root
+mkdir -p "$R/spool"; chown root:mail "$R/spool"; chmod 2775 "$R/spool"
+printf '%s:%s:%s:%s::/nonexistent\n' "$NFC" "$(mkhash geheim)" "$UU" "$GU" >"$R/passwd"
+chmod 600 "$R/passwd"
+printf '%s' "$MSG" >"$R/spool/$NFC"; chown pop3dutf8:mail "$R/spool/$NFC"; chmod 660 "$R/spool/$NFC"
+rootpop() {
+	local name=$1
+	ASAN_OPTIONS="${ASAN_OPTIONS}:detect_leaks=0" "$T/pop3d" -s -p "$R/passwd" -m "$R/spool/%u" \
+		>"$T/$name.out" 2>"$T/$name.err"
+	echo $? >"$T/$name.rc"
+}
+crlf UTF8 "USER $NFD" 'PASS geheim' STAT QUIT | rootpop root-nfd
+exited root-nfd
+answer_is root-nfd-login root-nfd 4 '+OK maildrop has 1 message*'
+crlf UTF8 "AUTH PLAIN $(printf '\0%s\0geheim' "$NFD" | base64 -w0)" QUIT | rootpop root-plain
+answer_is root-auth-plain-nfd root-plain 3 '+OK maildrop has 1 message*'
+crlf UTF8 $'USER j\xc0\xbcrgen' $'USER a\xef\xbc\x8fb' "USER $NFC" 'PASS geheim' QUIT | rootpop root-invalid
+answer_is root-overlong-refused root-invalid 3 '-ERR user name is not valid UTF-8 or not allowed'
+answer_is root-fullwidth-solidus-refused root-invalid 4 '-ERR user name is not valid UTF-8 or not allowed'
+answer_is root-login-after-refusals root-invalid 6 '+OK maildrop has 1 message*'
+crlf "USER $NFC" 'PASS geheim' QUIT | rootpop root-before
+answer_is root-before-utf8-fails root-before 3 '-ERR ?AUTH? authentication failed'
