@@ -530,19 +530,26 @@ static int prepare_user(struct session *s, const char *cmd, const char *name)
 	return -1;
 }
 
-/* The name the checker is asked about: before UTF8 a name with non-ASCII
- * bytes is no user's (""), as pop3d always treated it; said in the log,
- * since the checker's failure line then names no user. */
-static const char *checked_user(const struct session *s)
+/*
+ * The name the checker is asked about.  Before UTF8 a name with bytes
+ * above 0x7f is no user's, as pop3d always treated it (the user name
+ * rules allowed only ASCII then): each such byte becomes a control byte,
+ * which no user name may hold, so the name fails as an unknown one at the
+ * same cost, and the checker's failure line reads as it always did (both
+ * log as '?').  After UTF8 s->user is already normalised.
+ */
+static const char *checked_user(struct session *s)
 {
-	char esc[4 * MAX_USER_NAME + 4];
+	static char ascii[MAX_USER_ARG + 1];
+	size_t i;
 
 	if (s->utf8 || utf8_is_ascii(s->user))
 		return s->user;
-	log_escape_hex(esc, sizeof(esc), s->user, strlen(s->user));
-	log_msg(LOG_NOTICE, "user=%s has non-ASCII bytes before UTF8: no "
-	    "user's name", esc);
-	return "";
+	for (i = 0; s->user[i]; i++)
+		ascii[i] = (unsigned char)s->user[i] >= 0x80 ? '\x01' :
+		    s->user[i];
+	ascii[i] = '\0';
+	return ascii;
 }
 
 /* A PASS or AUTH LOGIN password after UTF8: UTF-8, SASLprep'ed as a query

@@ -102,7 +102,7 @@ crlf "USER $NFC" 'PASS geheim' QUIT | pop before "${POP[@]}"
 exited before
 answer_is before-utf8-user-ok before 2 '+OK send PASS'
 answer_is before-utf8-login-fails before 3 '-ERR ?AUTH? authentication failed'
-log_has before-utf8-logged before 'user=j\\xc3\\xbcrgen has non-ASCII bytes before UTF8'
+log_has before-utf8-logged-as-always before 'PASS failed for user=j\?\?rgen auth=file'
 
 # --- STLS after UTF8 (RFC 6856 section 2.1)
 crlf UTF8 STLS QUIT | pop stls "${POP[@]}"
@@ -155,3 +155,4 @@ answer_is root-fullwidth-solidus-refused root-invalid 4 '-ERR user name is not v
 answer_is root-login-after-refusals root-invalid 6 '+OK maildrop has 1 message*'
 crlf "USER $NFC" 'PASS geheim' QUIT | rootpop root-before
 answer_is root-before-utf8-fails root-before 3 '-ERR ?AUTH? authentication failed'
+log_has root-before-utf8-logged-as-always root-before 'PASS failed for user=j\?\?rgen auth=file'
