@@ -27,6 +27,8 @@
  *   checkconfig.c  --check-config: a session's checks without a client
  *   log.c      syslog/stderr logging with escaping of untrusted text
  *   logout.c   the one line that ends every session: who, what, why
+ *   utf8.c     RFC 6856 user names and passwords: UTF-8 validation,
+ *              SASLprep (declared in utf8.h, which pop3passwd shares)
  */
 #ifndef POP3D_PROTO_H
 #define POP3D_PROTO_H
