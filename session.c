@@ -545,9 +545,11 @@ static const char *checked_user(struct session *s)
 
 	if (s->utf8 || utf8_is_ascii(s->user))
 		return s->user;
-	for (i = 0; s->user[i]; i++)
-		ascii[i] = (unsigned char)s->user[i] >= 0x80 ? '\x01' :
-		    s->user[i];
+	for (i = 0; s->user[i]; i++) {
+		ascii[i] = s->user[i];
+		if ((unsigned char)ascii[i] >= 0x80)
+			ascii[i] = '\x01';
+	}
 	ascii[i] = '\0';
 	return ascii;
 }
