@@ -63,8 +63,8 @@ LDFLAGS ?=
 ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(DEPS_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # The server's modules, shared by the binary and the unit tests.
-LIB_SRCS = options.c config.c proxy.c session.c sasl.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c
-HDRS     = proto.h params.h scanloop.h
+LIB_SRCS = options.c config.c proxy.c session.c sasl.c privsep.c netio.c tls.c auth.c passdb.c passdb_file.c passdb_pam.c passdb_checkpassword.c checkpassword_reply.c trust.c checkconfig.c maildrop.c maildrop_mbox.c maildrop_maildir.c maildir_cache.c mailbox.c msgstream.c idxcache.c fullio.c spool.c lock.c journal.c log.c logout.c utf8.c
+HDRS     = proto.h params.h scanloop.h utf8.h
 
 SAN     = -fsanitize=address,undefined -fno-omit-frame-pointer \
           -fno-sanitize-recover=all
@@ -77,8 +77,8 @@ all: pop3d pop3passwd
 pop3d: pop3d.c $(LIB_SRCS) $(HDRS)
 	$(CC) $(ALL_CFLAGS) -o $@ pop3d.c $(LIB_SRCS) $(LDFLAGS) $(DEPS_LIBS)
 
-pop3passwd: pop3passwd.c params.h
-	$(CC) $(ALL_CFLAGS) -o $@ pop3passwd.c $(LDFLAGS) $(DEPS_LIBS)
+pop3passwd: pop3passwd.c utf8.c params.h utf8.h
+	$(CC) $(ALL_CFLAGS) -o $@ pop3passwd.c utf8.c $(LDFLAGS) $(DEPS_LIBS)
 
 # --- tests: everything under ASan and UBSan ---------------------------
 
@@ -86,9 +86,9 @@ $(ASAN_DIR)/pop3d: pop3d.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(ASAN_DIR)
 	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3d.c $(LIB_SRCS) $(DEPS_LIBS)
 
-$(ASAN_DIR)/pop3passwd: pop3passwd.c params.h
+$(ASAN_DIR)/pop3passwd: pop3passwd.c utf8.c params.h utf8.h
 	@mkdir -p $(ASAN_DIR)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3passwd.c $(DEPS_LIBS)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPS_CFLAGS) -o $@ pop3passwd.c utf8.c $(DEPS_LIBS)
 
 UNIT_SRCS = $(wildcard tests/check_*.c)
 

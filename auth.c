@@ -44,10 +44,12 @@ int auth_valid_username(const char *name)
 		unsigned char c = (unsigned char)name[i];
 
 		/* '/' would let %u climb out of the spool directory. */
-		if (c <= 0x20 || c >= 0x7f || c == ':' || c == '/')
+		if (c <= 0x20 || c == 0x7f || c == ':' || c == '/')
 			return 0;
 	}
-	return 1;
+	/* Bytes above 0x7f only as UTF-8 (RFC 6856): never a NUL or '/'
+	 * in disguise (an overlong form). */
+	return utf8_valid(name, len);
 }
 
 

@@ -150,6 +150,38 @@ void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen)
 	dst[o] = '\0';
 }
 
+void log_escape_hex(char *dst, size_t dstsize, const char *src,
+    size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (dstsize == 0)
+		return;
+	for (i = 0; i < srclen && src[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)src[i];
+		int esc = c < 0x20 || c >= 0x7f || c == '%' || c == '\\';
+
+		if (o + (esc ? 4 : 1) >= dstsize)
+			break;
+		if (!esc) {
+			dst[o++] = (char)c;
+			continue;
+		}
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 0xf];
+	}
+	if (i < srclen && src[i] != '\0' && dstsize >= 4) {
+		if (o > dstsize - 4)
+			o = dstsize - 4;
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
 void log_msg(int prio, const char *fmt, ...)
 {
 	char text[1024];

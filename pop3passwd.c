@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "params.h"
+#include "utf8.h"
 
 #define EXIT_USAGE	2
 
@@ -139,11 +140,14 @@ valid_user(const char *name)
 	    name[0] == '#')
 		return 0;
 	for (p = name; *p != '\0'; p++) {
-		/* 0x21..0x7e: printable ASCII without the space. */
-		if (*p < 0x21 || *p > 0x7e || *p == ':' || *p == '/')
+		unsigned char c = (unsigned char)*p;
+
+		/* 0x21..0x7e: printable ASCII without the space; above it
+		 * only UTF-8, checked below. */
+		if (c < 0x21 || c == 0x7f || c == ':' || c == '/')
 			return 0;
 	}
-	return 1;
+	return utf8_valid(name, len);
 }
 
 /*
@@ -336,6 +340,24 @@ parse_options(int argc, char **argv, struct options *o)
 		usage_error();
 	}
 	o->user = argv[optind];
+	/* A non-ASCII name is stored in the form pop3d normalises a login's
+	 * name to after UTF8 (RFC 6856): SASLprep, as a stored string
+	 * (RFC 3454 section 7: no unassigned code points). */
+	if (!utf8_is_ascii(o->user)) {
+		static char prepped[MAX_USER_NAME + 1];
+		enum utf8_prep r = utf8_saslprep(o->user, 1, prepped,
+		    sizeof(prepped));
+
+		if (r != UTF8_OK) {
+			warnx("bad user name: %s", r == UTF8_INVALID ?
+			    "not valid UTF-8" : r == UTF8_TOOLONG ?
+			    "too long" : "refused by SASLprep (RFC 4013)");
+			usage_error();
+		}
+		if (strcmp(prepped, o->user) != 0)
+			warnx("user name stored in its SASLprep form");
+		o->user = prepped;
+	}
 	if (!valid_user(o->user)) {
 		warnx("bad user name '%s': want 1 to %d printable characters "
 		    "without ':', '/' or blanks, not '.', '..' or starting "
@@ -530,6 +552,29 @@ read_password(const struct options *o, char *pw, size_t size)
 	if (pw[0] == '\0') {
 		warnx("empty password refused");
 		return -1;
+	}
+	/* After UTF8 pop3d SASLpreps PASS's argument (a query string, RFC
+	 * 6856 section 2.2): a non-ASCII password is hashed in that form,
+	 * so its NFC and NFD spellings both match. */
+	if (!utf8_is_ascii(pw)) {
+		char prepped[MAX_PASSWORD + 1];
+		enum utf8_prep r = utf8_saslprep(pw, 0, prepped,
+		    sizeof(prepped));
+
+		if (r != UTF8_OK) {
+			warnx("password refused: %s", r == UTF8_INVALID ?
+			    "not valid UTF-8" : r == UTF8_TOOLONG ?
+			    "too long" : "refused by SASLprep (RFC 4013)");
+			explicit_bzero(pw, size);
+			return -1;
+		}
+		if (strlen(prepped) >= size) {
+			explicit_bzero(prepped, sizeof(prepped));
+			warnx("password refused: too long");
+			return -1;
+		}
+		memcpy(pw, prepped, strlen(prepped) + 1);
+		explicit_bzero(prepped, sizeof(prepped));
 	}
 	return 0;
 }

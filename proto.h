@@ -27,6 +27,8 @@
  *   checkconfig.c  --check-config: a session's checks without a client
  *   log.c      syslog/stderr logging with escaping of untrusted text
  *   logout.c   the one line that ends every session: who, what, why
+ *   utf8.c     RFC 6856 user names and passwords: UTF-8 validation,
+ *              SASLprep (declared in utf8.h, which pop3passwd shares)
  */
 #ifndef POP3D_PROTO_H
 #define POP3D_PROTO_H
@@ -41,6 +43,7 @@
 #include <sys/socket.h>
 
 #include "params.h"
+#include "utf8.h"
 
 #define ATTR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -90,6 +93,10 @@ void log_msg(int prio, const char *fmt, ...) ATTR_PRINTF(2, 3);
  * always NUL-terminated and safe for logs and response lines.
  */
 void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen);
+/* The same, but every byte log_escape() makes a '?' (and '\\') is written
+ * as \xNN: for input whose exact bytes matter, such as invalid UTF-8. */
+void log_escape_hex(char *dst, size_t dstsize, const char *src,
+    size_t srclen);
 
 /* -------------------------------------------------------------- netio.c */
 
@@ -419,8 +426,11 @@ extern const char auth_dummy_hash[];
 long long auth_now_ns(void);
 
 /* Returns non-zero if a user name is acceptable: 1..MAX_USER_NAME
- * printable characters, no '/', ':' or space, not "." or "..". */
+ * bytes of printable ASCII or valid UTF-8 (utf8_valid()), no '/', ':',
+ * space or control character, not "." or "..". */
 int auth_valid_username(const char *name);
+
+/* utf8_valid(), utf8_saslprep(): utf8.h */
 
 /* ------------------------------------------------------------- passdb */
 

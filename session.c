@@ -48,6 +48,11 @@
 #define R_STLS_GO	"+OK begin TLS negotiation"
 #define R_STLS_NONE	"-ERR STLS not available"
 #define R_STLS_AGAIN	"-ERR TLS is already active"
+#define R_STLS_UTF8	"-ERR STLS is not allowed after UTF8"
+#define R_UTF8_OK	"+OK UTF-8 mode on; messages are sent unmodified"
+#define R_UTF8_LATE	"-ERR UTF8 is allowed only before login"
+#define R_UTF8_BAD_USER	"-ERR user name is not valid UTF-8 or not allowed"
+#define R_UTF8_BAD_PASS	"-ERR password is not valid UTF-8 or not allowed"
 #define R_NEED_TLS	"-ERR plaintext login only over TLS: use STLS first"
 #define R_NO_PLAIN	"-ERR plaintext login is disabled; use APOP"
 #define R_AUTH_MECH	"-ERR unsupported authentication mechanism"
@@ -74,6 +79,7 @@ struct session {
 	enum state state;
 	char user[MAX_USER_ARG + 1];	/* as given, cut to MAX_USER_ARG */
 	int have_user;		/* a USER was accepted and PASS may follow */
+	int utf8;		/* the client sent UTF8 (RFC 6856) */
 	char timestamp[MAX_TIMESTAMP];	/* APOP, "" when off */
 	const struct login_checker *lc;	/* who checks logins */
 	int tls_relayed;	/* the client's TLS is relayed to us (privsep):
@@ -492,14 +498,101 @@ static void set_user(struct session *s, const char *name)
 	s->user[len] = '\0';
 }
 
+/*
+ * A USER, APOP or AUTH LOGIN name made ready for the checker, into s->user.
+ * Before UTF8 the name is kept as given and one with a byte above 0x7f
+ * fails as today: as an unknown user would, at the checker (see
+ * checked_user()).  After UTF8 (RFC 6856 section 2.2) it must be UTF-8
+ * and is normalised with SASLprep as a query string, so that the NFC and
+ * the NFD form of a name are the same user; a name that is not UTF-8,
+ * that SASLprep refuses, or that is no user name once normalised (U+FF0F
+ * FULLWIDTH SOLIDUS becomes '/') is refused here, logged with its bytes
+ * escaped.  Returns 0, or -1 with the refusal logged.
+ */
+static int prepare_user(struct session *s, const char *cmd, const char *name)
+{
+	char prepped[MAX_USER_ARG + 1], esc[4 * MAX_USER_NAME + 4];
+	enum utf8_prep r;
+
+	if (!s->utf8) {
+		set_user(s, name);
+		return 0;
+	}
+	r = utf8_saslprep(name, 0, prepped, sizeof(prepped));
+	if (r == UTF8_OK && auth_valid_username(prepped)) {
+		set_user(s, prepped);
+		return 0;
+	}
+	log_escape_hex(esc, sizeof(esc), name, strlen(name));
+	log_msg(LOG_NOTICE, "%s refused for user=%s: %s", cmd, esc,
+	    r == UTF8_INVALID ? "not valid UTF-8" : r == UTF8_OK ?
+	    "not a valid user name after SASLprep" :
+	    "refused by SASLprep");
+	return -1;
+}
+
+/*
+ * The name the checker is asked about.  Before UTF8 a name with bytes
+ * above 0x7f is no user's, as pop3d always treated it (the user name
+ * rules allowed only ASCII then): each such byte becomes a control byte,
+ * which no user name may hold, so the name fails as an unknown one at the
+ * same cost, and the checker's failure line reads as it always did (both
+ * log as '?').  After UTF8 s->user is already normalised.
+ */
+static const char *checked_user(struct session *s)
+{
+	static char ascii[MAX_USER_ARG + 1];
+	size_t i;
+
+	if (s->utf8 || utf8_is_ascii(s->user))
+		return s->user;
+	for (i = 0; s->user[i]; i++) {
+		ascii[i] = s->user[i];
+		if ((unsigned char)ascii[i] >= 0x80)
+			ascii[i] = '\x01';
+	}
+	ascii[i] = '\0';
+	return ascii;
+}
+
+/* A PASS or AUTH LOGIN password after UTF8: UTF-8, SASLprep'ed as a query
+ * string into out.  Before UTF8 it is copied as given (bytes, as
+ * always).  Returns 0, or -1 with the refusal logged. */
+static int prepare_secret(struct session *s, const char *cmd,
+    const char *secret, char *out, size_t size)
+{
+	enum utf8_prep r;
+	size_t len = strlen(secret);
+
+	if (!s->utf8) {
+		if (len >= size)
+			len = size - 1;
+		memcpy(out, secret, len);
+		out[len] = '\0';
+		return 0;
+	}
+	r = utf8_saslprep(secret, 0, out, size);
+	if (r == UTF8_OK)
+		return 0;
+	log_msg(LOG_NOTICE, "%s refused: password %s", cmd,
+	    r == UTF8_INVALID ? "not valid UTF-8" : "refused by SASLprep");
+	return -1;
+}
+
 static enum outcome cmd_user(struct session *s, int argc, char **argv)
 {
 	(void)argc;
 	if (!plaintext_allowed(s))
 		return refuse_plaintext(s, "USER");
+	/* A name that is no UTF-8 can be no user's: saying so tells
+	 * nothing about which names exist. */
+	if (prepare_user(s, "USER", argv[1]) < 0) {
+		s->have_user = 0;
+		reply(s, R_UTF8_BAD_USER);
+		return BAD;
+	}
 	/* Every name gets the same +OK; PASS fails for bad ones, so USER
 	 * never tells which names exist. */
-	set_user(s, argv[1]);
 	s->have_user = 1;
 	reply(s, R_USER_OK);
 	return GO_ON;
@@ -507,6 +600,7 @@ static enum outcome cmd_user(struct session *s, int argc, char **argv)
 
 static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 {
+	char pass[MAX_PASSWORD + 1];
 	int r;
 
 	(void)argc;
@@ -519,8 +613,16 @@ static enum outcome cmd_pass(struct session *s, int argc, char **argv)
 		explicit_bzero(argv[1], strlen(argv[1]));
 		return refuse_plaintext(s, "PASS");
 	}
-	r = check_credentials(s, CRED_PASS, s->user, argv[1]);
+	/* An invalid password is a protocol error, not a guess: no
+	 * stored password can be other than UTF-8 after UTF8. */
+	if (prepare_secret(s, "PASS", argv[1], pass, sizeof(pass)) < 0) {
+		explicit_bzero(argv[1], strlen(argv[1]));
+		reply(s, R_UTF8_BAD_PASS);
+		return BAD;
+	}
 	explicit_bzero(argv[1], strlen(argv[1]));
+	r = check_credentials(s, CRED_PASS, checked_user(s), pass);
+	explicit_bzero(pass, sizeof(pass));
 	return login_result(s, CRED_PASS, r);
 }
 
@@ -532,9 +634,12 @@ static enum outcome cmd_apop(struct session *s, int argc, char **argv)
 		return BAD;
 	}
 	s->have_user = 0;
-	set_user(s, argv[1]);
+	if (prepare_user(s, "APOP", argv[1]) < 0) {
+		reply(s, R_UTF8_BAD_USER);
+		return BAD;
+	}
 	return login_result(s, CRED_APOP, check_credentials(s, CRED_APOP,
-	    s->user, argv[2]));
+	    checked_user(s), argv[2]));
 }
 
 static enum outcome cmd_stls(struct session *s, int argc, char **argv)
@@ -548,6 +653,12 @@ static enum outcome cmd_stls(struct session *s, int argc, char **argv)
 	if (s->io.tls) {
 		reply(s, R_STLS_AGAIN);
 		return GO_ON;
+	}
+	/* RFC 6856 section 2.1: the client must not; the server may
+	 * refuse, and does. */
+	if (s->utf8) {
+		reply(s, R_STLS_UTF8);
+		return BAD;
 	}
 	reply(s, R_STLS_GO);
 	if (io_flush(&s->io) < 0) {
@@ -573,9 +684,22 @@ static int sasl_check(void *ctx, int kind, const char *user,
     const char *secret)
 {
 	struct session *s = ctx;
+	char pass[MAX_SASL_LINE + 1];
+	int r;
 
-	set_user(s, user);
-	return check_credentials(s, kind, s->user, secret);
+	/* PLAIN's fields come SASLprep'ed by GNU SASL, in either mode (RFC
+	 * 4616: they are UTF-8 by definition).  LOGIN's come raw: after
+	 * UTF8 they get what USER and PASS get; before it, as always. */
+	if (kind != CRED_LOGIN) {
+		set_user(s, user);
+		return check_credentials(s, kind, s->user, secret);
+	}
+	if (prepare_user(s, "AUTH LOGIN", user) < 0 ||
+	    prepare_secret(s, "AUTH LOGIN", secret, pass, sizeof(pass)) < 0)
+		return 0;
+	r = check_credentials(s, kind, checked_user(s), pass);
+	explicit_bzero(pass, sizeof(pass));
+	return r;
 }
 
 /* The mechanisms offered now, for AUTH and CAPA alike. */
@@ -736,6 +860,22 @@ static enum outcome cmd_auth(struct session *s, int argc, char **argv)
 
 /* --------------------------------------------------------- both states */
 
+/* RFC 6856 section 2.1: UTF-8 mode, in the AUTHORIZATION state only.
+ * The maildrop's messages are sent as they are stored in any mode, so
+ * the mode changes what USER, PASS, APOP and AUTH LOGIN accept. */
+static enum outcome cmd_utf8(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (s->state != ST_AUTH) {
+		reply(s, R_UTF8_LATE);
+		return BAD;
+	}
+	s->utf8 = 1;
+	reply(s, R_UTF8_OK);
+	return GO_ON;
+}
+
 static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 {
 	/* Only what works now (RFC 2449 section 5, RFC 5034 section 3). */
@@ -753,6 +893,9 @@ static enum outcome cmd_capa(struct session *s, int argc, char **argv)
 	reply(s, "AUTH-RESP-CODE");
 	reply(s, "PIPELINING");
 	reply(s, "EXPIRE NEVER");
+	/* In both states (RFC 6856 section 2); USER: UTF-8 names and
+	 * passwords are accepted after UTF8. */
+	reply(s, "UTF8 USER");
 	if (offered_mechs(s, list, sizeof(list)) > 0)
 		io_printf(&s->io, "SASL %s\r\n", list);
 	if (s->state == ST_AUTH && tls_available() && !s->io.tls)
@@ -986,6 +1129,7 @@ static const struct command auth_commands[] = {
 	{ "AUTH", 1, 3, 0, cmd_auth },
 	{ "STLS", 1, 1, 0, cmd_stls },
 	{ "CAPA", 1, 1, 0, cmd_capa },
+	{ "UTF8", 1, 1, 0, cmd_utf8 },
 	{ "QUIT", 1, 1, 0, cmd_quit },
 	{ NULL, 0, 0, 0, NULL }
 };
@@ -1000,6 +1144,7 @@ static const struct command trans_commands[] = {
 	{ "TOP", 3, 3, 0, cmd_top },
 	{ "UIDL", 1, 2, 0, cmd_uidl },
 	{ "CAPA", 1, 1, 0, cmd_capa },
+	{ "UTF8", 1, 1, 0, cmd_utf8 },
 	{ "QUIT", 1, 1, 0, cmd_quit },
 	{ NULL, 0, 0, 0, NULL }
 };

@@ -187,6 +187,7 @@ int main(void)
 	srunner_add_suite(sr, sasl_suite());
 	srunner_add_suite(sr, mbox_suite());
 	srunner_add_suite(sr, uidlfmt_suite());
+	srunner_add_suite(sr, utf8_suite());
 	srunner_add_suite(sr, maildir_suite());
 	srunner_add_suite(sr, maildir_cache_suite());
 	srunner_add_suite(sr, session_suite());

@@ -531,7 +531,7 @@ START_TEST(session_capa_in_authorization)
 	sess_init(&s, MBOX2);
 	expect_session(&s, "CAPA\r\nQUIT\r\n", GREETING
 	    "+OK capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\n"
-	    "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nSASL PLAIN LOGIN\r\n"
+	    "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nUTF8 USER\r\nSASL PLAIN LOGIN\r\n"
 	    ".\r\n" BYE, 0);
 }
 END_TEST

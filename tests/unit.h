@@ -27,6 +27,7 @@ Suite *config_suite(void);
 Suite *maildir_suite(void);
 Suite *maildir_cache_suite(void);
 Suite *uidlfmt_suite(void);
+Suite *utf8_suite(void);
 
 /*
  * Scratch space.  unit_tmp_setup/unit_tmp_teardown are an unchecked

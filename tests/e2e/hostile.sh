@@ -45,7 +45,7 @@ TOOLONG='-ERR line too long'
 SYNTAX='-ERR syntax error'
 UNKNOWN='-ERR unknown command'
 WRONG='-ERR command not valid in this state'
-CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'SASL PLAIN LOGIN' .)
+CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'UTF8 USER' 'SASL PLAIN LOGIN' .)
 
 # fresh NAME: a maildrop directory of its own for session NAME, with the
 # three-message mbox; its sha256 is kept in $T/NAME.sum.

@@ -180,7 +180,7 @@ for t in 1 86400; do
 	client | pop "timeout-$t" "${POP[@]}" -t "$t"
 	exited "timeout-$t"
 	if cmp -s "$T/timeout-$t.out" <(crlf '+OK POP3 server ready' '+OK capability list follows' \
-		TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'SASL PLAIN LOGIN' . '+OK pop3d signing off'); then
+		TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'UTF8 USER' 'SASL PLAIN LOGIN' . '+OK pop3d signing off'); then
 		pass "timeout-$t-session"
 	else
 		fail "timeout-$t-session" "output: $(show "$T/timeout-$t.out")"

@@ -70,7 +70,7 @@ check missing_user_exits_2 test "$rc" -eq 2
 
 i=0
 for u in 'a:b' '../x' '' '.' '..' 'a/b' 'a b' '#alice' "$(printf 'a\tb')" \
-    "$(printf 'x%.0s' $(seq 65))" "$(printf 'caf\303\251')"; do
+    "$(printf 'x%.0s' $(seq 65))" "$(printf 'caf\303')" "$(printf 'a\357\274\217b')"; do
 	i=$((i + 1))
 	echo secret | "$POP3PASSWD" -f "$PW" -s -- "$u" 2>/dev/null; rc=$?
 	if [ "$rc" -eq 2 ] && cmp -s "$PW" "$T/orig"; then

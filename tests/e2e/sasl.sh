@@ -226,7 +226,7 @@ for MODE in pipe root; do
 
 	converse "$M-list" CAPA AUTH QUIT
 	expect "$M-list" "$GREET" '+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE \
-		PIPELINING 'EXPIRE NEVER' 'SASL PLAIN LOGIN CRAM-MD5' . '+OK mechanisms follow' PLAIN LOGIN CRAM-MD5 . "$BYE"
+		PIPELINING 'EXPIRE NEVER' 'UTF8 USER' 'SASL PLAIN LOGIN CRAM-MD5' . '+OK mechanisms follow' PLAIN LOGIN CRAM-MD5 . "$BYE"
 
 	# --------------------- wrong password, unknown user, the limit
 	converse "$M-wrong" "AUTH PLAIN $(b64 '\0alice\0nope')" 'AUTH LOGIN' "$(b64 nobody-here)" "$S" \
@@ -256,18 +256,18 @@ for MODE in pipe root; do
 	listen "$MODE" || continue
 	converse "$M-no-secrets" CAPA AUTH 'AUTH CRAM-MD5' QUIT
 	expect "$M-no-secrets" "$GREET0" '+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE \
-		PIPELINING 'EXPIRE NEVER' 'SASL PLAIN LOGIN' . '+OK mechanisms follow' PLAIN LOGIN . \
+		PIPELINING 'EXPIRE NEVER' 'UTF8 USER' 'SASL PLAIN LOGIN' . '+OK mechanisms follow' PLAIN LOGIN . \
 		'-ERR unsupported authentication mechanism' "$BYE"
 	listen "$MODE" -L never -a "$T/$MODE/apop" || continue
 	converse "$M-never" CAPA AUTH "AUTH LOGIN $A" 'AUTH CRAM-MD5' '@CRAM alice apopsecret' QUIT
 	expect "$M-never" "$GREET" '+OK capability list follows' TOP UIDL RESP-CODES AUTH-RESP-CODE \
-		PIPELINING 'EXPIRE NEVER' 'SASL CRAM-MD5' . '+OK mechanisms follow' CRAM-MD5 . \
+		PIPELINING 'EXPIRE NEVER' 'UTF8 USER' 'SASL CRAM-MD5' . '+OK mechanisms follow' CRAM-MD5 . \
 		'-ERR plaintext login is disabled; use APOP' '+ *' "$LOGIN" "$BYE"
 	logged "$M-never-refusal-logged" 'AUTH LOGIN refused: plaintext login is disabled'
 	listen "$MODE" -L never || continue
 	converse "$M-never-none" CAPA AUTH QUIT
 	expect "$M-never-none" "$GREET0" '+OK capability list follows' TOP UIDL RESP-CODES AUTH-RESP-CODE \
-		PIPELINING 'EXPIRE NEVER' . '+OK mechanisms follow' . "$BYE"
+		PIPELINING 'EXPIRE NEVER' 'UTF8 USER' . '+OK mechanisms follow' . "$BYE"
 	stop
 
 	if grep -qE "$SAN_RE" "$T/$MODE.log"; then fail "$M-no-sanitizer-report" "$(grep -m1 -E "$SAN_RE" "$T/$MODE.log")"

@@ -83,7 +83,7 @@ GREET='+OK POP3 server ready'
 WRONG='-ERR command not valid in this state'
 BYE='+OK pop3d signing off'
 LOGIN="+OK maildrop has 3 messages ($TOTAL octets)"
-CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'SASL PLAIN LOGIN')
+CAPA_AUTH=('+OK capability list follows' TOP UIDL USER RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'UTF8 USER' 'SASL PLAIN LOGIN')
 CAPA_TRANS=("${CAPA_AUTH[@]}" "IMPLEMENTATION pop3d-$VERSION")
 
 # --------------------------------------- slow sessions, in the background

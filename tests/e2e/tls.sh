@@ -400,7 +400,7 @@ NO_PLAIN='-ERR plaintext login is disabled; use APOP'
 STLS_GO='+OK begin TLS negotiation'
 WRONG_STATE='-ERR command not valid in this state'
 CAPA_HEAD=('+OK capability list follows' TOP UIDL)
-CAPA_MID=(RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER')
+CAPA_MID=(RESP-CODES AUTH-RESP-CODE PIPELINING 'EXPIRE NEVER' 'UTF8 USER')
 
 # s_client SESSION OUT ARGS...: openssl s_client -quiet with the command
 # lines of SESSION's input file fed slowly enough and then kept open until
