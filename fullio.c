@@ -2,13 +2,15 @@
  * fullio.c - reads and writes of an exact length (the loops around
  * read(2)/write(2) and pread(2)/pwrite(2): short transfers, EINTR), for
  * the privilege-separation channel, the journal and the index cache; the
- * directory part of a path; and the little-endian fields of the on-disk
- * formats.  (The directory fsync that makes a name durable is an fsync(2)
+ * directory part of a path; the little-endian fields of the on-disk
+ * formats; and the replacing of a cache file whole.  (The directory fsync that makes a name durable is an fsync(2)
  * of the spool directory's descriptor: spool.c.)
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -99,4 +101,34 @@ uint64_t get_le64(const unsigned char *p)
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | p[i];
 	return v;
+}
+
+int replace_open(const char *file, char *tmp, size_t tmpsize,
+    const char *what)
+{
+	int fd;
+
+	if ((size_t)snprintf(tmp, tmpsize, "%s.%ld.tmp", file,
+	    (long)getpid()) >= tmpsize)
+		return -1;
+	(void)unlink(tmp);	/* a crashed session's */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0)
+		log_msg(LOG_DEBUG, "cannot write %s %s: %s", what, tmp,
+		    strerror(errno));
+	return fd;
+}
+
+int replace_commit(int fd, int ok, const char *tmp, const char *file,
+    const char *what)
+{
+	/* No fsync: a cache torn by a crash fails its checksum. */
+	if (close(fd) < 0 || !ok || rename(tmp, file) < 0) {
+		log_msg(LOG_DEBUG, "cannot write %s %s: %s", what, file,
+		    strerror(errno));
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
 }

@@ -271,17 +271,9 @@ void idxcache_save(const char *file, const struct stat *mst,
 	if (idx->count == 0 || idx->count > MAX_MAILBOX_MESSAGES ||
 	    mst->st_ctim.tv_sec > scan_start - CACHE_SETTLE_SECONDS)
 		return;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", file,
-	    (long)getpid()) >= sizeof(tmp))
+	fd = replace_open(file, tmp, sizeof(tmp), "index cache");
+	if (fd < 0)
 		return;
-	(void)unlink(tmp);	/* a crashed session's */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd < 0) {
-		log_msg(LOG_DEBUG, "cannot write index cache %s: %s", tmp,
-		    strerror(errno));
-		return;
-	}
 	memset(head, 0, sizeof(head));
 	put_head(head, mst, idx->count, idx->scanned);
 	md = XXH3_createState();
@@ -312,15 +304,10 @@ void idxcache_save(const char *file, const struct stat *mst,
 		    pwrite_full(fd, blk, nrec * IC_REC, at))
 			goto out;
 	}
-	/* No fsync: a cache torn by a crash fails its checksum. */
 	XXH128_canonicalFromHash(&sum, XXH3_128bits_digest(md));
 	memcpy(head + IC_HEAD, sum.digest, IC_SUM);
 	ok = !pwrite_full(fd, head, IC_DATA, 0);
 out:
 	XXH3_freeState(md);
-	if (close(fd) < 0 || !ok || rename(tmp, file) < 0) {
-		log_msg(LOG_DEBUG, "cannot write index cache %s: %s", file,
-		    strerror(errno));
-		(void)unlink(tmp);
-	}
+	(void)replace_commit(fd, ok, tmp, file, "index cache");
 }

@@ -125,6 +125,19 @@ void log_set_client(const char *addr)
 	log_escape(log_client, sizeof(log_client), addr, strlen(addr));
 }
 
+/* Ends an escaped copy of o bytes in dst; cut: the source went on, and
+ * the copy says so ("..."), so nobody mistakes it for the whole. */
+static void end_escaped(char *dst, size_t dstsize, size_t o, int cut)
+{
+	if (cut && dstsize >= 4) {
+		if (o > dstsize - 4)
+			o = dstsize - 4;
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+}
+
 void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen)
 {
 	size_t i, o = 0;
@@ -140,14 +153,7 @@ void log_escape(char *dst, size_t dstsize, const char *src, size_t srclen)
 		dst[o++] = (char)((c < 0x20 || c >= 0x7f || c == '%') ?
 		    '?' : c);
 	}
-	if (i < srclen && src[i] != '\0' && dstsize >= 4) {
-		/* Truncated: say so, so nobody mistakes it for the whole. */
-		if (o > dstsize - 4)
-			o = dstsize - 4;
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
+	end_escaped(dst, dstsize, o, i < srclen && src[i] != '\0');
 }
 
 void log_escape_hex(char *dst, size_t dstsize, const char *src,
@@ -173,13 +179,7 @@ void log_escape_hex(char *dst, size_t dstsize, const char *src,
 		dst[o++] = hex[c >> 4];
 		dst[o++] = hex[c & 0xf];
 	}
-	if (i < srclen && src[i] != '\0' && dstsize >= 4) {
-		if (o > dstsize - 4)
-			o = dstsize - 4;
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o] = '\0';
+	end_escaped(dst, dstsize, o, i < srclen && src[i] != '\0');
 }
 
 void log_msg(int prio, const char *fmt, ...)

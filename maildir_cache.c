@@ -312,26 +312,11 @@ out:
 void mdcache_save(const char *file, const unsigned char *buf, size_t len)
 {
 	char tmp[MAX_PATH_LEN];
-	int fd, ok;
+	int fd = replace_open(file, tmp, sizeof(tmp), "Maildir cache");
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", file,
-	    (long)getpid()) >= sizeof(tmp))
+	if (fd < 0)
 		return;
-	(void)unlink(tmp);	/* a crashed session's */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd < 0) {
-		log_msg(LOG_DEBUG, "cannot write Maildir cache %s: %s", tmp,
-		    strerror(errno));
-		return;
-	}
-	/* No fsync: a cache torn by a crash fails its checksum. */
-	ok = write_full(fd, buf, len) == 0;
-	if (close(fd) < 0 || !ok || rename(tmp, file) < 0) {
-		log_msg(LOG_DEBUG, "cannot write Maildir cache %s: %s", file,
-		    strerror(errno));
-		(void)unlink(tmp);
-		return;
-	}
-	log_msg(LOG_DEBUG, "Maildir cache %s written", file);
+	if (replace_commit(fd, write_full(fd, buf, len) == 0, tmp, file,
+	    "Maildir cache") == 0)
+		log_msg(LOG_DEBUG, "Maildir cache %s written", file);
 }

@@ -994,6 +994,16 @@ int path_dir(char *buf, size_t size, const char *path);
 /* 64-bit little-endian fields of the on-disk formats. */
 void put_le64(unsigned char *p, uint64_t v);
 uint64_t get_le64(const unsigned char *p);
+/* A cache file replaced whole: replace_open() makes the new private
+ * file FILE.PID.tmp (tmp, tmpsize bytes), O_EXCL and O_NOFOLLOW, and
+ * returns its descriptor or -1; replace_commit() closes fd and, if ok,
+ * renames tmp over file, else (or when that fails) removes tmp; 0 when
+ * file was replaced.  Failures are logged at debug level naming what:
+ * a cache that cannot be written only costs the work it would save. */
+int replace_open(const char *file, char *tmp, size_t tmpsize,
+    const char *what);
+int replace_commit(int fd, int ok, const char *tmp, const char *file,
+    const char *what);
 
 /* ----------------------------------------------------------- idxcache.c */
 
